@@ -1,0 +1,112 @@
+"""Model folders: ``weights.safetensors`` (no pickle, ever) plus ``config.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from .config import DenoiseConfig
+from .errors import CheckpointError
+from .models import build_model
+from .normalize import NormStats
+from .train import TrainedModel
+
+FORMAT = "napari-blind-denoise/model"
+FORMAT_VERSION = 1
+WEIGHTS = "weights.safetensors"
+CONFIG = "config.json"
+
+
+def save_model(trained: TrainedModel, folder: str | os.PathLike) -> Path:
+    """Write a model folder atomically (a temporary sibling folder renamed into place)."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        state = {k: v.detach().to("cpu").contiguous() for k, v in
+                 trained.model.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS))
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "package_version": __version__,
+            "method": trained.method,
+            "axes": trained.axes,
+            "config": trained.config.to_dict(),
+            "normalization": trained.norm.to_dict(),
+            "info": trained.info,
+        }
+        (tmp / CONFIG).write_text(json.dumps(meta, indent=2))
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+            folder.rename(old)
+            tmp.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _read_meta(folder: Path) -> dict:
+    cfg_path = folder / CONFIG
+    if not folder.is_dir():
+        raise CheckpointError(f"model folder {folder} does not exist")
+    if not cfg_path.is_file() or not (folder / WEIGHTS).is_file():
+        raise CheckpointError(f"{folder} is not a napari-blind-denoise model folder "
+                              f"(needs {CONFIG} and {WEIGHTS})")
+    try:
+        meta = json.loads(cfg_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{cfg_path} is corrupt: not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{cfg_path} is not a napari-blind-denoise model configuration")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{folder} was written by a newer napari-blind-denoise "
+                              f"({meta.get('package_version')}); please upgrade")
+    return meta
+
+
+def load_model(folder: str | os.PathLike, device: str | torch.device = "cpu") -> TrainedModel:
+    """Read a model folder written by :func:`save_model`.
+
+    Raises
+    ------
+    CheckpointError
+        Missing files, corrupt JSON or weights, or weights that do not fit the architecture.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    meta = _read_meta(folder)
+    try:
+        config = DenoiseConfig.from_dict(meta["config"])
+        norm = NormStats.from_dict(meta["normalization"])
+        axes = str(meta["axes"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{folder / CONFIG} is incomplete or invalid: {exc}") from None
+    try:
+        state = load_file(str(folder / WEIGHTS), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{folder / WEIGHTS} is corrupt or not a safetensors file "
+                              f"({exc})") from None
+    model = build_model(config.model)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise CheckpointError(f"weights in {folder} do not match the stored architecture "
+                              f"({first})") from None
+    model.to(device).eval()
+    return TrainedModel(model, config, norm, axes, dict(meta.get("info", {})))

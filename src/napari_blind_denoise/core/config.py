@@ -1,0 +1,195 @@
+"""Frozen, keyword-only configuration objects, one per concern.
+
+Each config validates itself in ``__post_init__`` and round-trips through
+``dataclasses.asdict`` / ``from_dict`` so it can be stored in checkpoint JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+MaskKind = Literal["n2v", "n2s"]
+
+
+def _from_dict(cls, data: dict[str, Any]):
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+    return cls(**data)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaskConfig:
+    """How pixels are hidden from the network during training.
+
+    Parameters
+    ----------
+    kind
+        ``"n2v"``: random blind spots replaced by a random neighbour (never the pixel itself).
+        ``"n2s"``: a J-invariant regular grid (random phase per batch), masked pixels replaced
+        by the mean of their four direct neighbours.
+    masked_fraction
+        Fraction of pixels masked per patch for ``n2v`` (Noise2Void paper default 0.2%).
+    neighbourhood_radius
+        ``n2v`` replacement values are drawn from a ``(2r+1)^2`` window around the pixel.
+    grid_period
+        ``n2s`` grid spacing in pixels; ``1/grid_period**2`` of pixels are masked per batch.
+    """
+
+    kind: MaskKind = "n2v"
+    masked_fraction: float = 0.002
+    neighbourhood_radius: int = 2
+    grid_period: int = 4
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("n2v", "n2s"):
+            raise ValueError(f"mask kind must be 'n2v' or 'n2s', got {self.kind!r}")
+        if not 0.0 < self.masked_fraction <= 0.5:
+            raise ValueError("masked_fraction must be in (0, 0.5]")
+        if self.neighbourhood_radius < 1:
+            raise ValueError("neighbourhood_radius must be >= 1")
+        if self.grid_period < 2:
+            raise ValueError("grid_period must be >= 2")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MaskConfig:
+        """Build from a dict produced by ``asdict``."""
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """UNet architecture.
+
+    Parameters
+    ----------
+    depth
+        Number of down-sampling levels; spatial sizes are padded to a multiple of ``2**depth``.
+    base_channels
+        Feature channels at full resolution, doubled at every level.
+    batch_norm
+        Insert batch normalisation after every convolution.
+    residual
+        Predict a correction added to the input (output = input + net(input)).
+    in_channels, out_channels
+        Image channels (the ``C`` axis, 1 when absent).
+    """
+
+    depth: int = 2
+    base_channels: int = 16
+    batch_norm: bool = False
+    residual: bool = True
+    in_channels: int = 1
+    out_channels: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.depth <= 6:
+            raise ValueError("depth must be between 1 and 6")
+        if self.base_channels < 1:
+            raise ValueError("base_channels must be >= 1")
+        if self.in_channels < 1 or self.out_channels < 1:
+            raise ValueError("channel counts must be >= 1")
+        if self.residual and self.in_channels != self.out_channels:
+            raise ValueError("residual output needs in_channels == out_channels")
+
+    @property
+    def divisor(self) -> int:
+        """Spatial sizes fed to the network must be a multiple of this."""
+        return 2**self.depth
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Build from a dict produced by ``asdict``."""
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Optimisation, sampling and stopping.
+
+    Training stops at ``steps`` optimiser steps or after ``time_budget`` seconds,
+    whichever comes first. The learning-rate schedule (linear warm-up, then cosine decay)
+    follows whichever budget is closer to exhausted, so a wall-clock budget still ends at
+    a low learning rate.
+    """
+
+    steps: int = 2000
+    time_budget: float | None = None
+    patch_size: int = 64
+    batch_size: int = 16
+    learning_rate: float = 3e-3
+    warmup_fraction: float = 0.05
+    final_lr_fraction: float = 0.02
+    weight_decay: float = 0.0
+    augment: bool = True
+    val_patches: int = 16
+    val_every: int = 25
+    seed: int = 0
+    channels_last: bool = True
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError("steps must be >= 1")
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise ValueError("time_budget must be > 0 seconds")
+        if self.patch_size < 8:
+            raise ValueError("patch_size must be >= 8")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        if self.learning_rate <= 0:
+            raise ValueError("learning_rate must be > 0")
+        if not 0 <= self.warmup_fraction < 1:
+            raise ValueError("warmup_fraction must be in [0, 1)")
+        if self.val_every < 1:
+            raise ValueError("val_every must be >= 1")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from a dict produced by ``asdict``."""
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TileConfig:
+    """Tiled prediction: tile edge, overlap between neighbouring tiles, batch of tiles."""
+
+    tile_size: int = 512
+    overlap: int = 48
+    batch_size: int = 1
+
+    def __post_init__(self) -> None:
+        if self.tile_size < 16:
+            raise ValueError("tile_size must be >= 16")
+        if not 0 <= 2 * self.overlap < self.tile_size:
+            raise ValueError("overlap must be >= 0 and less than half the tile size")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TileConfig:
+        """Build from a dict produced by ``asdict``."""
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DenoiseConfig:
+    """Everything one training run needs, bundled for storage and the GUI."""
+
+    method: str = "n2v"
+    mask: MaskConfig = field(default_factory=MaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON representation."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DenoiseConfig:
+        """Inverse of ``to_dict``."""
+        return cls(
+            method=data["method"],
+            mask=MaskConfig.from_dict(data["mask"]),
+            model=ModelConfig.from_dict(data["model"]),
+            train=TrainConfig.from_dict(data["train"]),
+        )

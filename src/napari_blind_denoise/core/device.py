@@ -1,0 +1,72 @@
+"""Device selection and precision policy."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import torch
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then CPU; a forced device must exist.
+
+    Raises
+    ------
+    ValueError
+        Unknown name, or the requested accelerator is not available.
+    """
+    pref = preference.lower()
+    if pref not in DEVICE_CHOICES:
+        raise ValueError(f"device must be one of {DEVICE_CHOICES}, got {preference!r}")
+    if pref == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if pref == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was requested but torch sees no CUDA GPU "
+                         f"(torch {torch.__version__}; is this a CPU-only build?)")
+    if pref == "mps" and not _mps_available():
+        raise ValueError("Apple MPS was requested but is not available on this machine")
+    return torch.device(pref)
+
+
+def describe_device(device: torch.device) -> str:
+    """Human-readable name, e.g. ``"CUDA: NVIDIA A100"`` or ``"CPU (4 threads)"``."""
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def use_amp(device: torch.device) -> bool:
+    """Mixed precision only on CUDA (MPS/CPU half precision is slower or unsupported)."""
+    return device.type == "cuda"
+
+
+def autocast(device: torch.device):
+    """Autocast context for ``device``: float16 on CUDA, a no-op elsewhere."""
+    if use_amp(device):
+        return torch.autocast(device_type="cuda", dtype=torch.float16)
+    return contextlib.nullcontext()
+
+
+def configure_threads() -> int:
+    """Use every core the process may run on for intra-op CPU work; return the count."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS / Windows
+        n = os.cpu_count() or 1
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n

@@ -1,0 +1,62 @@
+"""Small immutable progress events: the only objects long-running work hands back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TrainEvent:
+    """One optimisation step.
+
+    Attributes
+    ----------
+    step, n_steps
+        Steps done and the step budget.
+    loss
+        Training loss of this step (masked-pixel mean squared error, normalised units).
+    val_loss
+        Latest validation loss on the fixed held-out masked patches (``None`` before the first).
+    best_val_loss
+        Lowest validation loss so far; the kept model is the one that reached it.
+    lr
+        Learning rate used for this step.
+    elapsed
+        Seconds since training started.
+    time_budget
+        Wall-clock budget in seconds, or ``None``.
+    patches_per_s
+        Training throughput so far.
+    """
+
+    step: int
+    n_steps: int
+    loss: float
+    val_loss: float | None
+    best_val_loss: float | None
+    lr: float
+    elapsed: float
+    time_budget: float | None
+    patches_per_s: float
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the budget used, in ``[0, 1]``."""
+        p = self.step / self.n_steps
+        if self.time_budget:
+            p = max(p, self.elapsed / self.time_budget)
+        return min(1.0, p)
+
+
+@dataclass(frozen=True, slots=True)
+class PredictEvent:
+    """One predicted tile."""
+
+    tile: int
+    n_tiles: int
+    elapsed: float
+
+    @property
+    def progress(self) -> float:
+        """Fraction of tiles done."""
+        return self.tile / max(1, self.n_tiles)

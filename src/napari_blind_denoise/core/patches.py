@@ -1,0 +1,91 @@
+"""Random training windows read straight from numpy, zarr or dask arrays.
+
+A band of the image (one patch high, at the bottom) is held out for validation when the
+image is at least four patches tall (or wide); smaller images validate on patches that
+overlap the training area, which still scores the network only on pixels it cannot see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .axes import Layout
+from .normalize import NormStats
+
+
+@dataclass(frozen=True)
+class Region:
+    """Allowed window origins ``[y0, y1) x [x0, x1)`` for a ``size``-pixel patch."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+
+def split_regions(layout: Layout, size: int) -> tuple[Region, Region, bool]:
+    """Training and validation origin ranges; the flag says whether they are disjoint."""
+    h, w = layout.height, layout.width
+    full = Region(0, h - size + 1, 0, w - size + 1)
+    if h >= 4 * size:
+        return Region(0, h - 2 * size + 1, 0, w - size + 1), Region(h - size, h - size + 1,
+                                                                    0, w - size + 1), True
+    if w >= 4 * size:
+        return Region(0, h - size + 1, 0, w - 2 * size + 1), Region(0, h - size + 1,
+                                                                    w - size, w - size + 1), True
+    return full, full, False
+
+
+def augment(patch: np.ndarray, k: int) -> np.ndarray:
+    """One of the 8 dihedral transforms (rot90 ``k % 4`` times, flipped if ``k >= 4``)."""
+    out = np.rot90(patch, k % 4, axes=(-2, -1))
+    if k >= 4:
+        out = out[..., ::-1]
+    return out
+
+
+class PatchSampler:
+    """Draws normalised ``(N, C, P, P)`` float32 batches of random windows.
+
+    Parameters
+    ----------
+    array
+        Any array-like supporting numpy-style slicing.
+    layout
+        Its axes layout.
+    stats
+        Normalisation applied to every window.
+    size
+        Patch edge in pixels.
+    region
+        Allowed window origins.
+    """
+
+    def __init__(self, array, layout: Layout, stats: NormStats, size: int, region: Region) -> None:
+        self.array = array
+        self.layout = layout
+        self.stats = stats
+        self.size = size
+        self.region = region
+
+    def read(self, plane: tuple[int, ...], y: int, x: int) -> np.ndarray:
+        """One normalised ``(C, P, P)`` window."""
+        s = self.size
+        block = self.layout.read(self.array, plane, slice(y, y + s), slice(x, x + s))
+        return self.stats.normalize(block)
+
+    def sample(self, n: int, rng: np.random.Generator, augment_: bool = True) -> np.ndarray:
+        """``n`` random windows, each randomly flipped/rotated when ``augment_``."""
+        r = self.region
+        out = []
+        for _ in range(n):
+            plane = tuple(int(rng.integers(m)) for m in self.layout.plane_shape)
+            y = int(rng.integers(r.y0, r.y1))
+            x = int(rng.integers(r.x0, r.x1))
+            p = self.read(plane, y, x)
+            if augment_:
+                p = augment(p, int(rng.integers(8)))
+            out.append(np.ascontiguousarray(p))
+        return np.stack(out)

@@ -1,0 +1,167 @@
+"""Tiled, streamed prediction with smooth blending, writing tile by tile.
+
+Each 2-D plane is processed in strips of tiles; a strip's finished rows are written to the
+output (numpy or zarr) as soon as no later tile can touch them, so memory holds at most two
+tile rows of one plane whatever the size of the stack.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Generator
+
+import numpy as np
+import torch
+
+from .axes import Layout
+from .config import TileConfig
+from .device import autocast, configure_threads, pick_device
+from .errors import InputError
+from .events import PredictEvent
+from .masking.n2s import GridMasker
+from .tiling import tile_starts, tile_weights
+from .train import TrainedModel
+from .validate import check_image
+
+INFERENCE_MODES = ("unmasked", "phases")
+
+
+def _round_tile(size: int, divisor: int, limit: int) -> int:
+    size = max(divisor, size - size % divisor)
+    return min(size, limit)
+
+
+def check_compatible(trained: TrainedModel, layout: Layout) -> None:
+    """Refuse data whose channel count differs from the model's."""
+    if layout.channels != trained.channels:
+        raise InputError(
+            f"the model was trained on {trained.channels} channel(s) (axes {trained.axes}) "
+            f"but the image has {layout.channels} (axes {layout.axes})")
+
+
+class _Net:
+    """Applies the network to one normalised ``(C, Y, X)`` tile."""
+
+    def __init__(self, trained: TrainedModel, device: torch.device, mode: str) -> None:
+        if mode not in INFERENCE_MODES:
+            raise ValueError(f"inference mode must be one of {INFERENCE_MODES}")
+        self.model = trained.model.to(device).eval().to(memory_format=torch.channels_last)
+        self.device = device
+        self.masker = (GridMasker(trained.config.mask.grid_period)
+                       if mode == "phases" and trained.config.mask.kind == "n2s" else None)
+
+    def __call__(self, tile: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(tile)[None].to(self.device).contiguous(
+            memory_format=torch.channels_last)
+        with torch.inference_mode(), autocast(self.device):
+            if self.masker is None:
+                y = self.model(x).float()
+            else:  # J-invariant: every pixel predicted while hidden, one grid phase at a time
+                y = torch.zeros_like(x)
+                for phase in range(self.masker.n_phases):
+                    m = self.masker.mask_phase(x, phase)
+                    y = y + self.model(m.input).float() * m.mask
+        return y[0].cpu().numpy()
+
+
+def predict(
+    trained: TrainedModel,
+    data,
+    axes: str | None = None,
+    *,
+    tile: TileConfig | None = None,
+    out=None,
+    device: str | torch.device = "auto",
+    inference: str = "unmasked",
+    stop: threading.Event | None = None,
+) -> Generator[PredictEvent, None, object]:
+    """Denoise ``data`` tile by tile.
+
+    Parameters
+    ----------
+    trained
+        Model from :func:`train` or :func:`load_model`.
+    data
+        numpy / zarr / dask array; never modified.
+    axes
+        Axes of ``data`` (``None``: the model's axes if the dimensions match, else a guess).
+    tile
+        Tile size and overlap.
+    out
+        Array of ``data.shape`` to write into (float32 recommended); a new numpy array if None.
+    inference
+        ``"unmasked"`` (one pass) or ``"phases"`` (Noise2Self models: average of the grid
+        phases, every pixel predicted while masked; ``grid_period**2`` times slower).
+    stop
+        Set it to end early; rows not yet reached stay as initialised in ``out``.
+
+    Yields
+    ------
+    PredictEvent
+        One per tile.
+
+    Returns
+    -------
+    array
+        ``out``, in the input's intensity units (float32).
+    """
+    tile = tile or TileConfig()
+    if axes is None and len(data.shape) == len(trained.axes):
+        axes = trained.axes
+    layout = check_image(data, axes)
+    check_compatible(trained, layout)
+    device = device if isinstance(device, torch.device) else pick_device(device)
+    if device.type == "cpu":
+        configure_threads()
+    if out is None:
+        out = np.zeros(layout.shape, np.float32)
+    elif tuple(out.shape) != layout.shape:
+        raise InputError(f"output shape {tuple(out.shape)} differs from input {layout.shape}")
+    net = _Net(trained, device, inference)
+    div = trained.config.model.divisor
+    th = _round_tile(tile.tile_size, div, layout.height)
+    tw = _round_tile(tile.tile_size, div, layout.width)
+    ys = tile_starts(layout.height, th, tile.overlap)
+    xs = tile_starts(layout.width, tw, tile.overlap)
+    n_tiles = layout.n_planes * len(ys) * len(xs)
+    t0 = time.perf_counter()
+    done = 0
+    for plane in layout.planes():
+        for _ in _predict_plane(net, trained, data, out, layout, plane, (th, tw), (ys, xs),
+                                tile.overlap):
+            done += 1
+            yield PredictEvent(tile=done, n_tiles=n_tiles, elapsed=time.perf_counter() - t0)
+            if stop is not None and stop.is_set():
+                return out
+    return out
+
+
+def _predict_plane(net, trained, data, out, layout: Layout, plane, size, starts, overlap):
+    th, tw = size
+    ys, xs = starts
+    h, w, c = layout.height, layout.width, layout.channels
+    buf_start = 0
+    num = np.zeros((c, 0, w), np.float32)
+    den = np.zeros((0, w), np.float32)
+    for r, y0 in enumerate(ys):
+        grow = y0 + th - buf_start - den.shape[0]
+        if grow > 0:
+            num = np.concatenate([num, np.zeros((c, grow, w), np.float32)], axis=1)
+            den = np.concatenate([den, np.zeros((grow, w), np.float32)], axis=0)
+        for x0 in xs:
+            raw = layout.read(data, plane, slice(y0, y0 + th), slice(x0, x0 + tw))
+            pred = net(trained.norm.normalize(raw))
+            wgt = tile_weights((th, tw), (y0, x0), (h, w), overlap)
+            by = y0 - buf_start
+            num[:, by:by + th, x0:x0 + tw] += pred * wgt
+            den[by:by + th, x0:x0 + tw] += wgt
+            yield
+        final = (ys[r + 1] if r + 1 < len(ys) else h) - buf_start
+        block = trained.norm.denormalize(num[:, :final] / den[:final])
+        for x0 in range(0, w, tw):  # write the finished rows tile by tile
+            x1 = min(w, x0 + tw)
+            layout.write(out, plane, slice(buf_start, buf_start + final), slice(x0, x1),
+                         block[:, :, x0:x1])
+        num, den = num[:, final:], den[final:]
+        buf_start += final
