@@ -47,12 +47,16 @@ def ssim(pred: np.ndarray, reference: np.ndarray, data_range: float | None = Non
     return float(np.mean(vals))
 
 
-def score(pred: np.ndarray, reference: np.ndarray) -> dict[str, float]:
-    """PSNR/SSIM raw and after least-squares scale-and-offset fitting to the reference."""
+def score(pred: np.ndarray, reference: np.ndarray,
+          data_range: float | None = None) -> dict[str, float]:
+    """PSNR/SSIM raw and after least-squares scale-and-offset fitting to the reference.
+
+    ``data_range`` defaults to the reference's range (max - min).
+    """
     fitted = fit_affine(pred, reference)
     return {
-        "psnr": psnr(pred, reference),
-        "ssim": ssim(pred, reference),
-        "psnr_fit": psnr(fitted, reference),
-        "ssim_fit": ssim(fitted, reference),
+        "psnr": psnr(pred, reference, data_range),
+        "ssim": ssim(pred, reference, data_range),
+        "psnr_fit": psnr(fitted, reference, data_range),
+        "ssim_fit": ssim(fitted, reference, data_range),
     }
