@@ -90,9 +90,16 @@ def _config(args):
     return default_config(args.method, preset, **over), device
 
 
-def _train_and_predict(data, axes, args, out=None):
-    from .core import TileConfig, predict, save_model, train
+def _tile_config(args):
+    from .core import TileConfig
 
+    return TileConfig(tile_size=args.tile_size, overlap=min(48, args.tile_size // 4))
+
+
+def _train_and_predict(data, axes, args, out=None):
+    from .core import predict, save_model, train
+
+    tile = _tile_config(args)  # validated before any training
     config, device = _config(args)
     prog = _Progress(args.quiet)
     gen = train(data, axes, config, device=device)
@@ -100,8 +107,8 @@ def _train_and_predict(data, axes, args, out=None):
     if args.save_model:
         save_model(trained, args.save_model)
     t0 = time.perf_counter()
-    result = _drain(predict(trained, data, trained.axes, tile=TileConfig(
-        tile_size=args.tile_size), out=out, device=device), prog.predict)
+    result = _drain(predict(trained, data, trained.axes, tile=tile, out=out, device=device),
+                    prog.predict)
     return trained, result, time.perf_counter() - t0
 
 
@@ -158,34 +165,29 @@ def cmd_denoise(args) -> int:
 
 def cmd_predict(args) -> int:
     """Apply a saved model to INPUT."""
-    from .core import TileConfig, load_model, predict
+    from .core import load_model, predict
     from .core.device import pick_device
-    from .io import open_output
+    from .core.validate import check_image
+    from .io import open_output, read_image
     from .io.images import check_output_path
 
     t0 = time.perf_counter()
     out_path = check_output_path(args.output, [args.input])
     device = pick_device(args.device)
     trained = load_model(args.model, device)
-    data, file_axes = _load_raw(args.input)
+    data, file_axes = read_image(args.input)
     axes = args.axes or file_axes or (trained.axes if len(trained.axes) == data.ndim else None)
-    data, axes = _load(args.input, axes)
+    axes = check_image(data, axes).axes
     out = open_output(out_path, tuple(data.shape), axes, attrs={"method": trained.method})
     try:
-        _drain(predict(trained, data, axes, tile=TileConfig(tile_size=args.tile_size),
-                       out=out.array, device=device), _Progress(args.quiet).predict)
+        _drain(predict(trained, data, axes, tile=_tile_config(args), out=out.array,
+                       device=device), _Progress(args.quiet).predict)
         out.commit()
     finally:
         out.abort()
     _emit(args, {"method": trained.method, "input": str(args.input), "output": str(out_path),
                  "model": str(args.model), "total_seconds": round(time.perf_counter() - t0, 3)})
     return 0
-
-
-def _load_raw(path):
-    from .io import read_image
-
-    return read_image(path)
 
 
 def cmd_eval(args) -> int:

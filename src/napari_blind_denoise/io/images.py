@@ -30,9 +30,9 @@ def is_zarr_path(path: str | os.PathLike) -> bool:
 
 def _tiff_axes(tf) -> str | None:
     series = tf.series[0]
-    if getattr(series, "keyframe", None) is not None and series.keyframe.photometric == 2:
-        if series.axes.endswith("S") and series.shape[-1] in (3, 4):
-            raise InputError("this TIFF is an RGB colour image; fluorescence channels must be "
+    rgb = getattr(series, "keyframe", None) is not None and series.keyframe.photometric == 2
+    if rgb and series.axes.endswith("S") and series.shape[-1] in (3, 4):
+        raise InputError("this TIFF is an RGB colour image; fluorescence channels must be "
                              "stored as separate planes (or pass --axes YXC)")
     axes = series.axes.replace("S", "C")
     ok = len(set(axes)) == len(axes) and set(axes) <= set("TCZYX")
@@ -167,7 +167,8 @@ def write_image(path: str | os.PathLike, data: np.ndarray, axes: str | None = No
             import tifffile
 
             meta = {"axes": axes} if axes else None
-            tifffile.imwrite(tmp, data, metadata=meta, compression="zlib")
+            tifffile.imwrite(tmp, data, metadata=meta, compression="zlib",
+                             photometric="minisblack")
         _replace(tmp, path)
     finally:
         if tmp.exists():

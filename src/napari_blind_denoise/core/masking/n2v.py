@@ -25,7 +25,8 @@ class BlindSpotMasker:
         Fraction of pixels masked in every patch and channel (at least one pixel).
     radius
         Neighbours come from the ``(2r+1) x (2r+1)`` window around the pixel, centre excluded;
-        windows crossing the patch border are mirrored (which can never land on the centre).
+        windows crossing the patch border are mirrored, and an offset whose mirror image is the
+        pixel itself is replaced by the opposite offset.
     """
 
     def __init__(self, masked_fraction: float = 0.002, radius: int = 2) -> None:
@@ -49,7 +50,12 @@ class BlindSpotMasker:
         choice = choice + (choice >= k // 2).long()  # skip the centre index k//2
         dy = choice // (2 * r + 1) - r
         dx = choice % (2 * r + 1) - r
-        src = (_reflect(ys + dy, h) * w + _reflect(xs + dx, w)).to(batch.device)
+        ny, nx = _reflect(ys + dy, h), _reflect(xs + dx, w)
+        # near a border the mirror image of an offset can be the pixel itself: mirror the offset
+        itself = (ny == ys) & (nx == xs)
+        ny = torch.where(itself, _reflect(ys - dy, h), ny)
+        nx = torch.where(itself, _reflect(xs - dx, w), nx)
+        src = (ny * w + nx).to(batch.device)
         pos = pos.to(batch.device)
         net_input = flat.clone()
         net_input.scatter_(1, pos, flat.gather(1, src))

@@ -1,0 +1,58 @@
+"""Device selection."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+import torch
+
+from napari_blind_denoise.core import describe_device, pick_device
+from napari_blind_denoise.core.device import autocast, configure_threads, use_amp
+
+
+def test_auto() -> None:
+    dev = pick_device("auto")
+    assert isinstance(dev, torch.device)
+    assert dev.type in ("cpu", "cuda", "mps")
+    if torch.cuda.is_available():
+        assert dev.type == "cuda"
+    assert pick_device() == dev
+
+
+@pytest.mark.parametrize("name", ["cpu", "CPU", "Cpu"])
+def test_cpu(name: str) -> None:
+    assert pick_device(name) == torch.device("cpu")
+
+
+def test_exception_cuda_unavailable() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    with pytest.raises(ValueError, match="CUDA was requested"):
+        pick_device("cuda")
+
+
+@pytest.mark.parametrize("name", ["gpu", "tpu", "", "cuda:0"])
+def test_exception_bad_name(name: str) -> None:
+    with pytest.raises(ValueError, match="device must be one of"):
+        pick_device(name)
+
+
+def test_describe_cpu() -> None:
+    assert describe_device(torch.device("cpu")).startswith("CPU (")
+
+
+def test_no_amp_on_cpu() -> None:
+    cpu = torch.device("cpu")
+    assert use_amp(cpu) is False
+    assert isinstance(autocast(cpu), contextlib.nullcontext)
+
+
+def test_configure_threads() -> None:
+    before = torch.get_num_threads()
+    try:
+        n = configure_threads()
+        assert n >= 1
+        assert torch.get_num_threads() == n
+    finally:
+        torch.set_num_threads(before)
