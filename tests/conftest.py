@@ -77,14 +77,19 @@ def shared_data() -> Callable[..., Path]:
 
 
 def tiny_config(method: str = "n2v", *, base_channels: int = 8, depth: int = 2,
-                residual: bool = True, batch_norm: bool = False, **train) -> DenoiseConfig:
-    """A fast CPU configuration: small UNet, 32-pixel patches, batch 4, few steps."""
+                residual: bool | None = None, batch_norm: bool = False,
+                **train) -> DenoiseConfig:
+    """A fast CPU configuration: small UNet, 32-pixel patches, batch 4, few steps.
+
+    ``residual=None`` keeps the package default of :class:`ModelConfig`.
+    """
     train = {"steps": 10, "patch_size": 32, "batch_size": 4, "val_patches": 4,
              "val_every": 5, **train}
     cfg = default_config(method, "cpu", **train)
-    model = ModelConfig(depth=depth, base_channels=base_channels, residual=residual,
-                        batch_norm=batch_norm)
-    return replace(cfg, model=model)
+    arch = {"depth": depth, "base_channels": base_channels, "batch_norm": batch_norm}
+    if residual is not None:
+        arch["residual"] = residual
+    return replace(cfg, model=ModelConfig(**arch))
 
 
 @pytest.fixture

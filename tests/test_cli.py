@@ -117,6 +117,12 @@ def test_save_model_then_predict(capsys, noisy_tif: Path, tmp_path: Path) -> Non
     assert summary["method"] == "n2v" and summary["output"] == str(second)
     np.testing.assert_allclose(read_image(second)[0][...], read_image(first)[0],
                                rtol=1e-5, atol=1e-3)
+    third = tmp_path / "third.tif"  # several small tiles
+    rc, _, err = cli(capsys, "predict", noisy_tif, "--model", model, "-o", third,
+                     "--device", "cpu", "--tile-size", 32, "--quiet")
+    assert rc == 0, err
+    tiles = read_image(third)[0]
+    assert tiles.shape == (64, 72) and np.isfinite(tiles).all()
 
 
 def test_eval_json(capsys, pair: tuple[Path, Path], tmp_path: Path) -> None:

@@ -87,3 +87,12 @@ def test_score() -> None:
     assert s["ssim_fit"] == pytest.approx(1.0)
     assert s["psnr"] < 10
     assert all(isinstance(v, float) for v in s.values())
+
+
+def test_score_data_range() -> None:
+    ref = ramp((48, 48))
+    pred = ref + np.random.default_rng(0).normal(0, 0.05, ref.shape)
+    s = score(pred, ref, data_range=10.0)
+    assert s["psnr"] == pytest.approx(psnr(pred, ref, data_range=10.0))
+    assert s["psnr"] == pytest.approx(score(pred, ref)["psnr"] + 20.0)
+    assert s["ssim"] == pytest.approx(ssim(pred, ref, data_range=10.0))

@@ -88,10 +88,11 @@ def test_source_never_the_pixel_itself_radius_1() -> None:
             assert pos != src
 
 
-def test_source_never_the_pixel_itself_at_border() -> None:
+@pytest.mark.parametrize("radius", [2, 3])
+def test_source_never_the_pixel_itself_at_border(radius: int) -> None:
     batch = unique_batch(1, 2, 8, 8)
     for seed in range(10):
-        out = mask_once(batch, 0.5, radius=2, seed=seed)
+        out = mask_once(batch, 0.5, radius=radius, seed=seed)
         for pos, src in sources(batch, out):
             assert pos != src, f"pixel {pos} was replaced by its own value"
 
