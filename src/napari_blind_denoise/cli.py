@@ -195,6 +195,10 @@ def cmd_eval(args) -> int:
     from .core.metrics import score
 
     t0 = time.perf_counter()
+    if args.output:
+        from .io.images import check_output_path
+
+        check_output_path(args.output, [args.noisy, args.clean])
     data, axes = _load(args.noisy, args.axes)
     clean, _ = _load(args.clean, axes)
     if tuple(clean.shape) != tuple(data.shape):
@@ -203,9 +207,8 @@ def cmd_eval(args) -> int:
     trained, result, _ = _train_and_predict(data, axes, args)
     if args.output:
         from .io import write_image
-        from .io.images import check_output_path
 
-        write_image(check_output_path(args.output, [args.noisy, args.clean]), result, axes)
+        write_image(args.output, result, axes)
     clean = np.asarray(clean, np.float32)
     before, after = score(np.asarray(data, np.float32), clean), score(result, clean)
     summary = {"method": trained.method, "noisy": str(args.noisy), "clean": str(args.clean),

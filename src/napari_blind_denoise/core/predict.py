@@ -28,8 +28,13 @@ INFERENCE_MODES = ("unmasked", "phases")
 
 
 def _round_tile(size: int, divisor: int, limit: int) -> int:
-    size = max(divisor, size - size % divisor)
-    return min(size, limit)
+    """Largest multiple of ``divisor`` not above ``size`` or ``limit`` (the image size).
+
+    Tiles then never need padding inside the network; only images smaller than ``divisor``
+    fall back to the network's own mirror padding.
+    """
+    size = min(size, limit)
+    return max(size - size % divisor, min(divisor, limit))
 
 
 def check_compatible(trained: TrainedModel, layout: Layout) -> None:
