@@ -272,3 +272,38 @@ def test_lr_schedule() -> None:
     assert lr_at(2.0, cfg) == pytest.approx(0.05e-2)
     decay = [lr_at(p, cfg) for p in np.linspace(0.1, 1.0, 20)]
     assert decay == sorted(decay, reverse=True)
+
+
+def test_weight_average_moves_towards_weights_and_swaps_back() -> None:
+    from napari_blind_denoise.core.train import WeightAverage
+
+    net = torch.nn.Linear(3, 2)
+    avg = WeightAverage(net, decay=0.5)
+    before = [p.detach().clone() for p in net.parameters()]
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+    avg.update(step=1000)  # decay 0.5: shadow = before + 0.5
+    for s, b in zip(avg.shadow, before, strict=True):
+        torch.testing.assert_close(s, b + 0.5)
+    with avg.swapped():
+        for p, b in zip(net.parameters(), before, strict=True):
+            torch.testing.assert_close(p, b + 0.5)
+    for p, b in zip(net.parameters(), before, strict=True):
+        torch.testing.assert_close(p, b + 1.0)
+
+
+def test_ema_training_keeps_averaged_weights(noisy_image: np.ndarray) -> None:
+    cfg = tiny_config(steps=12, val_every=4, ema_decay=0.9)
+    _, averaged = collect(train(noisy_image, "YX", cfg, device="cpu"))
+    _, plain = collect(train(noisy_image, "YX", tiny_config(steps=12, val_every=4),
+                             device="cpu"))
+    assert_usable(averaged)
+    assert not same_weights(averaged, plain)
+
+
+def test_ema_decay_validated() -> None:
+    from napari_blind_denoise.core import TrainConfig
+
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainConfig(ema_decay=1.5)

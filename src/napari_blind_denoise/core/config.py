@@ -113,7 +113,8 @@ class TrainConfig:
     Training stops at ``steps`` optimiser steps or after ``time_budget`` seconds,
     whichever comes first. The learning-rate schedule (linear warm-up, then cosine decay)
     follows whichever budget is closer to exhausted, so a wall-clock budget still ends at
-    a low learning rate.
+    a low learning rate. ``ema_decay`` (e.g. 0.995) validates and keeps an exponential moving
+    average of the weights instead of the raw weights.
     """
 
     steps: int = 2000
@@ -129,6 +130,7 @@ class TrainConfig:
     val_every: int = 25
     seed: int = 0
     channels_last: bool = True
+    ema_decay: float | None = None
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -145,6 +147,8 @@ class TrainConfig:
             raise ValueError("warmup_fraction must be in [0, 1)")
         if self.val_every < 1:
             raise ValueError("val_every must be >= 1")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError("ema_decay must be in (0, 1) or None")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

@@ -8,6 +8,7 @@ and still keep the best model seen so far.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import threading
@@ -65,6 +66,35 @@ class TrainedModel:
     def channels(self) -> int:
         """Number of image channels the model expects."""
         return self.config.model.in_channels
+
+
+class WeightAverage:
+    """Exponential moving average of a model's parameters (decay warmed up over early steps)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.shadow = [p.detach().clone() for p in self.params]
+        self.decay = decay
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        """Blend the current weights into the average."""
+        d = min(self.decay, (1 + step) / (10 + step))
+        torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1.0 - d)
+
+    @contextlib.contextmanager
+    def swapped(self):
+        """Temporarily load the averaged weights into the model."""
+        with torch.no_grad():
+            saved = [p.detach().clone() for p in self.params]
+            for p, s in zip(self.params, self.shadow, strict=True):
+                p.copy_(s)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, s in zip(self.params, saved, strict=True):
+                    p.copy_(s)
 
 
 def lr_at(progress: float, cfg: TrainConfig) -> float:
@@ -165,6 +195,7 @@ class TrainingSession:
                                weight_decay=cfg.weight_decay)
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp(self.device))
 
+        ema = WeightAverage(self.model, cfg.ema_decay) if cfg.ema_decay else None
         t0 = time.perf_counter()
         val_loss: float | None = None
         for step in range(1, cfg.steps + 1):
@@ -177,13 +208,16 @@ class TrainingSession:
                 g["lr"] = lr
             batch = torch.from_numpy(sampler.sample(cfg.batch_size, rng, cfg.augment))
             loss = self._step(opt, scaler, batch, masker(batch, gen), mem)
+            if ema is not None:
+                ema.update(step)
             self._steps_done = step
             elapsed = time.perf_counter() - t0
             self._train_seconds = elapsed
             out_of_time = cfg.time_budget is not None and elapsed >= cfg.time_budget
             last = step == cfg.steps or out_of_time or self._stop.is_set()
             if step % cfg.val_every == 0 or last:
-                val_loss = self._validate(val_batch, val_masked, mem, step)
+                with ema.swapped() if ema is not None else contextlib.nullcontext():
+                    val_loss = self._validate(val_batch, val_masked, mem, step)
             yield TrainEvent(step=step, n_steps=cfg.steps, loss=loss, val_loss=val_loss,
                              best_val_loss=None if math.isinf(self._best_val) else self._best_val,
                              lr=lr, elapsed=elapsed, time_budget=cfg.time_budget,
