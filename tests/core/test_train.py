@@ -76,7 +76,7 @@ def test_smoke_events(noisy_image: np.ndarray) -> None:
 
 
 def test_best_model_is_lowest_validation(noisy_image: np.ndarray) -> None:
-    cfg = tiny_config(steps=20, val_every=4)
+    cfg = tiny_config(steps=20, val_every=4, select_tolerance=0.0)
     events, trained = collect(train(noisy_image, "YX", cfg, device="cpu"))
     vals = {e.step: e.val_loss for e in events if e.step % 4 == 0}
     best_step = min(vals, key=vals.get)
@@ -307,3 +307,18 @@ def test_ema_decay_validated() -> None:
 
     with pytest.raises(ValueError, match="ema_decay"):
         TrainConfig(ema_decay=1.5)
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 0.01, 0.2])
+def test_kept_model_is_newest_within_tolerance(noisy_image: np.ndarray,
+                                               tolerance: float) -> None:
+    cfg = tiny_config(steps=24, val_every=3, select_tolerance=tolerance)
+    events, trained = collect(train(noisy_image, "YX", cfg, device="cpu"))
+    best, kept = math.inf, None
+    for e in events:
+        if e.step % 3 == 0:
+            if e.val_loss <= best * (1 + tolerance):
+                kept = e.step
+            best = min(best, e.val_loss)
+    assert trained.info["best_step"] == kept
+    assert trained.info["best_val_loss"] == pytest.approx(best)

@@ -113,7 +113,10 @@ class TrainConfig:
     Training stops at ``steps`` optimiser steps or after ``time_budget`` seconds,
     whichever comes first. The learning-rate schedule (linear warm-up, then cosine decay)
     follows whichever budget is closer to exhausted, so a wall-clock budget still ends at
-    a low learning rate. ``ema_decay`` (e.g. 0.995) validates and keeps an exponential moving
+    a low learning rate. The kept model is the newest one whose validation loss is within
+    ``select_tolerance`` (relative) of the lowest seen: validation losses on masked noisy
+    pixels barely move while quality still improves, so the plain minimum picks an
+    arbitrary early model. ``ema_decay`` (e.g. 0.995) validates and keeps an exponential moving
     average of the weights instead of the raw weights.
     """
 
@@ -131,6 +134,7 @@ class TrainConfig:
     seed: int = 0
     channels_last: bool = True
     ema_decay: float | None = None
+    select_tolerance: float = 0.01
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -147,6 +151,8 @@ class TrainConfig:
             raise ValueError("warmup_fraction must be in [0, 1)")
         if self.val_every < 1:
             raise ValueError("val_every must be >= 1")
+        if self.select_tolerance < 0:
+            raise ValueError("select_tolerance must be >= 0")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ValueError("ema_decay must be in (0, 1) or None")
 

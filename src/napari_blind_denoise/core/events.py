@@ -18,7 +18,8 @@ class TrainEvent:
     val_loss
         Latest validation loss on the fixed held-out masked patches (``None`` before the first).
     best_val_loss
-        Lowest validation loss so far; the kept model is the one that reached it.
+        Lowest validation loss so far (the kept model is the newest one within
+        ``TrainConfig.select_tolerance`` of it).
     lr
         Learning rate used for this step.
     elapsed
