@@ -4,6 +4,7 @@ Run from the repository root (needs ../shared/data):
 
     python benchmarks/run.py --budget 120                      # all W2S pairs + 5 BSD68 images
     python benchmarks/run.py --budget 30 --w2s-limit 6 --bsd68-limit 2   # a quick look
+    python benchmarks/run.py --report a.jsonl b.jsonl          # table of saved --jsonl results
 
 Prints a markdown table (image set, method, PSNR, SSIM, train seconds, peak RSS) of means over
 images, and with ``--per-image`` one row per image. W2S pairs are scored after a least-squares
@@ -141,7 +142,18 @@ def main() -> int:
     ap.add_argument("--bsd68-limit", type=int, default=5, help="number of BSD68 images")
     ap.add_argument("--per-image", action="store_true")
     ap.add_argument("--jsonl", help="append raw results to this file")
+    ap.add_argument("--report", nargs="+", metavar="JSONL",
+                    help="only print the table of saved results (later files override "
+                         "earlier ones for the same image and method)")
     args = ap.parse_args()
+    if args.report:
+        merged = {}
+        for path in args.report:
+            for line in Path(path).read_text().splitlines():
+                r = json.loads(line)
+                merged[(r["set"], r["image"], r["method"])] = r
+        print(table(list(merged.values()), args.per_image))
+        return 0
     if not DATA.is_dir():
         print(f"benchmark data not found at {DATA}", file=sys.stderr)
         return 2
