@@ -253,7 +253,7 @@ def cmd_demo(args) -> int:
 def _side_by_side(path: Path, noisy, result, clean) -> Path:
     import imageio.v3 as iio
 
-    from .io.images import _replace, _tmp_sibling
+    from .core.atomic import replace_path, tmp_sibling
 
     lo, hi = np.percentile(clean, [0.5, 99.8])
     panels = [np.asarray(a, np.float32) for a in (noisy, result, clean)]
@@ -261,9 +261,9 @@ def _side_by_side(path: Path, noisy, result, clean) -> Path:
     row = np.concatenate([panels[0], gap, panels[1], gap, panels[2]], axis=1)
     img = (np.clip((row - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_sibling(path)
+    tmp = tmp_sibling(path)
     iio.imwrite(tmp, img, extension=".png")
-    _replace(tmp, path)
+    replace_path(tmp, path)
     return path
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
 from .. import __version__
+from .atomic import remove_path, replace_path, tmp_sibling
 from .config import DenoiseConfig
 from .errors import CheckpointError
 from .models import build_model
@@ -29,7 +28,8 @@ def save_model(trained: TrainedModel, folder: str | os.PathLike) -> Path:
 
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    tmp = tmp_sibling(folder)
+    tmp.mkdir()
     try:
         state = {k: v.detach().to("cpu").contiguous() for k, v in
                  trained.model.state_dict().items()}
@@ -45,16 +45,9 @@ def save_model(trained: TrainedModel, folder: str | os.PathLike) -> Path:
             "info": trained.info,
         }
         (tmp / CONFIG).write_text(json.dumps(meta, indent=2))
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-            folder.rename(old)
-            tmp.rename(folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(folder)
+        replace_path(tmp, folder)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        remove_path(tmp)
     return folder
 
 

@@ -8,13 +8,12 @@ when complete, so an interrupted run never leaves a file that looks finished.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..core.atomic import remove_path, replace_path, tmp_sibling
 from ..core.errors import InputError
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -90,23 +89,6 @@ def check_output_path(output: str | os.PathLike, inputs: list[str | os.PathLike]
     return out
 
 
-def _tmp_sibling(path: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    os.close(fd)
-    os.unlink(name)
-    return Path(name)
-
-
-def _replace(tmp: Path, final: Path) -> None:
-    if final.is_dir():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
-
-
 @dataclass
 class OutputArray:
     """An output being written: ``array`` to fill, then :meth:`commit` or :meth:`abort`."""
@@ -119,7 +101,7 @@ class OutputArray:
     def commit(self) -> Path:
         """Move the finished output into place (atomic rename)."""
         if is_zarr_path(self.path):
-            _replace(self.tmp, self.path)
+            replace_path(self.tmp, self.path)
         else:
             write_image(self.path, np.asarray(self.array), self.axes)
         self.tmp = None
@@ -127,8 +109,8 @@ class OutputArray:
 
     def abort(self) -> None:
         """Remove the temporary output."""
-        if self.tmp is not None and self.tmp.exists():
-            shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.tmp is not None:
+            remove_path(self.tmp)
         self.tmp = None
 
 
@@ -141,7 +123,7 @@ def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
         return OutputArray(np.zeros(shape, np.float32), path, None, axes)
     import zarr
 
-    tmp = _tmp_sibling(path)
+    tmp = tmp_sibling(path)
     if chunks is None:
         chunks = tuple(min(s, 256) if a in "YX" else 1 for a, s in zip(axes, shape, strict=True))
     arr = zarr.open_array(store=str(tmp), mode="w", shape=shape, chunks=chunks,
@@ -154,7 +136,7 @@ def write_image(path: str | os.PathLike, data: np.ndarray, axes: str | None = No
     """Write a TIFF (zlib) or zarr atomically; ``axes`` stored as metadata."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_sibling(path)
+    tmp = tmp_sibling(path)
     try:
         if is_zarr_path(path):
             import zarr
@@ -169,11 +151,7 @@ def write_image(path: str | os.PathLike, data: np.ndarray, axes: str | None = No
             meta = {"axes": axes} if axes else None
             tifffile.imwrite(tmp, data, metadata=meta, compression="zlib",
                              photometric="minisblack")
-        _replace(tmp, path)
+        replace_path(tmp, path)
     finally:
-        if tmp.exists():
-            if tmp.is_dir():
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                tmp.unlink()
+        remove_path(tmp)
     return path
