@@ -235,7 +235,7 @@ def cmd_demo(args) -> int:
     t0 = time.perf_counter()
     noisy, clean = load_sample()
     out_dir = Path(args.out)
-    args.axes, args.save_model = "YX", args.save_model
+    args.axes = "YX"
     trained, result, _ = _train_and_predict(noisy, "YX", args)
     denoised = write_image(out_dir / "denoised.tif", result, "YX")
     png = _side_by_side(out_dir / "comparison.png", noisy, result, clean)
