@@ -28,6 +28,10 @@ class TrainEvent:
         Wall-clock budget in seconds, or ``None``.
     patches_per_s
         Training throughput so far.
+    noise_curve
+        Methods with a learned noise model: ``(signal, std)``, the predicted noise standard
+        deviation at a grid of signal values, both in input intensity units; refreshed every
+        ``val_every`` steps (``None`` otherwise and for methods without a noise model).
     """
 
     step: int
@@ -39,6 +43,7 @@ class TrainEvent:
     elapsed: float
     time_budget: float | None
     patches_per_s: float
+    noise_curve: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     @property
     def progress(self) -> float:
