@@ -59,3 +59,9 @@ def test_contributions_refer_to_declared_commands() -> None:
     for group in ("sample_data", "readers", "writers", "widgets"):
         for item in getattr(contribs, group) or []:
             assert item.command in ids, f"{group} refers to unknown command {item.command}"
+
+
+def test_manifest_contributes_the_three_widgets() -> None:
+    manifest = npe2.PluginManifest.from_distribution(DIST)
+    names = [w.display_name for w in manifest.contributions.widgets or []]
+    assert names == ["Denoise (train)", "Denoise (apply model)", "Compare to ground truth"]

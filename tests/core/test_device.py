@@ -56,3 +56,28 @@ def test_configure_threads() -> None:
         assert torch.get_num_threads() == n
     finally:
         torch.set_num_threads(before)
+
+
+def test_available_devices_lists_cpu_last_and_says_no_gpu(monkeypatch) -> None:
+    import torch
+
+    from napari_blind_denoise.core import device as dev
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(dev, "_mps_available", lambda: False)
+    found = dev.available_devices()
+    assert [c for c, _ in found] == ["cpu"]
+    assert "no GPU found" in found[0][1]
+
+
+def test_available_devices_names_a_cuda_gpu_first(monkeypatch) -> None:
+    import torch
+
+    from napari_blind_denoise.core import device as dev
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *_: "NVIDIA Test GPU")
+    monkeypatch.setattr(dev, "_mps_available", lambda: False)
+    found = dev.available_devices()
+    assert found[0] == ("cuda", "CUDA: NVIDIA Test GPU")
+    assert found[-1][0] == "cpu" and "no GPU found" not in found[-1][1]

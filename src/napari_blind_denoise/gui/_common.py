@@ -1,0 +1,266 @@
+"""Small shared pieces of the dock widgets: layer picker, device chooser, output folder,
+and running one generator in a background thread with clean error handling and shutdown."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from qtpy.QtCore import QEvent
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
+from superqt.utils import GeneratorWorker, create_worker
+
+from ..core.device import available_devices
+from ..core.errors import BlindDenoiseError
+from ._layers import layer_problem
+
+logger = logging.getLogger("napari_blind_denoise")
+
+# One heavy job (training or prediction) at a time in this process, whichever widget or
+# viewer starts it: two jobs would fight for the same cores or GPU.
+_JOB_LOCK = threading.Lock()
+_SESSION_DIR: list[Path] = []
+
+
+def session_dir() -> Path:
+    """The per-session cache folder for result stores and models (created on first use)."""
+    if not _SESSION_DIR:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        root = Path(tempfile.gettempdir()) / "napari-blind-denoise"
+        _SESSION_DIR.append(root / f"session-{stamp}-{os.getpid()}")
+    return _SESSION_DIR[0]
+
+
+def readable(exc: BaseException) -> str:
+    """One line for the user: our own errors verbatim, others with their type."""
+    if isinstance(exc, (BlindDenoiseError, ValueError)):
+        msg = str(exc)
+    else:
+        msg = f"{type(exc).__name__}: {exc}"
+    return msg.splitlines()[0] if msg else type(exc).__name__
+
+
+def notify_error(what: str, exc: BaseException) -> str:
+    """Show a napari error notification and log the full traceback; return the message."""
+    from napari.utils.notifications import show_error
+
+    message = f"{what}: {readable(exc)}"
+    logger.error(message, exc_info=(type(exc), exc, exc.__traceback__))
+    show_error(message)
+    return message
+
+
+class LayerPicker(QComboBox):
+    """Lists the viewer's image layers that can be denoised; follows adds, removals, renames."""
+
+    def __init__(self, viewer, parent: QWidget | None = None, *, suitable_only: bool = True):
+        super().__init__(parent)
+        self._viewer = viewer
+        self._suitable_only = suitable_only
+        events = viewer.layers.events
+        for ev in (events.inserted, events.removed, events.moved, events.reordered):
+            ev.connect(self.refresh)
+        events.inserted.connect(self._watch_name)
+        for layer in viewer.layers:
+            layer.events.name.connect(self.refresh)
+        self.refresh()
+
+    def _watch_name(self, event) -> None:
+        event.value.events.name.connect(self.refresh)
+
+    def layers(self) -> list:
+        """The layers currently offered."""
+        out = []
+        for layer in self._viewer.layers:
+            if self._suitable_only:
+                if layer_problem(layer) is None:
+                    out.append(layer)
+            elif getattr(layer, "_type_string", "") == "image":
+                out.append(layer)
+        return out
+
+    def refresh(self, *_) -> None:
+        """Rebuild the list, keeping the current choice when it still exists."""
+        current = self.currentText()
+        names = [layer.name for layer in self.layers()]
+        self.blockSignals(True)
+        self.clear()
+        self.addItems(names)
+        if current in names:
+            self.setCurrentText(current)
+        self.blockSignals(False)
+        if current not in names:
+            self.currentTextChanged.emit(self.currentText())
+
+    def layer(self):
+        """The chosen layer, or ``None``."""
+        name = self.currentText()
+        return next((layer for layer in self._viewer.layers if layer.name == name), None)
+
+    def select(self, layer) -> None:
+        """Choose ``layer`` (by name)."""
+        self.setCurrentText(layer.name)
+
+
+class DeviceChooser(QComboBox):
+    """``Automatic`` plus every detected device, each labelled with what was found."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        found = available_devices()
+        self.addItem(f"Automatic: {found[0][1]}", "auto")
+        for choice, label in found:
+            self.addItem(label, choice)
+
+    def device(self) -> str:
+        """The chosen device name for :func:`~napari_blind_denoise.core.device.pick_device`."""
+        return str(self.currentData())
+
+    def accelerated(self) -> bool:
+        """True when the automatic choice is a GPU."""
+        return available_devices()[0][0] != "cpu"
+
+
+class FolderField(QWidget):
+    """A folder path with a Browse button; defaults to the session cache folder."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.edit = QLineEdit(str(session_dir()))
+        self.edit.setToolTip("Results are written here as zarr stores and read lazily")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.edit)
+        lay.addWidget(browse)
+
+    def _browse(self) -> None:  # pragma: no cover - modal dialog
+        path = QFileDialog.getExistingDirectory(self, "Output folder", self.edit.text())
+        if path:
+            self.edit.setText(path)
+
+    def path(self) -> Path:
+        """The chosen folder."""
+        return Path(self.edit.text()).expanduser()
+
+
+class JobRunner:
+    """Runs one generator in a worker thread for a widget; at most one job per process.
+
+    ``on_event`` gets every yielded value and ``on_done`` the return value, both in the GUI
+    thread. Errors become a notification (traceback in the log) and ``on_error``;
+    ``on_finish`` always runs last, so buttons can be re-enabled there. ``exclusive`` jobs
+    (training, prediction) never run two at a time in one process.
+    """
+
+    def __init__(self, what: str, *, on_event: Callable, on_done: Callable,
+                 on_finish: Callable, on_error: Callable | None = None,
+                 exclusive: bool = True) -> None:
+        self.what = what
+        self.exclusive = exclusive
+        self.on_event, self.on_done, self.on_finish = on_event, on_done, on_finish
+        self.on_error = on_error
+        self.worker: GeneratorWorker | None = None
+        self.stop_event = threading.Event()
+        self._owns_lock = False
+        self.closed = False
+
+    @property
+    def running(self) -> bool:
+        """True from :meth:`start` until the worker has finished."""
+        return self.worker is not None
+
+    @staticmethod
+    def refuse() -> None:
+        """Tell the user a job is already running."""
+        from napari.utils.notifications import show_warning
+
+        show_warning("A denoising job is already running; wait for it or press Stop.")
+
+    def start(self, gen_func: Callable, *args, **kwargs) -> GeneratorWorker | None:
+        """Start ``gen_func(*args, stop=<event>, **kwargs)`` in a worker thread.
+
+        Refuses (notification, returns ``None``) while any job runs in this process.
+        """
+        if self.running or (self.exclusive and not _JOB_LOCK.acquire(blocking=False)):
+            self.refuse()
+            return None
+        self._owns_lock = self.exclusive
+        self.closed = False
+        self.stop_event = threading.Event()
+        worker = create_worker(gen_func, *args, stop=self.stop_event, _start_thread=False,
+                               _ignore_errors=True, **kwargs)
+        worker.yielded.connect(self._event)
+        worker.returned.connect(self._done)
+        worker.errored.connect(self._errored)
+        worker.finished.connect(self._finished)
+        self.worker = worker
+        worker.start()
+        return worker
+
+    def _event(self, value) -> None:
+        if not self.closed:
+            self.on_event(value)
+
+    def _done(self, value) -> None:
+        if not self.closed:
+            self.on_done(value)
+
+    def _errored(self, exc: BaseException) -> None:
+        if self.closed:
+            logger.error("%s failed after its widget closed", self.what,
+                         exc_info=(type(exc), exc, exc.__traceback__))
+            return
+        notify_error(f"{self.what} failed", exc)
+        if self.on_error is not None:
+            self.on_error(exc)
+
+    def _finished(self) -> None:
+        self.worker = None
+        if self._owns_lock:
+            self._owns_lock = False
+            _JOB_LOCK.release()
+        if not self.closed:
+            self.on_finish()
+
+    def request_stop(self) -> None:
+        """Ask the job to stop at its next step (its generator checks ``stop_event``)."""
+        self.stop_event.set()
+
+    def close(self, timeout_ms: int = 30_000) -> None:
+        """Stop the job, wait for its thread and drop its results (dock or viewer closing)."""
+        self.closed = True
+        worker = self.worker
+        if worker is None:
+            return
+        self.stop_event.set()
+        worker.quit()
+        worker.await_workers(timeout_ms)
+
+
+class JobWidget(QWidget):
+    """Base of the dock widgets that run jobs: stops the job when the dock is closed
+    (the widget loses its parent) or the widget is destroyed with the viewer."""
+
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.destroyed.connect(runner.close)
+
+    def event(self, ev) -> bool:
+        if ev.type() == QEvent.Type.ParentChange and self.parent() is None:
+            self.runner.close()
+        return super().event(ev)

@@ -1,0 +1,122 @@
+"""The two viewer touch-points: reading an input layer and adding result layers.
+
+Layers are never modified: inputs are read window by window through the core, and results
+are new layers that read lazily from zarr stores on disk.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..core.axes import Layout, guess_axes
+from ..core.errors import InputError
+from ..core.validate import check_image
+
+META_KEY = "napari_blind_denoise"
+_NAN_CHECK_LIMIT = 256 * 1024 * 1024  # bytes of float data checked whole; larger: sampled
+
+
+def _is_image(layer) -> bool:
+    return getattr(layer, "_type_string", "") == "image"
+
+
+def layer_problem(layer) -> str | None:
+    """Why ``layer`` cannot be denoised (a one-line message), or ``None`` if it can."""
+    name = getattr(layer, "name", "?")
+    if not _is_image(layer):
+        kind = getattr(layer, "_type_string", type(layer).__name__)
+        return f"layer {name!r} is a {kind} layer; pick an image layer"
+    if getattr(layer, "rgb", False):
+        return (f"layer {name!r} is an RGB colour image; fluorescence channels must be separate "
+                "layers or planes")
+    if getattr(layer, "multiscale", False):
+        return f"layer {name!r} is multiscale; open its full-resolution level as a layer"
+    shape = tuple(layer.data.shape)
+    if len(shape) < 2:
+        return f"layer {name!r} is {len(shape)}-D; need at least a 2-D image"
+    if 0 in shape:
+        return f"layer {name!r} is empty (shape {shape})"
+    kind = np.dtype(layer.data.dtype).kind
+    if kind not in "uif":
+        return f"layer {name!r} has unsupported pixel type {layer.data.dtype}"
+    if kind == "f" and _has_nan(layer.data):
+        return f"layer {name!r} contains NaN or infinite values; replace them first"
+    return None
+
+
+def _has_nan(data) -> bool:
+    """Whole check for in-memory arrays up to a size limit; first/middle/last planes else."""
+    if isinstance(data, np.ndarray) and data.nbytes <= _NAN_CHECK_LIMIT:
+        return not bool(np.isfinite(data).all())
+    lead = data.shape[:-2]
+    n = int(np.prod(lead, dtype=np.int64)) if lead else 1
+    for flat in sorted({0, n // 2, n - 1}):
+        idx = np.unravel_index(flat, lead) if lead else ()
+        if not np.isfinite(np.asarray(data[tuple(idx)])).all():
+            return True
+    return False
+
+
+def default_axes(layer) -> str:
+    """Axes guessed from the layer's dimensions (``YX``, ``ZYX``, ``TZYX``...)."""
+    try:
+        return guess_axes(tuple(layer.data.shape), np.dtype(layer.data.dtype))
+    except InputError:
+        return ""
+
+
+def read_layer(layer, axes: str | None, *, min_size: int = 1) -> tuple[object, Layout]:
+    """Check a layer and return ``(data, layout)``; ``data`` is the layer's own array (no copy).
+
+    Raises
+    ------
+    InputError
+        The layer is unsuitable (with a message for the user).
+    """
+    problem = layer_problem(layer)
+    if problem:
+        raise InputError(problem)
+    layout = check_image(layer.data, axes or None, min_size=min_size)
+    return layer.data, layout
+
+
+def safe_name(name: str) -> str:
+    """A file-system friendly version of a layer name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "layer"
+
+
+def unique_path(folder: Path, stem: str, suffix: str) -> Path:
+    """``folder/stem+suffix``, or ``stem-2``, ``stem-3``... if taken."""
+    path = folder / f"{stem}{suffix}"
+    k = 2
+    while path.exists():
+        path = folder / f"{stem}-{k}{suffix}"
+        k += 1
+    return path
+
+
+def add_result_layer(viewer, data, source, name: str, provenance: dict, **kwargs):
+    """Add ``data`` as a new image layer placed exactly like ``source``.
+
+    Scale, translate, rotation, shear and the source's metadata are copied; our provenance
+    goes under ``metadata["napari_blind_denoise"]``. Extra ``kwargs`` go to ``add_image``.
+    """
+    metadata = {**dict(getattr(source, "metadata", {}) or {}), META_KEY: provenance}
+    kwargs.setdefault("colormap", getattr(source.colormap, "name", "gray"))
+    return viewer.add_image(
+        data, name=name, scale=source.scale, translate=source.translate,
+        rotate=source.rotate, shear=source.shear, metadata=metadata,
+        multiscale=False, **kwargs)
+
+
+def model_paths_in(viewer) -> list[str]:
+    """Checkpoint folders recorded in the metadata of the viewer's layers (newest first)."""
+    seen: list[str] = []
+    for layer in reversed(list(viewer.layers)):
+        path = (getattr(layer, "metadata", {}) or {}).get(META_KEY, {}).get("model_path")
+        if path and path not in seen and Path(path).is_dir():
+            seen.append(path)
+    return seen

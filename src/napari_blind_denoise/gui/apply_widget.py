@@ -1,0 +1,214 @@
+"""Denoise (apply model): run a saved or just-trained model on a layer, tile by tile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.checkpoint import load_model
+from ..core.config import TileConfig
+from ..core.device import pick_device
+from ..core.errors import BlindDenoiseError, InputError
+from ..core.events import PredictEvent
+from ..core.predict import check_compatible
+from ..core.train import TrainedModel
+from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker
+from ._layers import default_axes, model_paths_in, read_layer
+from ._results import add_outputs
+from ._workers import JobResult, apply_model
+
+
+def describe_model(trained: TrainedModel) -> str:
+    """One line about a model: method, axes, channels, training steps."""
+    info = trained.info or {}
+    steps = f", {info['steps']} steps" if info.get("steps") else ""
+    return (f"{trained.method}: trained on {trained.axes}, {trained.channels} channel(s)"
+            f"{steps}")
+
+
+class ApplyWidget(JobWidget):
+    """Dock widget: denoise a layer with an existing model; the result is a new layer."""
+
+    def __init__(self, napari_viewer) -> None:
+        runner = JobRunner("Denoising", on_event=self._on_event, on_done=self._on_done,
+                           on_finish=self._on_finish)
+        super().__init__(runner)
+        self.viewer = napari_viewer
+        self.result: JobResult | None = None
+        self._loaded: list[str] = []
+        self._build()
+        napari_viewer.layers.events.inserted.connect(self.refresh_models)
+        napari_viewer.layers.events.removed.connect(self.refresh_models)
+        self.refresh_models()
+
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+        lay.addLayout(form)
+        row = QHBoxLayout()
+        self.model_choice = QComboBox()
+        self.model_choice.setToolTip("Models trained in this viewer, and folders you loaded")
+        self.model_choice.currentIndexChanged.connect(self._on_model_changed)
+        load = QPushButton("Load…")
+        load.clicked.connect(self._on_load_clicked)
+        row.addWidget(self.model_choice, 1)
+        row.addWidget(load)
+        form.addRow("Model", row)
+        self.model_info = QLabel("No model yet: train one or load a model folder")
+        self.model_info.setWordWrap(True)
+        form.addRow(self.model_info)
+        self.layer_picker = LayerPicker(self.viewer)
+        self.layer_picker.currentTextChanged.connect(self._update_axes_hint)
+        form.addRow("Image", self.layer_picker)
+        self.axes = QLineEdit()
+        self.axes.setToolTip("Axes of the layer; empty: detected (shown in grey)")
+        form.addRow("Axes", self.axes)
+        self.device = DeviceChooser()
+        form.addRow("Device", self.device)
+        self.tile_size = QLineEdit("512")
+        form.addRow("Tile size", self.tile_size)
+        self.output = FolderField()
+        form.addRow("Output folder", self.output)
+        buttons = QHBoxLayout()
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.runner.request_stop)
+        buttons.addWidget(self.apply_button)
+        buttons.addWidget(self.stop_button)
+        lay.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.status = QLabel("Ready")
+        self.status.setWordWrap(True)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addStretch(1)
+        self._update_axes_hint()
+
+    def _update_axes_hint(self, *_) -> None:
+        layer = self.layer_picker.layer()
+        self.axes.setPlaceholderText(default_axes(layer) if layer is not None else "")
+
+    # -- models ---------------------------------------------------------------------------
+    def refresh_models(self, *_) -> None:
+        """List models recorded in the viewer's result layers plus loaded folders."""
+        current = self.model_choice.currentData()
+        paths = model_paths_in(self.viewer)
+        paths += [p for p in self._loaded if p not in paths]
+        self.model_choice.blockSignals(True)
+        self.model_choice.clear()
+        for p in paths:
+            self.model_choice.addItem(Path(p).name, p)
+        index = self.model_choice.findData(current) if current else -1
+        self.model_choice.setCurrentIndex(max(index, 0) if paths else -1)
+        self.model_choice.blockSignals(False)
+        self._on_model_changed()
+
+    def add_model_path(self, folder: str | Path) -> None:
+        """Offer the model folder ``folder`` and select it (checked when applied)."""
+        folder = str(Path(folder).expanduser().resolve())
+        if folder not in self._loaded:
+            self._loaded.append(folder)
+        self.refresh_models()
+        self.model_choice.setCurrentIndex(self.model_choice.findData(folder))
+
+    def _on_load_clicked(self) -> None:  # pragma: no cover - modal dialog
+        folder = QFileDialog.getExistingDirectory(self, "Model folder")
+        if folder:
+            self.add_model_path(folder)
+
+    def _on_model_changed(self, *_) -> None:
+        path = self.model_choice.currentData()
+        if not path:
+            self.model_info.setText("No model yet: train one or load a model folder")
+            return
+        try:
+            self.model_info.setText(describe_model(load_model(path)))
+        except BlindDenoiseError as exc:
+            self.model_info.setText(f"Cannot use this model: {exc}")
+
+    # -- run ------------------------------------------------------------------------------
+    def _prepare(self):
+        path = self.model_choice.currentData()
+        if not path:
+            raise InputError("choose a model: train one or load a model folder")
+        trained = load_model(path)
+        layer = self.layer_picker.layer()
+        if layer is None:
+            raise InputError("no suitable image layer to denoise")
+        axes = self.axes.text().strip().upper() or None
+        if axes is None and layer.ndim == len(trained.axes):
+            axes = trained.axes
+        data, layout = read_layer(layer, axes)
+        check_compatible(trained, layout)
+        try:
+            tile = int(self.tile_size.text())
+        except ValueError:
+            raise InputError("tile size must be a whole number, "
+                             f"got {self.tile_size.text()!r}") from None
+        tile_cfg = TileConfig(tile_size=tile, overlap=min(48, tile // 4))
+        return path, trained, layer, data, layout, tile_cfg
+
+    def start(self, *_):
+        """Check model and layer, then predict in a worker; returns the worker or None."""
+        from napari.utils.notifications import show_error
+
+        if self.runner.running:
+            self.runner.refuse()
+            return None
+        try:
+            path, trained, layer, data, layout, tile = self._prepare()
+            device = pick_device(self.device.device())
+        except (BlindDenoiseError, ValueError) as exc:
+            show_error(f"Cannot apply the model: {exc}")
+            self.status.setText(f"Cannot apply the model: {exc}")
+            return None
+        self._source, self.result = layer, None
+        provenance = {"source": layer.name, "config": trained.config.to_dict(),
+                      "axes": layout.axes, "model_path": str(path)}
+        worker = self.runner.start(apply_model, trained, Path(path), data, layout.axes,
+                                   self.output.path(), layer.name, tile, device,
+                                   provenance=provenance)
+        if worker is not None:
+            self._set_running(True)
+            self.status.setText(f"Denoising '{layer.name}' with {Path(path).name}…")
+        return worker
+
+    def _on_event(self, event) -> None:
+        if isinstance(event, PredictEvent):
+            self.progress.setValue(int(1000 * event.progress))
+            self.status.setText(f"Denoising: tile {event.tile}/{event.n_tiles}")
+
+    def _on_done(self, result: JobResult) -> None:
+        self.result = result
+        if not result.complete:
+            self.status.setText("Stopped; no layer was added.")
+            return
+        add_outputs(self.viewer, self._source, result)
+        self.progress.setValue(1000)
+        self.status.setText(f"Done in {result.seconds:.1f} s: {result.outputs['denoised']}")
+
+    def _on_finish(self) -> None:
+        self._set_running(False)
+
+    def _set_running(self, running: bool) -> None:
+        self.apply_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        widgets: tuple[QWidget, ...] = (self.model_choice, self.layer_picker, self.device)
+        for w in widgets:
+            w.setEnabled(not running)

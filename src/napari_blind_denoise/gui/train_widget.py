@@ -1,0 +1,305 @@
+"""Denoise (train): pick a layer and a method, train in the background, get a new layer."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QCollapsible
+
+from ..core.checkpoint import save_model
+from ..core.config import TileConfig
+from ..core.errors import InputError
+from ..core.events import PredictEvent, TrainEvent
+from ..core.methods import METHODS, PRESETS, default_config
+from ..core.train import TrainingSession
+from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker
+from ._layers import default_axes, read_layer
+from ._plots import LossPlot, NoisePlot
+from ._results import add_outputs
+from ._workers import JobResult, Phase, train_and_predict
+
+PRESET_LABELS = {"cpu": "Fast CPU", "gpu": "Quality GPU"}
+DEFAULT_TIME_LIMIT = 60  # seconds: a demo-sized run on a laptop CPU
+
+
+def _clock(seconds: float) -> str:
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def _spin(lo: int, hi: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setValue(value)
+    if suffix:
+        box.setSuffix(suffix)
+    return box
+
+
+class TrainWidget(JobWidget):
+    """Dock widget: train a self-supervised denoiser on a layer and add the denoised layer."""
+
+    def __init__(self, napari_viewer) -> None:
+        runner = JobRunner("Training", on_event=self._on_event, on_done=self._on_done,
+                           on_finish=self._on_finish)
+        super().__init__(runner)
+        self.viewer = napari_viewer
+        self.session: TrainingSession | None = None
+        self.trained = None
+        self.result: JobResult | None = None
+        self._phase = "idle"
+        self._build()
+        self._on_layer_changed()
+        self._on_method_changed()
+        self._apply_preset()
+
+    # -- layout ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+        lay.addLayout(form)
+        self.layer_picker = LayerPicker(self.viewer)
+        self.layer_picker.currentTextChanged.connect(self._on_layer_changed)
+        form.addRow("Image", self.layer_picker)
+        self.axes = QLineEdit()
+        self.axes.setToolTip("Axes of the layer, e.g. YX, ZYX, TYX, CYX, TZYX. Leave empty to "
+                             "use the detected axes shown in grey.")
+        form.addRow("Axes", self.axes)
+        self.method = QComboBox()
+        for method in METHODS.values():
+            self.method.addItem(f"{method.name} ({method.id})", method.id)
+        self.method.currentIndexChanged.connect(self._on_method_changed)
+        form.addRow("Method", self.method)
+        self.method_info = QLabel()
+        self.method_info.setWordWrap(True)
+        form.addRow(self.method_info)
+        self.device = DeviceChooser()
+        form.addRow("Device", self.device)
+        self.preset = QComboBox()
+        for key in PRESETS:
+            self.preset.addItem(PRESET_LABELS.get(key, key), key)
+        self.preset.setCurrentIndex(self.preset.findData("gpu" if self.device.accelerated()
+                                                         else "cpu"))
+        self.preset.currentIndexChanged.connect(self._apply_preset)
+        form.addRow("Preset", self.preset)
+        self.time_limit = _spin(0, 7 * 24 * 3600, DEFAULT_TIME_LIMIT, 10, " s")
+        self.time_limit.setSpecialValueText("no limit")
+        self.time_limit.setToolTip("Stop training after this long (0: only the step limit)")
+        form.addRow("Time limit", self.time_limit)
+        self.steps = _spin(1, 10_000_000, 1500, 100)
+        form.addRow("Max steps", self.steps)
+        lay.addWidget(self._build_advanced())
+        self.output = FolderField()
+        form2 = QFormLayout()
+        form2.addRow("Output folder", self.output)
+        lay.addLayout(form2)
+        lay.addLayout(self._build_buttons())
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.status = QLabel("Ready")
+        self.status.setWordWrap(True)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        self.loss_plot = LossPlot()
+        lay.addWidget(self.loss_plot)
+        self.noise_plot = NoisePlot()
+        lay.addWidget(self.noise_plot)
+        self.save_button = QPushButton("Save model…")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self._on_save_clicked)
+        lay.addWidget(self.save_button)
+        lay.addStretch(1)
+
+    def _build_advanced(self) -> QWidget:
+        box = QCollapsible("Advanced")
+        inner = QWidget()
+        form = QFormLayout(inner)
+        self.patch_size = _spin(16, 1024, 64, 16, " px")
+        form.addRow("Patch size", self.patch_size)
+        self.batch_size = _spin(1, 1024, 16)
+        form.addRow("Batch size", self.batch_size)
+        self.learning_rate = QDoubleSpinBox()
+        self.learning_rate.setDecimals(5)
+        self.learning_rate.setRange(1e-5, 1e-1)
+        self.learning_rate.setSingleStep(1e-4)
+        form.addRow("Learning rate", self.learning_rate)
+        self.seed = _spin(0, 2**31 - 1, 0)
+        form.addRow("Seed", self.seed)
+        self.tile_size = _spin(64, 4096, 512, 64, " px")
+        form.addRow("Prediction tile", self.tile_size)
+        box.addWidget(inner)
+        return box
+
+    def _build_buttons(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.train_button = QPushButton("Train")
+        self.train_button.clicked.connect(self.start_training)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.stop_button.setToolTip("End training now, keep the best model so far and "
+                                    "denoise with it; press again to cancel the prediction")
+        self.stop_button.clicked.connect(self.stop)
+        row.addWidget(self.train_button)
+        row.addWidget(self.stop_button)
+        return row
+
+    # -- form reactions -------------------------------------------------------------------
+    def _on_layer_changed(self, *_) -> None:
+        layer = self.layer_picker.layer()
+        self.axes.setPlaceholderText(default_axes(layer) if layer is not None else "")
+        self.train_button.setEnabled(layer is not None and not self.runner.running)
+
+    def _on_method_changed(self, *_) -> None:
+        method = METHODS[self.method.currentData()]
+        self.method_info.setText(f"<small>{method.description}</small>")
+        self.noise_plot.setVisible(method.noise_model)
+
+    def _apply_preset(self, *_) -> None:
+        _, train = PRESETS[self.preset.currentData()]
+        self.steps.setValue(train.steps)
+        self.patch_size.setValue(train.patch_size)
+        self.batch_size.setValue(train.batch_size)
+        self.learning_rate.setValue(train.learning_rate)
+
+    def config(self):
+        """The :class:`DenoiseConfig` the form describes."""
+        config = default_config(
+            self.method.currentData(), self.preset.currentData(), steps=self.steps.value(),
+            time_budget=float(self.time_limit.value()) or None,
+            patch_size=self.patch_size.value(), batch_size=self.batch_size.value(),
+            learning_rate=self.learning_rate.value(), seed=self.seed.value())
+        return config
+
+    # -- actions --------------------------------------------------------------------------
+    def start_training(self, *_):
+        """Check the inputs, then train and predict in a worker; returns the worker or None."""
+        from napari.utils.notifications import show_error
+
+        if self.runner.running:
+            self.runner.refuse()
+            return None
+        layer = self.layer_picker.layer()
+        try:
+            if layer is None:
+                raise InputError("no suitable image layer: open an image first")
+            config = self.config()
+            data, layout = read_layer(layer, self.axes.text().strip().upper() or None,
+                                      min_size=config.train.patch_size)
+            session = TrainingSession(data, layout.axes, config, device=self.device.device())
+        except (InputError, ValueError) as exc:
+            show_error(f"Cannot train: {exc}")
+            self.status.setText(f"Cannot train: {exc}")
+            return None
+        self.session, self.trained, self.result, self._source = session, None, None, layer
+        self._stop_training = threading.Event()
+        self.loss_plot.clear_data()
+        self.noise_plot.clear_data()
+        provenance = {"source": layer.name, "config": config.to_dict(), "axes": layout.axes}
+        tile = TileConfig(tile_size=self.tile_size.value(),
+                          overlap=min(48, self.tile_size.value() // 4))
+        worker = self.runner.start(
+            train_and_predict, session, self.output.path(), layer.name, tile,
+            self._stop_training, provenance=provenance)
+        if worker is not None:
+            self._set_running(True)
+            self._phase = "train"
+            self.status.setText(f"Training {config.method} on '{layer.name}' "
+                                f"({layout.axes} {layout.shape}) on {session.device}…")
+        return worker
+
+    def stop(self, *_) -> None:
+        """Stop training (keep the best model and predict) or cancel the prediction."""
+        if not self.runner.running:
+            return
+        if self._phase == "train":
+            self._stop_training.set()
+            self.status.setText("Stopping: keeping the best model so far…")
+        else:
+            self.runner.request_stop()
+            self.status.setText("Cancelling the prediction…")
+
+    def save_model_to(self, folder: str | Path) -> Path:
+        """Write the last trained model to ``folder`` (a checkpoint folder)."""
+        if self.trained is None:
+            raise InputError("train a model first")
+        return save_model(self.trained, folder)
+
+    def _on_save_clicked(self) -> None:  # pragma: no cover - modal dialog
+        from napari.utils.notifications import show_error, show_info
+
+        folder = QFileDialog.getSaveFileName(self, "Save model folder", "model")[0]
+        if not folder:
+            return
+        try:
+            show_info(f"Model saved to {self.save_model_to(folder)}")
+        except Exception as exc:  # noqa: BLE001 - reported to the user
+            show_error(f"Saving the model failed: {exc}")
+
+    # -- worker callbacks (GUI thread) ----------------------------------------------------
+    def _on_event(self, event) -> None:
+        if isinstance(event, TrainEvent):
+            self._show_train(event)
+        elif isinstance(event, Phase):
+            self._phase = event.name
+            self.loss_plot.flush()
+            self.status.setText("Denoising the whole image…")
+        elif isinstance(event, PredictEvent):
+            self.progress.setValue(int(1000 * event.progress))
+            self.status.setText(f"Denoising: tile {event.tile}/{event.n_tiles}, "
+                                f"{_clock(event.elapsed)} elapsed")
+
+    def _show_train(self, event: TrainEvent) -> None:
+        p = event.progress
+        self.progress.setValue(int(1000 * p))
+        left = event.elapsed * (1 - p) / p if p > 0 else 0.0
+        val = f", validation {event.val_loss:.4g}" if event.val_loss is not None else ""
+        self.status.setText(
+            f"Training: step {event.step}/{event.n_steps}, {_clock(event.elapsed)} elapsed, "
+            f"~{_clock(left)} left, loss {event.loss:.4g}{val}")
+        self.loss_plot.add(event)
+        if event.noise_curve is not None:
+            self.noise_plot.set_curve(*event.noise_curve, force=p >= 1.0)
+
+    def _on_done(self, result: JobResult) -> None:
+        self.result = result
+        self.trained = result.trained
+        self.save_button.setEnabled(True)
+        info = result.trained.info
+        stopped = " (stopped early)" if info.get("stopped_early") else ""
+        if not result.complete:
+            self.status.setText(f"Prediction cancelled; the model is kept{stopped}.")
+            return
+        add_outputs(self.viewer, self._source, result, self.noise_plot)
+        self.progress.setValue(1000)
+        self.status.setText(
+            f"Done in {_clock(result.seconds)}: {info.get('steps')} steps{stopped}, kept the "
+            f"model of step {info.get('best_step')}. Result: {result.outputs['denoised']}")
+
+    def _on_finish(self) -> None:
+        self._phase = "idle"
+        self._set_running(False)
+
+    def _set_running(self, running: bool) -> None:
+        self.train_button.setEnabled(not running and self.layer_picker.layer() is not None)
+        self.stop_button.setEnabled(running)
+        for w in (self.layer_picker, self.method, self.preset, self.device, self.axes):
+            w.setEnabled(not running)

@@ -1,0 +1,188 @@
+"""Denoise (train) dock: the full flow, Stop, responsiveness, refusals and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import zarr
+
+from tests.gui.conftest import psnr_vs, run_job
+
+pytestmark = pytest.mark.gui
+
+
+def test_full_flow_adds_zarr_backed_denoised_layer(viewer, sample, train_widget, qtbot):
+    noisy, clean = sample
+    noisy.scale = (0.5, 0.25)
+    noisy.translate = (3.0, -2.0)
+    before = np.array(noisy.data, copy=True)
+    train_widget.layer_picker.select(noisy)
+    train_widget.steps.setValue(80)
+    run_job(qtbot, train_widget, train_widget.start_training)
+
+    out = viewer.layers["nuclei noisy denoised"]
+    assert isinstance(out.data, zarr.Array)
+    assert out.data.shape == noisy.data.shape
+    assert tuple(out.scale) == (0.5, 0.25)
+    assert tuple(out.translate) == (3.0, -2.0)
+    meta = out.metadata["napari_blind_denoise"]
+    assert meta["source"] == "nuclei noisy" and meta["config"]["method"] == "n2v"
+    assert str(out.data.store).find("results") >= 0 or meta["store"].find("results") >= 0
+    assert np.array_equal(noisy.data, before), "the input layer must never change"
+    gain = psnr_vs(out.data[:], clean.data) - psnr_vs(noisy.data, clean.data)
+    assert gain > 3.0, f"denoised layer only {gain:.2f} dB better than the input"
+    assert train_widget.trained.info["steps"] == 80
+    assert train_widget.save_button.isEnabled() and train_widget.train_button.isEnabled()
+
+
+def test_loss_plot_and_progress_receive_points(viewer, sample, train_widget, qtbot):
+    train_widget.layer_picker.select(sample[0])
+    run_job(qtbot, train_widget, train_widget.start_training)
+    plot = train_widget.loss_plot
+    assert plot.steps == list(range(1, 41))
+    assert len(plot.val_steps) >= 2
+    assert len(plot.train_line.get_xdata()) == 40
+    assert train_widget.progress.value() == 1000
+    assert not train_widget.noise_plot.isVisible(), "n2v has no noise model to plot"
+
+
+def test_gui_stays_responsive_during_training(viewer, sample, train_widget, qtbot):
+    import time
+
+    from qtpy.QtCore import QTimer
+
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(50)
+    train_widget.layer_picker.select(sample[0])
+    train_widget.steps.setValue(100_000)
+    worker = train_widget.start_training()
+    assert worker is not None
+    qtbot.waitUntil(lambda: len(train_widget.loss_plot.steps) >= 30, timeout=60_000)
+    t_stop = time.perf_counter()
+    train_widget.stop()
+    qtbot.waitUntil(lambda: not train_widget.runner.running, timeout=60_000)
+    timer.stop()
+    during = [t for t in ticks if t <= t_stop]
+    assert len(during) >= 5, "the GUI event loop did not run while training"
+    gaps = np.diff(during)
+    assert gaps.max() < 2.0, f"the GUI froze for {gaps.max():.1f} s during training"
+
+
+def test_stop_keeps_best_model_and_predicts(viewer, sample, train_widget, qtbot):
+    train_widget.layer_picker.select(sample[0])
+    train_widget.steps.setValue(100_000)
+    train_widget.time_limit.setValue(20)  # the learning-rate schedule follows the time limit
+    train_widget.start_training()
+    qtbot.waitUntil(lambda: len(train_widget.loss_plot.steps) >= 40, timeout=60_000)
+    train_widget.stop()
+    qtbot.waitUntil(lambda: not train_widget.runner.running, timeout=60_000)
+    info = train_widget.trained.info
+    assert info["stopped_early"] is True
+    assert 40 <= info["steps"] < 100_000
+    assert info["train_seconds"] < 20
+    assert info["best_step"] >= 1
+    out = viewer.layers["nuclei noisy denoised"]
+    assert out.data.shape == sample[0].data.shape
+    assert np.isfinite(out.data[:]).all()
+    assert psnr_vs(out.data[:], sample[1].data) > psnr_vs(sample[0].data, sample[1].data)
+
+
+def test_stop_during_prediction_adds_no_layer(viewer, train_widget, qtbot, tmp_path):
+    big = np.random.default_rng(0).normal(100, 10, (6, 256, 256)).astype(np.float32)
+    viewer.add_image(big, name="stack")
+    train_widget.layer_picker.select(viewer.layers["stack"])
+    train_widget.steps.setValue(5)
+    train_widget.tile_size.setValue(64)
+    train_widget.start_training()
+    qtbot.waitUntil(lambda: train_widget._phase == "predict", timeout=60_000)
+    train_widget.stop()
+    qtbot.waitUntil(lambda: not train_widget.runner.running, timeout=60_000)
+    assert "stack denoised" not in viewer.layers
+    assert train_widget.trained is not None, "the trained model is kept"
+    assert not list((tmp_path / "results").glob("*.zarr")), "no store is left behind"
+
+
+def test_second_training_is_refused(viewer, sample, train_widget, qtbot, notifications):
+    train_widget.layer_picker.select(sample[0])
+    train_widget.steps.setValue(100_000)
+    first = train_widget.start_training()
+    assert first is not None
+    assert train_widget.start_training() is None
+    assert any(level == "warning" and "already running" in msg for level, msg in notifications)
+    assert not train_widget.train_button.isEnabled()
+    train_widget.stop()
+    qtbot.waitUntil(lambda: not train_widget.runner.running, timeout=60_000)
+
+
+def test_error_in_worker_notifies_and_reenables(viewer, sample, train_widget, qtbot,
+                                                notifications, monkeypatch):
+    from napari_blind_denoise.gui import _workers
+
+    def broken_save(*_args, **_kw):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(_workers, "save_model", broken_save)
+    train_widget.layer_picker.select(sample[0])
+    train_widget.steps.setValue(5)
+    run_job(qtbot, train_widget, train_widget.start_training)
+    errors = [msg for level, msg in notifications if level == "error"]
+    assert errors and "disk full" in errors[0] and errors[0].startswith("Training failed")
+    assert train_widget.train_button.isEnabled()
+    assert not train_widget.stop_button.isEnabled()
+    assert "nuclei noisy denoised" not in viewer.layers
+
+
+def test_tiny_layer_refused_before_work(viewer, train_widget, notifications):
+    viewer.add_image(np.random.default_rng(0).random((20, 20), np.float32), name="tiny")
+    train_widget.layer_picker.select(viewer.layers["tiny"])
+    assert train_widget.start_training() is None
+    assert not train_widget.runner.running
+    assert any(level == "error" and "smaller than" in msg for level, msg in notifications)
+
+
+def test_bad_axes_override_refused(viewer, sample, train_widget, notifications):
+    train_widget.layer_picker.select(sample[0])
+    train_widget.axes.setText("ZYX")
+    assert train_widget.start_training() is None
+    assert any("axes" in msg for level, msg in notifications if level == "error")
+
+
+def test_method_list_comes_from_the_registry(train_widget):
+    from napari_blind_denoise.core.methods import METHODS
+
+    ids = [train_widget.method.itemData(i) for i in range(train_widget.method.count())]
+    assert ids == list(METHODS)
+
+
+def test_device_chooser_shows_detection(train_widget):
+    from napari_blind_denoise.core.device import available_devices
+
+    labels = [train_widget.device.itemText(i) for i in range(train_widget.device.count())]
+    assert labels[0].startswith("Automatic: ")
+    assert [label for _, label in available_devices()] == labels[1:]
+    assert train_widget.device.device() == "auto"
+
+
+def test_preset_sets_parameters(train_widget):
+    from napari_blind_denoise.core.methods import PRESETS
+
+    train_widget.preset.setCurrentIndex(train_widget.preset.findData("gpu"))
+    assert train_widget.steps.value() == PRESETS["gpu"][1].steps
+    assert train_widget.batch_size.value() == PRESETS["gpu"][1].batch_size
+    train_widget.preset.setCurrentIndex(train_widget.preset.findData("cpu"))
+    assert train_widget.patch_size.value() == PRESETS["cpu"][1].patch_size
+    cfg = train_widget.config()
+    assert cfg.model == PRESETS["cpu"][0]
+
+
+def test_save_model_then_reload(viewer, sample, train_widget, qtbot, tmp_path):
+    from napari_blind_denoise.core.checkpoint import load_model
+
+    train_widget.layer_picker.select(sample[0])
+    train_widget.steps.setValue(5)
+    run_job(qtbot, train_widget, train_widget.start_training)
+    path = train_widget.save_model_to(tmp_path / "my-model")
+    loaded = load_model(path)
+    assert loaded.method == "n2v" and loaded.axes == "YX"
