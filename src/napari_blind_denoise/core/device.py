@@ -70,3 +70,20 @@ def configure_threads() -> int:
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
+
+
+def available_devices() -> list[tuple[str, str]]:
+    """``(choice, label)`` for every device this machine can use, best first, then ``cpu``.
+
+    The labels say what was detected, e.g. ``("cuda", "CUDA: NVIDIA A100")`` or
+    ``("cpu", "CPU (2 threads, no GPU found)")``, so an unused GPU is always visible.
+    """
+    found: list[tuple[str, str]] = []
+    if torch.cuda.is_available():
+        found.append(("cuda", describe_device(torch.device("cuda"))))
+    if _mps_available():
+        found.append(("mps", "Apple MPS"))
+    cpu = describe_device(torch.device("cpu"))
+    if not found:
+        cpu = cpu[:-1] + ", no GPU found)"
+    return [*found, ("cpu", cpu)]
