@@ -248,7 +248,9 @@ class JobRunner:
             return
         self.stop_event.set()
         worker.quit()
-        worker.await_workers(timeout_ms)
+        deadline = time.monotonic() + timeout_ms / 1000
+        while worker.is_running and time.monotonic() < deadline:
+            time.sleep(0.01)  # the generator stops at its next step or tile
 
 
 class JobWidget(QWidget):
@@ -258,7 +260,7 @@ class JobWidget(QWidget):
     def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
-        self.destroyed.connect(runner.close)
+        self.destroyed.connect(lambda *_: runner.close())
 
     def event(self, ev) -> bool:
         if ev.type() == QEvent.Type.ParentChange and self.parent() is None:

@@ -92,7 +92,7 @@ class ApplyWidget(JobWidget):
         lay.addLayout(buttons)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(False)
+        self.progress.setFormat("%p%")
         self.status = QLabel("Ready")
         self.status.setWordWrap(True)
         lay.addWidget(self.progress)

@@ -114,7 +114,7 @@ class TrainWidget(JobWidget):
         lay.addLayout(self._build_buttons())
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(False)
+        self.progress.setFormat("%p%")
         self.status = QLabel("Ready")
         self.status.setWordWrap(True)
         lay.addWidget(self.progress)

@@ -1,0 +1,86 @@
+"""Regenerate the widget screenshots in docs/images/ (needs a display; headless use Xvfb).
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots.py
+
+Each screenshot shows a dock widget in use on the embedded sample: training with its live
+loss plot, applying the trained model, and comparing the result with the clean reference.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import napari
+from qtpy.QtWidgets import QApplication
+
+OUT = Path(__file__).resolve().parent / "images"
+PLUGIN = "napari-blind-denoise"
+
+
+def wait_until(predicate, timeout: float = 600.0) -> None:
+    """Run the Qt event loop until ``predicate()`` is true."""
+    t0 = time.monotonic()
+    while not predicate():
+        QApplication.processEvents()
+        time.sleep(0.02)
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError("timed out")
+    for _ in range(20):
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+def shoot(viewer, name: str) -> None:
+    """Save the whole window (canvas and docks)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    viewer.window.screenshot(str(OUT / name), flash=False, canvas_only=False)
+    print("wrote", OUT / name)
+
+
+def main(time_limit: int = 30) -> int:
+    """Train, apply and compare on the sample, taking a screenshot after each step."""
+    viewer = napari.Viewer(show=True)
+    viewer.window._qt_window.resize(1500, 950)
+    viewer.open_sample(PLUGIN, "noisy_nuclei")
+    noisy = viewer.layers["nuclei noisy"]
+
+    dock, train = viewer.window.add_plugin_dock_widget(PLUGIN, "Denoise (train)")
+    train.layer_picker.select(noisy)
+    train.time_limit.setValue(time_limit)
+    train.start_training()
+    wait_until(lambda: not train.runner.running)
+    for layer in viewer.layers:
+        layer.visible = layer.name in ("nuclei noisy", "nuclei noisy denoised")
+    viewer.grid.enabled = True
+    shoot(viewer, "train_widget.png")
+    viewer.grid.enabled = False
+
+    viewer.window.remove_dock_widget(dock)
+    dock, apply = viewer.window.add_plugin_dock_widget(PLUGIN, "Denoise (apply model)")
+    crop = viewer.add_image(noisy.data[128:384, 128:384], name="nuclei crop",
+                            translate=(128, 128), contrast_limits=noisy.contrast_limits)
+    apply.layer_picker.select(crop)
+    apply.start()
+    wait_until(lambda: not apply.runner.running)
+    for layer in viewer.layers:
+        layer.visible = layer.name in ("nuclei noisy", "nuclei crop denoised")
+    shoot(viewer, "apply_widget.png")
+
+    viewer.window.remove_dock_widget(dock)
+    _, compare = viewer.window.add_plugin_dock_widget(PLUGIN, "Compare to ground truth")
+    compare.result_picker.select(viewer.layers["nuclei noisy denoised"])
+    compare.reference_picker.select(viewer.layers["nuclei clean (reference)"])
+    compare.start()
+    wait_until(lambda: not compare.runner.running)
+    for layer in viewer.layers:
+        layer.visible = layer.name == "nuclei noisy denoised"
+    shoot(viewer, "compare_widget.png")
+    print(compare.status.text())
+    viewer.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*map(int, sys.argv[1:])))

@@ -1,0 +1,49 @@
+"""Closing the dock or the viewer while training stops the worker cleanly."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+def _start_long_training(train_widget, layer, qtbot):
+    train_widget.layer_picker.select(layer)
+    train_widget.steps.setValue(100_000)
+    worker = train_widget.start_training()
+    qtbot.waitUntil(lambda: len(train_widget.loss_plot.steps) >= 3, timeout=60_000)
+    return worker
+
+
+def test_closing_the_dock_stops_training(viewer, sample, train_widget, qtbot):
+    runner = train_widget.runner
+    worker = _start_long_training(train_widget, sample[0], qtbot)
+    viewer.window.remove_dock_widget(train_widget)
+    qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
+    qtbot.waitUntil(lambda: not runner.running, timeout=5_000)
+    assert runner.stop_event.is_set()
+    assert train_widget.session._steps_done < 100_000
+    assert "nuclei noisy denoised" not in viewer.layers
+
+
+def test_closing_the_viewer_stops_training(viewer, sample, train_widget, qtbot):
+    worker = _start_long_training(train_widget, sample[0], qtbot)
+    session = train_widget.session
+    viewer.close()
+    qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
+    assert session._steps_done < 100_000
+
+
+def test_a_new_job_can_start_after_a_closed_one(viewer, sample, train_widget, qtbot):
+    from tests.gui.conftest import run_job
+
+    _start_long_training(train_widget, sample[0], qtbot)
+    viewer.window.remove_dock_widget(train_widget)
+    qtbot.waitUntil(lambda: not train_widget.runner.running, timeout=30_000)
+    _, again = viewer.window.add_plugin_dock_widget("napari-blind-denoise", "Denoise (train)")
+    again.output.edit.setText(train_widget.output.edit.text())
+    again.layer_picker.select(sample[0])
+    again.time_limit.setValue(0)
+    again.steps.setValue(3)
+    run_job(qtbot, again, again.start_training)
+    assert "nuclei noisy denoised" in viewer.layers
