@@ -186,3 +186,18 @@ def test_save_model_then_reload(viewer, sample, train_widget, qtbot, tmp_path):
     path = train_widget.save_model_to(tmp_path / "my-model")
     loaded = load_model(path)
     assert loaded.method == "n2v" and loaded.axes == "YX"
+
+
+def test_axes_override_trains_a_two_channel_layer(viewer, train_widget, qtbot):
+    rng = np.random.default_rng(3)
+    data = rng.normal(100, 5, (2, 96, 96)).astype(np.float32)
+    layer = viewer.add_image(data, name="two channels")
+    train_widget.layer_picker.select(layer)
+    assert train_widget.axes.placeholderText() == "ZYX"
+    train_widget.axes.setText("cyx")
+    train_widget.steps.setValue(3)
+    run_job(qtbot, train_widget, train_widget.start_training)
+    out = viewer.layers["two channels denoised"]
+    assert out.data.shape == data.shape
+    assert out.metadata["napari_blind_denoise"]["axes"] == "CYX"
+    assert train_widget.trained.channels == 2
