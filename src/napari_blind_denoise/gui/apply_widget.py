@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from qtpy.QtWidgets import (
-    QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -17,25 +15,16 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core.checkpoint import load_model
 from ..core.config import TileConfig
 from ..core.device import pick_device
 from ..core.errors import BlindDenoiseError, InputError
 from ..core.events import PredictEvent
 from ..core.predict import check_compatible
-from ..core.train import TrainedModel
 from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker
-from ._layers import default_axes, model_paths_in, read_layer
+from ._layers import default_axes, read_layer
+from ._models import ModelChooser
 from ._results import add_outputs
 from ._workers import JobResult, apply_model
-
-
-def describe_model(trained: TrainedModel) -> str:
-    """One line about a model: method, axes, channels, training steps."""
-    info = trained.info or {}
-    steps = f", {info['steps']} steps" if info.get("steps") else ""
-    return (f"{trained.method}: trained on {trained.axes}, {trained.channels} channel(s)"
-            f"{steps}")
 
 
 class ApplyWidget(JobWidget):
@@ -47,27 +36,17 @@ class ApplyWidget(JobWidget):
         super().__init__(runner)
         self.viewer = napari_viewer
         self.result: JobResult | None = None
-        self._loaded: list[str] = []
         self._build()
-        napari_viewer.layers.events.inserted.connect(self.refresh_models)
-        napari_viewer.layers.events.removed.connect(self.refresh_models)
-        self.refresh_models()
+        self.models.refresh()
 
     def _build(self) -> None:
         lay = QVBoxLayout(self)
         form = QFormLayout()
         lay.addLayout(form)
-        row = QHBoxLayout()
-        self.model_choice = QComboBox()
-        self.model_choice.setToolTip("Models trained in this viewer, and folders you loaded")
-        self.model_choice.currentIndexChanged.connect(self._on_model_changed)
-        load = QPushButton("Load…")
-        load.clicked.connect(self._on_load_clicked)
-        row.addWidget(self.model_choice, 1)
-        row.addWidget(load)
-        form.addRow("Model", row)
-        self.model_info = QLabel("No model yet: train one or load a model folder")
-        self.model_info.setWordWrap(True)
+        self.models = ModelChooser(self.viewer)
+        self.model_choice, self.model_info = self.models.combo, self.models.info
+        self.add_model_path = self.models.add_path
+        form.addRow("Model", self.models)
         form.addRow(self.model_info)
         self.layer_picker = LayerPicker(self.viewer)
         self.layer_picker.currentTextChanged.connect(self._update_axes_hint)
@@ -104,50 +83,10 @@ class ApplyWidget(JobWidget):
         layer = self.layer_picker.layer()
         self.axes.setPlaceholderText(default_axes(layer) if layer is not None else "")
 
-    # -- models ---------------------------------------------------------------------------
-    def refresh_models(self, *_) -> None:
-        """List models recorded in the viewer's result layers plus loaded folders."""
-        current = self.model_choice.currentData()
-        paths = model_paths_in(self.viewer)
-        paths += [p for p in self._loaded if p not in paths]
-        self.model_choice.blockSignals(True)
-        self.model_choice.clear()
-        for p in paths:
-            self.model_choice.addItem(Path(p).name, p)
-        index = self.model_choice.findData(current) if current else -1
-        self.model_choice.setCurrentIndex(max(index, 0) if paths else -1)
-        self.model_choice.blockSignals(False)
-        self._on_model_changed()
-
-    def add_model_path(self, folder: str | Path) -> None:
-        """Offer the model folder ``folder`` and select it (checked when applied)."""
-        folder = str(Path(folder).expanduser().resolve())
-        if folder not in self._loaded:
-            self._loaded.append(folder)
-        self.refresh_models()
-        self.model_choice.setCurrentIndex(self.model_choice.findData(folder))
-
-    def _on_load_clicked(self) -> None:  # pragma: no cover - modal dialog
-        folder = QFileDialog.getExistingDirectory(self, "Model folder")
-        if folder:
-            self.add_model_path(folder)
-
-    def _on_model_changed(self, *_) -> None:
-        path = self.model_choice.currentData()
-        if not path:
-            self.model_info.setText("No model yet: train one or load a model folder")
-            return
-        try:
-            self.model_info.setText(describe_model(load_model(path)))
-        except BlindDenoiseError as exc:
-            self.model_info.setText(f"Cannot use this model: {exc}")
-
     # -- run ------------------------------------------------------------------------------
     def _prepare(self):
-        path = self.model_choice.currentData()
-        if not path:
-            raise InputError("choose a model: train one or load a model folder")
-        trained = load_model(path)
+        trained = self.models.model()
+        path = self.models.path()
         layer = self.layer_picker.layer()
         if layer is None:
             raise InputError("no suitable image layer to denoise")
