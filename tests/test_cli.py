@@ -387,3 +387,76 @@ def test_bad_tile_size_refused_before_training(capsys, monkeypatch, noisy_tif: P
                    "n2v", "--steps", 2, "--tile-size", 8, "--quiet", *FAST)
     assert rc == 2
     assert calls == [], "the model was trained before the bad --tile-size was noticed"
+
+
+# -- nnet: noise-model outputs -------------------------------------------------------------
+
+def test_denoise_nnet_noise_out(capsys, noisy_tif: Path, tmp_path: Path) -> None:
+    out, noise = tmp_path / "out.tif", tmp_path / "noise"
+    rc, stdout, err = cli(capsys, "denoise", noisy_tif, "-o", out, "--method", "nnet",
+                          "--noise-model", "gmm2", "--noise-out", noise, "--steps", 12,
+                          "--json", *FAST)
+    assert rc == 0, err
+    summary = last_json(stdout)
+    assert summary["method"] == "nnet" and summary["noise_model"] == "gmm2"
+    assert sorted(p.name for p in noise.iterdir()) == ["noise_curve.csv", "noise_model.json",
+                                                       "noise_std.tif"]
+    denoised = tifffile.imread(out)
+    std_map = tifffile.imread(noise / "noise_std.tif")
+    assert std_map.shape == denoised.shape == (64, 72)
+    assert np.isfinite(std_map).all() and (std_map > 0).all()
+    lines = (noise / "noise_curve.csv").read_text().splitlines()
+    assert lines[0] == "signal,std" and len(lines) - 1 >= 32
+    curve = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    assert curve[0, 0] <= denoised.min() + 1e-3 and curve[-1, 0] >= denoised.max() - 1e-3
+    assert (np.diff(curve[:, 0]) > 0).all() and (curve[:, 1] > 0).all()
+    model = json.loads((noise / "noise_model.json").read_text())
+    assert model["kind"] == "gmm2" and model["components"] == 2
+    assert model["a"] == summary["noise_a"] and model["b"] == summary["noise_b"]
+    var = model["a"] * curve[:, 0] + model["b"]
+    assert np.median(np.abs(np.sqrt(np.clip(var, 0, None)) / curve[:, 1] - 1)) < 0.5
+    assert [p for p in visible(tmp_path) + visible(noise) if p.startswith(".")] == []
+
+
+def test_predict_nnet_model_noise_out(capsys, noisy_tif: Path, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    rc, _, err = cli(capsys, "denoise", noisy_tif, "-o", tmp_path / "a.zarr", "--method",
+                     "nnet", "--steps", 4, "--save-model", model, "--quiet", *FAST)
+    assert rc == 0, err
+    rc, stdout, err = cli(capsys, "predict", noisy_tif, "--model", model, "-o",
+                          tmp_path / "b.tif", "--noise-out", tmp_path / "n", "--json")
+    assert rc == 0, err
+    assert last_json(stdout)["noise_model"] == "gaussian"  # the default kind
+    assert tifffile.imread(tmp_path / "n" / "noise_std.tif").shape == (64, 72)
+
+
+@pytest.mark.parametrize("argv", [
+    ["--method", "n2v", "--noise-out", "NOISE"],
+    ["--method", "n2s", "--noise-model", "gmm2"],
+])
+def test_noise_flags_refused_without_noise_model(capsys, noisy_tif: Path, tmp_path: Path,
+                                                 argv: list[str]) -> None:
+    argv = [str(tmp_path / "noise") if a == "NOISE" else a for a in argv]
+    rc, _, err = cli(capsys, "denoise", noisy_tif, "-o", tmp_path / "out.tif", *argv,
+                     "--steps", 2, *FAST)
+    assert rc == 2
+    assert err.startswith("blind-denoise: error: --noise-") and "nnet" in err
+    assert len(err.splitlines()) == 1
+    assert visible(tmp_path) == ["noisy.tif"]
+
+
+def test_noise_out_refused_for_n2s_model(capsys, noisy_tif: Path, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    assert cli(capsys, "denoise", noisy_tif, "-o", tmp_path / "a.tif", "--method", "n2s",
+               "--steps", 2, "--save-model", model, "--quiet", *FAST)[0] == 0
+    rc, _, err = cli(capsys, "predict", noisy_tif, "--model", model, "-o", tmp_path / "b.tif",
+                     "--noise-out", tmp_path / "n")
+    assert rc == 2 and "noise model" in err
+    assert not (tmp_path / "b.tif").exists() and not (tmp_path / "n").exists()
+
+
+def test_noise_model_choices(capsys, noisy_tif: Path, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["denoise", str(noisy_tif), "-o", str(tmp_path / "o.tif"), "--method", "nnet",
+              "--noise-model", "gmm4"])
+    assert exc.value.code == 2

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .core.config import NOISE_MODEL_KINDS
 from .core.errors import BlindDenoiseError, InputError
-from .core.methods import method_ids
+from .core.methods import METHODS, method_ids
 
 EXIT_BAD_INPUT = 2
 
@@ -64,7 +65,15 @@ def _add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) -
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-model", metavar="DIR", help="also save the trained model here")
+    p.add_argument("--noise-model", choices=NOISE_MODEL_KINDS, default=None,
+                   help="nnet only: noise distribution of the N-net (default gaussian)")
     _add_common(p)
+
+
+def _add_noise_out(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--noise-out", metavar="DIR",
+                   help="nnet only: write noise_std.tif, noise_curve.csv and noise_model.json "
+                   "here")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -87,7 +96,7 @@ def _config(args):
             over[field] = getattr(args, flag)
     if args.time_budget is not None and args.steps is None:
         over["steps"] = 10**9  # the clock decides
-    return default_config(args.method, preset, **over), device
+    return default_config(args.method, preset, noise_model=args.noise_model, **over), device
 
 
 def _tile_config(args):
@@ -120,6 +129,32 @@ def _drain(gen, on_event):
             return stop.value
 
 
+def _check_noise_flags(args) -> None:
+    """Refuse noise-model options for methods without a noise model (before any work)."""
+    method = METHODS[args.method]
+    for flag, value in (("--noise-model", getattr(args, "noise_model", None)),
+                        ("--noise-out", getattr(args, "noise_out", None))):
+        if value is not None and not method.noise_model:
+            raise InputError(f"{flag} needs a method with a noise model (nnet), "
+                             f"not {args.method}")
+    if getattr(args, "noise_out", None):
+        from .io.noise_files import check_noise_dir
+
+        check_noise_dir(args.noise_out)
+
+
+def _noise_outputs(args, trained, denoised, axes) -> dict:
+    """Write the ``--noise-out`` files; summary keys for the JSON output."""
+    if not getattr(args, "noise_out", None):
+        return {}
+    from .io.noise_files import write_noise_outputs
+
+    s = write_noise_outputs(trained, denoised, axes, args.noise_out,
+                            on_event=_Progress(args.quiet).predict)
+    return {"noise_out": str(args.noise_out), "noise_model": s["kind"],
+            "noise_a": s["a"], "noise_b": s["b"]}
+
+
 def _load(path: str, axes: str | None):
     from .core.validate import check_image
     from .io import read_image
@@ -145,11 +180,13 @@ def cmd_denoise(args) -> int:
     from .io.images import check_output_path
 
     t0 = time.perf_counter()
+    _check_noise_flags(args)
     out_path = check_output_path(args.output, [args.input])
     data, axes = _load(args.input, args.axes)
     out = open_output(out_path, tuple(data.shape), axes, attrs={"method": args.method})
     try:
         trained, _, pred_s = _train_and_predict(data, axes, args, out=out.array)
+        noise = _noise_outputs(args, trained, out.array, axes)
         out.commit()
     finally:
         out.abort()
@@ -158,7 +195,7 @@ def cmd_denoise(args) -> int:
         "axes": axes, "shape": list(data.shape), "steps": trained.info["steps"],
         "best_step": trained.info["best_step"], "train_seconds": trained.info["train_seconds"],
         "predict_seconds": round(pred_s, 3), "total_seconds": round(time.perf_counter() - t0, 3),
-        "device": trained.info["device"], "model": args.save_model,
+        "device": trained.info["device"], "model": args.save_model, **noise,
     })
     return 0
 
@@ -175,6 +212,14 @@ def cmd_predict(args) -> int:
     out_path = check_output_path(args.output, [args.input])
     device = pick_device(args.device)
     trained = load_model(args.model, device)
+    if args.noise_out:
+        from .core.noise_model import has_noise_model
+        from .io.noise_files import check_noise_dir
+
+        if not has_noise_model(trained):
+            raise InputError(f"--noise-out needs a model with a noise model (nnet), not "
+                             f"{trained.method}")
+        check_noise_dir(args.noise_out)
     data, file_axes = read_image(args.input)
     axes = args.axes or file_axes or (trained.axes if len(trained.axes) == data.ndim else None)
     axes = check_image(data, axes).axes
@@ -182,11 +227,13 @@ def cmd_predict(args) -> int:
     try:
         _drain(predict(trained, data, axes, tile=_tile_config(args), out=out.array,
                        device=device), _Progress(args.quiet).predict)
+        noise = _noise_outputs(args, trained, out.array, axes)
         out.commit()
     finally:
         out.abort()
     _emit(args, {"method": trained.method, "input": str(args.input), "output": str(out_path),
-                 "model": str(args.model), "total_seconds": round(time.perf_counter() - t0, 3)})
+                 "model": str(args.model), "total_seconds": round(time.perf_counter() - t0, 3),
+                 **noise})
     return 0
 
 
@@ -195,6 +242,7 @@ def cmd_eval(args) -> int:
     from .core.metrics import score
 
     t0 = time.perf_counter()
+    _check_noise_flags(args)
     if args.output:
         from .io.images import check_output_path
 
@@ -233,6 +281,7 @@ def cmd_demo(args) -> int:
     from .sample_data import load_sample
 
     t0 = time.perf_counter()
+    _check_noise_flags(args)
     noisy, clean = load_sample()
     out_dir = Path(args.out)
     args.axes = "YX"
@@ -292,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("input")
     d.add_argument("-o", "--output", required=True, help="output .tif/.tiff or .zarr")
     _add_train_flags(d)
+    _add_noise_out(d)
     d.set_defaults(func=cmd_denoise)
 
     r = sub.add_parser("predict", help="apply a saved model")
@@ -301,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--axes")
     r.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     _add_common(r)
+    _add_noise_out(r)
     r.set_defaults(func=cmd_predict)
 
     e = sub.add_parser("eval", help="train on a noisy image and score it against a clean one")

@@ -11,6 +11,7 @@ from napari_blind_denoise.core import (
     DenoiseConfig,
     MaskConfig,
     ModelConfig,
+    NoiseModelConfig,
     TileConfig,
     TrainConfig,
 )
@@ -24,7 +25,23 @@ def test_round_trip_through_json() -> None:
     assert again == cfg
 
 
-@pytest.mark.parametrize("cls", [MaskConfig, ModelConfig, TrainConfig, TileConfig])
+def test_round_trip_with_noise_model() -> None:
+    cfg = DenoiseConfig(method="nnet", mask=MaskConfig(kind="n2s"),
+                        noise_model=NoiseModelConfig(kind="gmm2", hidden=12, min_std=2e-3))
+    data = json.loads(json.dumps(cfg.to_dict()))
+    assert data["noise_model"] == {"kind": "gmm2", "hidden": 12, "min_std": 2e-3}
+    assert DenoiseConfig.from_dict(data) == cfg
+
+
+def test_old_dict_without_noise_model_loads() -> None:
+    data = DenoiseConfig(method="n2s", mask=MaskConfig(kind="n2s")).to_dict()
+    del data["noise_model"]
+    cfg = DenoiseConfig.from_dict(data)
+    assert cfg.noise_model is None and cfg.method == "n2s"
+
+
+@pytest.mark.parametrize("cls", [MaskConfig, ModelConfig, TrainConfig, TileConfig,
+                                 NoiseModelConfig])
 def test_frozen_and_keyword_only(cls) -> None:
     cfg = cls()
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -34,7 +51,8 @@ def test_frozen_and_keyword_only(cls) -> None:
         cls(getattr(cfg, first.name))
 
 
-@pytest.mark.parametrize("cls", [MaskConfig, ModelConfig, TrainConfig, TileConfig])
+@pytest.mark.parametrize("cls", [MaskConfig, ModelConfig, TrainConfig, TileConfig,
+                                 NoiseModelConfig])
 def test_exception_unknown_field(cls) -> None:
     with pytest.raises(ValueError, match="unknown"):
         cls.from_dict({**dataclasses.asdict(cls()), "surprise": 1})
@@ -60,6 +78,9 @@ def test_exception_unknown_field(cls) -> None:
     (TileConfig, {"tile_size": 8}),
     (TileConfig, {"tile_size": 64, "overlap": 32}),
     (TileConfig, {"overlap": -1}),
+    (NoiseModelConfig, {"kind": "gmm4"}),
+    (NoiseModelConfig, {"hidden": 0}),
+    (NoiseModelConfig, {"min_std": 0.0}),
 ])
 def test_exception_validation(cls, kwargs: dict) -> None:
     with pytest.raises(ValueError):

@@ -4,24 +4,49 @@ from __future__ import annotations
 
 import pytest
 
-from napari_blind_denoise.core import METHODS, PRESETS, default_config, method_ids
+from napari_blind_denoise.core import (
+    METHODS,
+    PRESETS,
+    NoiseModelConfig,
+    default_config,
+    method_ids,
+)
 
 
 def test_registry() -> None:
-    assert method_ids() == ["n2v", "n2s"]
+    assert method_ids() == ["n2v", "n2s", "nnet"]
     for mid, method in METHODS.items():
         assert method.id == mid
-        assert method.mask.kind == mid
+        assert method.mask.kind == ("n2s" if mid == "nnet" else mid)
         assert method.name and method.description
+    assert [m for m, v in METHODS.items() if v.noise_model] == ["nnet"]
 
 
-@pytest.mark.parametrize("method", ["n2v", "n2s"])
+@pytest.mark.parametrize("method", ["n2v", "n2s", "nnet"])
 @pytest.mark.parametrize("preset", ["cpu", "gpu"])
 def test_default_config(method: str, preset: str) -> None:
     cfg = default_config(method, preset)
     assert cfg.method == method
     assert cfg.mask == METHODS[method].mask
     assert (cfg.model, cfg.train) == PRESETS[preset]
+    assert (cfg.noise_model is not None) == METHODS[method].noise_model
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "gmm2", "gmm3"])
+def test_default_config_noise_model(kind: str) -> None:
+    cfg = default_config("nnet", "cpu", noise_model=kind, steps=5)
+    assert cfg.noise_model == NoiseModelConfig(kind=kind)
+    assert cfg.noise_model.components == {"gaussian": 1, "gmm2": 2, "gmm3": 3}[kind]
+    assert cfg.train.steps == 5
+    custom = NoiseModelConfig(kind="gmm2", hidden=8)
+    assert default_config("nnet", noise_model=custom).noise_model is custom
+
+
+def test_exception_noise_model() -> None:
+    with pytest.raises(ValueError, match="no noise model"):
+        default_config("n2s", "cpu", noise_model="gmm2")
+    with pytest.raises(ValueError, match="noise model kind"):
+        default_config("nnet", "cpu", noise_model="gmm4")
 
 
 def test_overrides_apply_to_train_only() -> None:

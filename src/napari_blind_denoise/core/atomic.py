@@ -37,3 +37,16 @@ def remove_path(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     elif path.exists():
         path.unlink()
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write a text file atomically (temporary sibling, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_sibling(path)
+    try:
+        tmp.write_text(text)
+        replace_path(tmp, path)
+    finally:
+        remove_path(tmp)
+    return path

@@ -12,7 +12,7 @@ from .. import __version__
 from .atomic import remove_path, replace_path, tmp_sibling
 from .config import DenoiseConfig
 from .errors import CheckpointError
-from .models import build_model
+from .models import build_network
 from .normalize import NormStats
 from .train import TrainedModel
 
@@ -94,7 +94,7 @@ def load_model(folder: str | os.PathLike, device: str | torch.device = "cpu") ->
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{folder / WEIGHTS} is corrupt or not a safetensors file "
                               f"({exc})") from None
-    model = build_model(config.model)
+    model = build_network(config)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 MaskKind = Literal["n2v", "n2s"]
+NoiseKind = Literal["gaussian", "gmm2", "gmm3"]
+NOISE_MODEL_KINDS: tuple[str, ...] = ("gaussian", "gmm2", "gmm3")
 
 
 def _from_dict(cls, data: dict[str, Any]):
@@ -183,13 +185,61 @@ class TileConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class NoiseModelConfig:
+    """The learned noise model of ``nnet`` (the N-net): distribution of ``Y - X`` given ``X``.
+
+    Parameters
+    ----------
+    kind
+        ``"gaussian"`` (default): one zero-mean Gaussian (the paper's "G1");
+        ``"gmm2"`` / ``"gmm3"``: a mixture of 2 or 3 Gaussians (weights, means, stds),
+        centred to zero mean. The default denoised best in our benchmark; the mixtures fit
+        skewed noise (low photon counts) better (docs/methods.md).
+    hidden
+        Width of the pixel-wise MLP (1x1 convolutions) mapping the signal value to the
+        noise parameters.
+    min_std
+        Floor of every component's standard deviation, in normalised units (the data's
+        0.5-99.5 percentile range is 1); keeps the likelihood finite on flat patches.
+    """
+
+    kind: NoiseKind = "gaussian"
+    hidden: int = 32
+    min_std: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if self.kind not in NOISE_MODEL_KINDS:
+            raise ValueError(f"noise model kind must be one of {NOISE_MODEL_KINDS}, "
+                             f"got {self.kind!r}")
+        if self.hidden < 1:
+            raise ValueError("hidden must be >= 1")
+        if not 0.0 < self.min_std < 1.0:
+            raise ValueError("min_std must be in (0, 1)")
+
+    @property
+    def components(self) -> int:
+        """Number of Gaussian components (1, 2 or 3)."""
+        return 1 if self.kind == "gaussian" else int(self.kind[-1])
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NoiseModelConfig:
+        """Build from a dict produced by ``asdict``."""
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True, kw_only=True)
 class DenoiseConfig:
-    """Everything one training run needs, bundled for storage and the GUI."""
+    """Everything one training run needs, bundled for storage and the GUI.
+
+    ``noise_model`` is set (by :func:`~napari_blind_denoise.core.methods.default_config`)
+    only for methods with a learned noise model (``nnet``); ``None`` otherwise.
+    """
 
     method: str = "n2v"
     mask: MaskConfig = field(default_factory=MaskConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    noise_model: NoiseModelConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON representation."""
@@ -203,4 +253,6 @@ class DenoiseConfig:
             mask=MaskConfig.from_dict(data["mask"]),
             model=ModelConfig.from_dict(data["model"]),
             train=TrainConfig.from_dict(data["train"]),
+            noise_model=(None if data.get("noise_model") is None
+                         else NoiseModelConfig.from_dict(data["noise_model"])),
         )

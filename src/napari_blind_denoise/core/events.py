@@ -14,12 +14,12 @@ class TrainEvent:
     step, n_steps
         Steps done and the step budget.
     loss
-        Training loss of this step (masked-pixel mean squared error, normalised units).
+        Training loss of this step, normalised units: the masked-pixel mean squared error,
+        or for ``nnet`` the masked-pixel negative log-likelihood (can be negative).
     val_loss
         Latest validation loss on the fixed held-out masked patches (``None`` before the first).
     best_val_loss
-        Lowest validation loss so far (the kept model is the newest one within
-        ``TrainConfig.select_tolerance`` of it).
+        Lowest validation loss so far.
     lr
         Learning rate used for this step.
     elapsed
@@ -32,6 +32,13 @@ class TrainEvent:
         Methods with a learned noise model: ``(signal, std)``, the predicted noise standard
         deviation at a grid of signal values, both in input intensity units; refreshed every
         ``val_every`` steps (``None`` otherwise and for methods without a noise model).
+    mse
+        Masked-pixel mean squared error of this step (equals ``loss`` for ``n2v``/``n2s``).
+    val_mse
+        Latest validation masked MSE (equals ``val_loss`` for ``n2v``/``n2s``).
+    best_val_mse
+        Lowest validation masked MSE so far: the kept model is the newest one within
+        ``TrainConfig.select_tolerance`` of it, for every method.
     """
 
     step: int
@@ -44,6 +51,9 @@ class TrainEvent:
     time_budget: float | None
     patches_per_s: float
     noise_curve: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    mse: float | None = None
+    val_mse: float | None = None
+    best_val_mse: float | None = None
 
     @property
     def progress(self) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .config import DenoiseConfig, MaskConfig, ModelConfig, TrainConfig
+from .config import DenoiseConfig, MaskConfig, ModelConfig, NoiseModelConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,13 @@ METHODS: dict[str, Method] = {
         "(Batson & Royer 2019).",
         MaskConfig(kind="n2s", grid_period=4),
     ),
+    "nnet": Method(
+        "nnet", "N-net blind denoising",
+        "Grid-masked denoiser (D-net) trained jointly with a pixel-wise noise model (N-net, "
+        "Gaussian or Gaussian mixture) by masked-pixel likelihood (Ollion et al. 2021).",
+        MaskConfig(kind="n2s", grid_period=4),
+        noise_model=True,
+    ),
 }
 
 PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
@@ -49,10 +56,34 @@ def method_ids() -> list[str]:
     return list(METHODS)
 
 
-def default_config(method: str = "n2v", preset: str = "cpu", **train_overrides) -> DenoiseConfig:
+def _noise_model(method: str, noise_model: str | NoiseModelConfig | None
+                 ) -> NoiseModelConfig | None:
+    if not METHODS[method].noise_model:
+        if noise_model is not None:
+            raise ValueError(f"method {method!r} has no noise model; noise_model applies to "
+                             f"{[m for m, v in METHODS.items() if v.noise_model]}")
+        return None
+    if isinstance(noise_model, NoiseModelConfig):
+        return noise_model
+    return NoiseModelConfig() if noise_model is None else NoiseModelConfig(kind=noise_model)
+
+
+def default_config(method: str = "n2v", preset: str = "cpu", *,
+                   noise_model: str | NoiseModelConfig | None = None,
+                   **train_overrides) -> DenoiseConfig:
     """Configuration for ``method`` with ``preset`` (``cpu`` or ``gpu``) and overrides.
 
-    ``train_overrides`` are :class:`TrainConfig` fields (``steps=``, ``time_budget=``...).
+    Parameters
+    ----------
+    method
+        A registered method id.
+    preset
+        ``"cpu"`` or ``"gpu"``.
+    noise_model
+        Methods with a noise model (``nnet``) only: a kind (``"gaussian"``, ``"gmm2"``,
+        ``"gmm3"``) or a :class:`NoiseModelConfig`; ``None`` gives the default (``gaussian``).
+    train_overrides
+        :class:`TrainConfig` fields (``steps=``, ``time_budget=``...).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {method_ids()}")
@@ -60,4 +91,5 @@ def default_config(method: str = "n2v", preset: str = "cpu", **train_overrides) 
         raise ValueError(f"unknown preset {preset!r}; choose from {list(PRESETS)}")
     model, train = PRESETS[preset]
     return DenoiseConfig(method=method, mask=METHODS[method].mask, model=model,
-                         train=replace(train, **train_overrides))
+                         train=replace(train, **train_overrides),
+                         noise_model=_noise_model(method, noise_model))

@@ -105,3 +105,25 @@ def compute_norm_stats(
             lo[c], hi[c] = vmin, vmax
     dtype = np.dtype(getattr(array, "dtype", np.float32)).name
     return NormStats(low=tuple(map(float, lo)), high=tuple(map(float, hi)), dtype=dtype)
+
+
+def quantization_step(array, layout: Layout, *, max_values: int = 1_000_000,
+                      rng: np.random.Generator | None = None) -> tuple[float, ...]:
+    """Spacing of the value lattice per channel, input units (0 for continuous data).
+
+    Integer images: 1. Float images: the smallest gap between distinct sampled values when
+    it is a sizeable fraction of the value range (photon counts divided by a gain), else 0.
+    """
+    dt = np.dtype(getattr(array, "dtype", np.float32))
+    if np.issubdtype(dt, np.integer):
+        return (1.0,) * layout.channels
+    rng = rng if rng is not None else np.random.default_rng(0)
+    values = sample_values(array, layout, max_values, rng)
+    steps = []
+    for v in values:
+        u = np.unique(v)
+        gaps = np.diff(u)
+        gaps = gaps[gaps > 1e-6 * max(float(u[-1] - u[0]), 1e-30)]
+        step = float(gaps.min()) if gaps.size else 0.0
+        steps.append(step if step > 1e-4 * float(u[-1] - u[0]) else 0.0)
+    return tuple(steps)

@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -22,15 +22,22 @@ import torch
 
 from .. import __version__
 from .axes import Layout
-from .config import DenoiseConfig, TrainConfig
-from .device import autocast, configure_threads, pick_device, use_amp
+from .config import DenoiseConfig, ModelConfig, NoiseModelConfig
+from .device import configure_threads, pick_device, use_amp
 from .events import TrainEvent
-from .losses import masked_mse
 from .masking import Masked, build_masker
-from .models import build_model
-from .normalize import NormStats, compute_norm_stats
+from .methods import METHODS
+from .models import build_network
+from .noise_model import curve_from_net
+from .normalize import NormStats, compute_norm_stats, quantization_step
+from .objectives import objective_for
 from .patches import PatchSampler, split_regions
+from .schedule import WeightAverage, lr_at
 from .validate import check_image
+
+__all__ = ["TrainedModel", "TrainingSession", "WeightAverage", "lr_at", "run_to_completion",
+           "train"]
+CURVE_POINTS = 64
 
 
 @dataclass
@@ -68,44 +75,19 @@ class TrainedModel:
         return self.config.model.in_channels
 
 
-class WeightAverage:
-    """Exponential moving average of a model's parameters (decay warmed up over early steps)."""
-
-    def __init__(self, model: torch.nn.Module, decay: float) -> None:
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        self.shadow = [p.detach().clone() for p in self.params]
-        self.decay = decay
-
-    @torch.no_grad()
-    def update(self, step: int) -> None:
-        """Blend the current weights into the average."""
-        d = min(self.decay, (1 + step) / (10 + step))
-        torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1.0 - d)
-
-    @contextlib.contextmanager
-    def swapped(self):
-        """Temporarily load the averaged weights into the model."""
-        with torch.no_grad():
-            saved = [p.detach().clone() for p in self.params]
-            for p, s in zip(self.params, self.shadow, strict=True):
-                p.copy_(s)
-        try:
-            yield
-        finally:
-            with torch.no_grad():
-                for p, s in zip(self.params, saved, strict=True):
-                    p.copy_(s)
-
-
-def lr_at(progress: float, cfg: TrainConfig) -> float:
-    """Linear warm-up then cosine decay to ``final_lr_fraction`` of the peak."""
-    p = min(max(progress, 0.0), 1.0)
-    peak = cfg.learning_rate
-    if cfg.warmup_fraction > 0 and p < cfg.warmup_fraction:
-        return peak * max(p / cfg.warmup_fraction, 0.02)
-    q = (p - cfg.warmup_fraction) / max(1e-9, 1.0 - cfg.warmup_fraction)
-    f = cfg.final_lr_fraction
-    return peak * (f + (1 - f) * 0.5 * (1 + math.cos(math.pi * q)))
+def _fit_config(config: DenoiseConfig, channels: int) -> DenoiseConfig:
+    """``config`` with the data's channel count and, for noise-model methods, a noise model."""
+    if config.model.in_channels != channels or config.model.out_channels != channels:
+        model = ModelConfig(**{**config.model.__dict__, "in_channels": channels,
+                               "out_channels": channels})
+        config = replace(config, model=model)
+    method = METHODS.get(config.method)
+    if method is not None and method.noise_model and config.noise_model is None:
+        config = replace(config, noise_model=NoiseModelConfig())
+    if config.noise_model is not None and (method is None or not method.noise_model):
+        raise ValueError(f"method {config.method!r} has no noise model; "
+                         "leave DenoiseConfig.noise_model as None")
+    return config
 
 
 class TrainingSession:
@@ -125,23 +107,19 @@ class TrainingSession:
 
     def __init__(self, data, axes: str | None, config: DenoiseConfig, *,
                  device: str | torch.device = "auto") -> None:
-        cfg = config.train
-        self.layout: Layout = check_image(data, axes, min_size=cfg.patch_size)
-        c = self.layout.channels
-        if config.model.in_channels != c or config.model.out_channels != c:
-            model_cfg = type(config.model)(**{**config.model.__dict__,
-                                              "in_channels": c, "out_channels": c})
-            config = DenoiseConfig(method=config.method, mask=config.mask,
-                                   model=model_cfg, train=config.train)
+        self.layout: Layout = check_image(data, axes, min_size=config.train.patch_size)
         self.data = data
-        self.config = config
+        self.config = _fit_config(config, self.layout.channels)
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self._stop = threading.Event()
         self._best_state: dict[str, torch.Tensor] | None = None
-        self._best_val = math.inf
+        self._best_val = math.inf  # lowest validation loss (reported)
+        self._best_mse = math.inf  # lowest validation masked MSE (selects the kept model)
         self._best_step = 0
         self._steps_done = 0
         self._train_seconds = 0.0
+        self._last_mse = math.nan
+        self._signal_range: list[list[float]] | None = None
         self.norm: NormStats | None = None
         self.model: torch.nn.Module | None = None
 
@@ -151,7 +129,7 @@ class TrainingSession:
         self._stop.set()
 
     def best_model(self) -> TrainedModel:
-        """The kept model so far: the newest whose validation loss is within
+        """The kept model so far: the newest whose validation masked MSE is within
         ``select_tolerance`` of the lowest seen. Usable even after the loop was closed."""
         if self.model is None or self.norm is None:
             raise RuntimeError("training has not started yet")
@@ -163,12 +141,16 @@ class TrainingSession:
             "steps": self._steps_done,
             "best_step": self._best_step,
             "best_val_loss": None if math.isinf(self._best_val) else self._best_val,
+            "best_val_mse": None if math.isinf(self._best_mse) else self._best_mse,
+            "selected_on": "val_mse",
             "train_seconds": round(self._train_seconds, 3),
             "stopped_early": self._stop.is_set(),
             "device": str(self.device),
             "package_version": __version__,
             "torch_version": torch.__version__,
         }
+        if self._signal_range is not None:
+            info["signal_range"] = self._signal_range
         return TrainedModel(model, self.config, self.norm, self.layout.axes, info)
 
     # -- the loop -------------------------------------------------------------------------
@@ -189,7 +171,9 @@ class TrainingSession:
         val_batch = torch.from_numpy(val_sampler.sample(cfg.val_patches, val_rng, False))
         val_masked = masker(val_batch, torch.Generator().manual_seed(cfg.seed + 1))
 
-        self.model = build_model(self.config.model).to(self.device)
+        self.model = build_network(self.config).to(self.device)
+        self.objective = objective_for(self.model)
+        self._set_bin_width(np.random.default_rng(cfg.seed))
         mem = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model = self.model.to(memory_format=mem)
         opt = torch.optim.Adam(self.model.parameters(), lr=lr_at(0.0, cfg),
@@ -198,7 +182,7 @@ class TrainingSession:
 
         ema = WeightAverage(self.model, cfg.ema_decay) if cfg.ema_decay else None
         t0 = time.perf_counter()
-        val_loss: float | None = None
+        val: tuple[float | None, float | None] = (None, None)
         for step in range(1, cfg.steps + 1):
             elapsed = time.perf_counter() - t0
             progress = step / cfg.steps
@@ -216,13 +200,16 @@ class TrainingSession:
             self._train_seconds = elapsed
             out_of_time = cfg.time_budget is not None and elapsed >= cfg.time_budget
             last = step == cfg.steps or out_of_time or self._stop.is_set()
+            curve = None
             if step % cfg.val_every == 0 or last:
                 with ema.swapped() if ema is not None else contextlib.nullcontext():
-                    val_loss = self._validate(val_batch, val_masked, mem, step)
-            yield TrainEvent(step=step, n_steps=cfg.steps, loss=loss, val_loss=val_loss,
+                    *val, curve = self._validate(val_batch, val_masked, mem, step)
+            yield TrainEvent(step=step, n_steps=cfg.steps, loss=loss, val_loss=val[0],
                              best_val_loss=None if math.isinf(self._best_val) else self._best_val,
                              lr=lr, elapsed=elapsed, time_budget=cfg.time_budget,
-                             patches_per_s=step * cfg.batch_size / max(elapsed, 1e-9))
+                             patches_per_s=step * cfg.batch_size / max(elapsed, 1e-9),
+                             noise_curve=curve, mse=self._last_mse, val_mse=val[1],
+                             best_val_mse=None if math.isinf(self._best_mse) else self._best_mse)
             if last:
                 break
         return self.best_model()
@@ -232,9 +219,8 @@ class TrainingSession:
         x = masked.input.to(dev, non_blocking=True).contiguous(memory_format=mem)
         target = batch.to(dev, non_blocking=True)
         mask = masked.mask.to(dev, non_blocking=True)
-        with autocast(dev):
-            pred = self.model(x)
-        loss = masked_mse(pred.float(), target, mask)
+        scores = self.objective(self.model, x, target, mask)
+        loss = scores.loss
         if not torch.isfinite(loss):
             raise FloatingPointError("training diverged (loss is not finite); "
                                      "try a lower learning rate")
@@ -242,24 +228,54 @@ class TrainingSession:
         scaler.scale(loss).backward()
         scaler.step(opt)
         scaler.update()
+        self._last_mse = float(scores.mse)
         return float(loss.detach())
 
-    def _validate(self, batch: torch.Tensor, masked: Masked, mem, step: int) -> float:
+    def _validate(self, batch: torch.Tensor, masked: Masked, mem, step: int):
+        """Validation loss, masked MSE and (noise-model methods) the noise curve."""
         dev = self.device
         self.model.eval()
-        with torch.inference_mode(), autocast(dev):
-            pred = self.model(masked.input.to(dev).contiguous(memory_format=mem))
-            loss = float(masked_mse(pred.float(), batch.to(dev), masked.mask.to(dev)))
+        with torch.inference_mode():
+            scores = self.objective(self.model,
+                                    masked.input.to(dev).contiguous(memory_format=mem),
+                                    batch.to(dev), masked.mask.to(dev))
         self.model.train()
+        loss, mse = float(scores.loss), float(scores.mse)
         # Masked-pixel losses are dominated by the noise: while the image quality still
         # improves by dB, they move by well under 1 %. Keep the newest model unless its
-        # validation loss is clearly (select_tolerance) worse than the best one seen.
-        if loss <= self._best_val * (1.0 + self.config.train.select_tolerance):
+        # validation MSE is clearly (select_tolerance) worse than the best one seen. The
+        # masked MSE, not the likelihood: an N-net's likelihood keeps improving by
+        # sharpening the noise model after the signal has converged (or degraded).
+        if mse <= self._best_mse * (1.0 + self.config.train.select_tolerance):
             self._best_step = step
             self._best_state = {k: v.detach().to("cpu", copy=True)
                                 for k, v in self.model.state_dict().items()}
+        self._best_mse = min(self._best_mse, mse)
         self._best_val = min(self._best_val, loss)
-        return loss
+        return loss, mse, self._noise_curve(scores.signal)
+
+    def _set_bin_width(self, rng: np.random.Generator) -> None:
+        """Give the N-net the data's quantisation step (normalised units)."""
+        if not hasattr(self.model, "noise_net"):
+            return
+        step = np.asarray(quantization_step(self.data, self.layout, rng=rng))
+        scale = np.asarray(self.norm.high) - np.asarray(self.norm.low)
+        self.model.noise_net.bin_width.copy_(torch.as_tensor(step / scale))
+
+    def _noise_curve(self, signal: torch.Tensor):
+        """``(signal, std)`` of channel 0 over the signal range of the validation patches."""
+        if not hasattr(self.model, "noise_net"):
+            return None
+        flat = signal.detach().float().transpose(0, 1).reshape(signal.shape[1], -1).cpu()
+        q = torch.quantile(flat[:, :: max(1, flat.shape[1] // 100_000)],
+                           torch.tensor([0.005, 0.995]), dim=1).numpy()  # (2, C)
+        low = np.asarray(self.norm.low)
+        scale = np.asarray(self.norm.high) - low
+        rng = q * scale + low
+        self._signal_range = [[float(a), float(b)] for a, b in rng.T]
+        s, std = curve_from_net(self.model.noise_net, self.norm, tuple(rng[:, 0]),
+                                CURVE_POINTS, 0)
+        return tuple(map(float, s)), tuple(map(float, std))
 
 
 def train(data, axes: str | None, config: DenoiseConfig, *,

@@ -1,5 +1,7 @@
 """Networks."""
 
-from .unet import UNet, build_model
+from .noise_net import DenoiserWithNoiseModel, Mixture, NoiseNet
+from .unet import UNet, build_model, build_network
 
-__all__ = ["UNet", "build_model"]
+__all__ = ["DenoiserWithNoiseModel", "Mixture", "NoiseNet", "UNet", "build_model",
+           "build_network"]
