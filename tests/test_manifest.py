@@ -64,4 +64,5 @@ def test_contributions_refer_to_declared_commands() -> None:
 def test_manifest_contributes_the_three_widgets() -> None:
     manifest = npe2.PluginManifest.from_distribution(DIST)
     names = [w.display_name for w in manifest.contributions.widgets or []]
-    assert names == ["Denoise (train)", "Denoise (apply model)", "Compare to ground truth"]
+    assert names == ["Denoise (train)", "Denoise (apply model)", "Compare to ground truth",
+                     "Noise inspector"]

@@ -23,7 +23,11 @@ def _style(fig: Figure, ax) -> None:
 
 
 class LossPlot(FigureCanvasQTAgg):
-    """Training loss (every step) and validation loss (every ``val_every`` steps)."""
+    """Masked-pixel MSE of training (every step) and validation (every ``val_every`` steps).
+
+    The masked MSE is comparable across methods; likelihood losses (``nnet``) can be
+    negative and drift after the signal has converged, so they are not what is plotted.
+    """
 
     def __init__(self) -> None:
         fig = Figure(figsize=(3.2, 2.0), dpi=90, layout="constrained")
@@ -31,7 +35,7 @@ class LossPlot(FigureCanvasQTAgg):
         self.ax = fig.add_subplot(111)
         _style(fig, self.ax)
         self.ax.set_xlabel("step", fontsize=8)
-        self.ax.set_ylabel("loss", fontsize=8)
+        self.ax.set_ylabel("masked MSE", fontsize=8)
         self.ax.set_yscale("log")
         (self.train_line,) = self.ax.plot([], [], color="#7aa6ff", lw=0.8, label="train")
         (self.val_line,) = self.ax.plot([], [], "o-", color="#ffb347", ms=2.5, lw=1.0,
@@ -52,15 +56,16 @@ class LossPlot(FigureCanvasQTAgg):
 
     def add(self, event) -> None:
         """Add one :class:`~napari_blind_denoise.core.events.TrainEvent`."""
-        if np.isfinite(event.loss) and event.loss > 0:
+        loss = event.mse if event.mse is not None else event.loss
+        val = event.val_mse if event.val_mse is not None else event.val_loss
+        if np.isfinite(loss) and loss > 0:
             self.steps.append(event.step)
-            self.losses.append(event.loss)
-        if event.val_loss is not None and (not self.val_steps
-                                           or self.val_steps[-1] != event.step):
-            is_new = not self.val_losses or event.val_loss != self.val_losses[-1]
-            if is_new and event.val_loss > 0:
+            self.losses.append(loss)
+        if val is not None and (not self.val_steps or self.val_steps[-1] != event.step):
+            is_new = not self.val_losses or val != self.val_losses[-1]
+            if is_new and val > 0:
                 self.val_steps.append(event.step)
-                self.val_losses.append(event.val_loss)
+                self.val_losses.append(val)
         self._redraw(force=event.progress >= 1.0)
 
     def _redraw(self, force: bool = False) -> None:

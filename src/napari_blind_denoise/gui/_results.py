@@ -37,7 +37,8 @@ def add_outputs(viewer, source, result: JobResult, noise_plot=None) -> list:
             kwargs["colormap"] = cmap
         layers.append(add_result_layer(viewer, data, source, f"{source.name} {suffix}",
                                        provenance, **kwargs))
-    curve = getattr(result, "empirical_curve", None)
-    if noise_plot is not None and curve is not None:
-        noise_plot.set_empirical(*curve)
+    if noise_plot is not None and result.noise_curve is not None:
+        noise_plot.set_curve(*result.noise_curve, force=True)
+    if noise_plot is not None and result.empirical_curve is not None:
+        noise_plot.set_empirical(*result.empirical_curve)
     return layers

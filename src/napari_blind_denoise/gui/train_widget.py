@@ -34,6 +34,11 @@ from ._results import add_outputs
 from ._workers import JobResult, Phase, train_and_predict
 
 PRESET_LABELS = {"cpu": "Fast CPU", "gpu": "Quality GPU"}
+# the first entry is the default; it matches NoiseModelConfig's default kind (measured best)
+NOISE_LABELS = {"gaussian": "Gaussian", "gmm2": "Gaussian mixture, 2 components",
+                "gmm3": "Gaussian mixture, 3 components"}
+PHASE_TEXT = {"predict": "Denoising the whole image…",
+              "noise": "Computing the noise std map and residual…"}
 DEFAULT_TIME_LIMIT = 60  # seconds: a demo-sized run on a laptop CPU
 
 
@@ -52,6 +57,15 @@ def _spin(lo: int, hi: int, value: int, step: int = 1, suffix: str = "") -> QSpi
     if suffix:
         box.setSuffix(suffix)
     return box
+
+
+def _losses(event: TrainEvent) -> str:
+    """``loss …, validation …``; for likelihood training also the masked MSE."""
+    if event.mse is None or event.mse == event.loss:
+        val = f", validation {event.val_loss:.4g}" if event.val_loss is not None else ""
+        return f"loss {event.loss:.4g}{val}"
+    val = f", validation MSE {event.val_mse:.4g}" if event.val_mse is not None else ""
+    return f"NLL {event.loss:.4g}, masked MSE {event.mse:.4g}{val}"
 
 
 class TrainWidget(JobWidget):
@@ -91,6 +105,14 @@ class TrainWidget(JobWidget):
         self.method_info = QLabel()
         self.method_info.setWordWrap(True)
         form.addRow(self.method_info)
+        self.noise_kind = QComboBox()
+        for kind, label in NOISE_LABELS.items():
+            self.noise_kind.addItem(label, kind)
+        self.noise_kind.setToolTip("Distribution of the noise given the signal, learned per "
+                                   "pixel value: one Gaussian, or a mixture of 2 or 3 "
+                                   "(skewed noise such as low-count Poisson)")
+        self.noise_kind_label = QLabel("Noise model")
+        form.addRow(self.noise_kind_label, self.noise_kind)
         self.device = DeviceChooser()
         form.addRow("Device", self.device)
         self.preset = QComboBox()
@@ -172,6 +194,8 @@ class TrainWidget(JobWidget):
         method = METHODS[self.method.currentData()]
         self.method_info.setText(f"<small>{method.description}</small>")
         self.noise_plot.setVisible(method.noise_model)
+        self.noise_kind.setVisible(method.noise_model)
+        self.noise_kind_label.setVisible(method.noise_model)
 
     def _apply_preset(self, *_) -> None:
         _, train = PRESETS[self.preset.currentData()]
@@ -182,8 +206,10 @@ class TrainWidget(JobWidget):
 
     def config(self):
         """The :class:`DenoiseConfig` the form describes."""
+        method = self.method.currentData()
+        noise = self.noise_kind.currentData() if METHODS[method].noise_model else None
         config = default_config(
-            self.method.currentData(), self.preset.currentData(), steps=self.steps.value(),
+            method, self.preset.currentData(), noise_model=noise, steps=self.steps.value(),
             time_budget=float(self.time_limit.value()) or None,
             patch_size=self.patch_size.value(), batch_size=self.batch_size.value(),
             learning_rate=self.learning_rate.value(), seed=self.seed.value())
@@ -261,20 +287,20 @@ class TrainWidget(JobWidget):
         elif isinstance(event, Phase):
             self._phase = event.name
             self.loss_plot.flush()
-            self.status.setText("Denoising the whole image…")
+            self.status.setText(PHASE_TEXT.get(event.name, event.name))
         elif isinstance(event, PredictEvent):
             self.progress.setValue(int(1000 * event.progress))
-            self.status.setText(f"Denoising: tile {event.tile}/{event.n_tiles}, "
+            what = "Noise maps" if self._phase == "noise" else "Denoising"
+            self.status.setText(f"{what}: part {event.tile}/{event.n_tiles}, "
                                 f"{_clock(event.elapsed)} elapsed")
 
     def _show_train(self, event: TrainEvent) -> None:
         p = event.progress
         self.progress.setValue(int(1000 * p))
         left = event.elapsed * (1 - p) / p if p > 0 else 0.0
-        val = f", validation {event.val_loss:.4g}" if event.val_loss is not None else ""
         self.status.setText(
             f"Training: step {event.step}/{event.n_steps}, {_clock(event.elapsed)} elapsed, "
-            f"~{_clock(left)} left, loss {event.loss:.4g}{val}")
+            f"~{_clock(left)} left, {_losses(event)}")
         self.loss_plot.add(event)
         if event.noise_curve is not None:
             self.noise_plot.set_curve(*event.noise_curve, force=p >= 1.0)
@@ -290,9 +316,13 @@ class TrainWidget(JobWidget):
             return
         add_outputs(self.viewer, self._source, result, self.noise_plot)
         self.progress.setValue(1000)
+        fit = ""
+        if result.poisson_gaussian is not None:
+            a, b = result.poisson_gaussian
+            fit = f" Noise: variance ≈ {a:.3g}·signal + {b:.3g}."
         self.status.setText(
             f"Done in {_clock(result.seconds)}: {info.get('steps')} steps{stopped}, kept the "
-            f"model of step {info.get('best_step')}. Result: {result.outputs['denoised']}")
+            f"model of step {info.get('best_step')}.{fit} Result: {result.outputs['denoised']}")
 
     def _on_finish(self) -> None:
         self._phase = "idle"

@@ -1,0 +1,293 @@
+"""Noise inspector: what the learned noise model says, against the measured residuals.
+
+Pick an N-net model, the noisy layer and its denoised layer, and **Measure**: the residuals
+``noisy - denoised`` are sampled once. A slider (or a click on the denoised layer) selects a
+signal level; the upper plot shows the predicted density of the noise at that level (every
+mixture component and their sum) over the histogram of residuals of pixels at that level. The
+lower plot shows the predicted noise std against signal, the measured std per signal bin and
+the fitted Poisson–Gaussian line ``variance = a·signal + b``. **Export…** writes the curve and
+the fit as CSV and JSON.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+)
+
+from ..core.axes import validate_axes
+from ..core.errors import InputError
+from ..core.noise_model import describe_noise_model, has_noise_model, noise_curve, noise_density
+from ..core.noise_stats import binned_std, residuals_at, sample_residuals
+from ..io.noise_files import write_curve_files
+from ._common import JobRunner, JobWidget, LayerPicker
+from ._layers import META_KEY
+from ._models import ModelChooser
+from ._plots import _style
+
+SLIDER_STEPS = 200
+N_BINS = 32
+
+
+def measure(noisy, denoised, axes: str, *, stop):
+    """Worker: sample residuals and bin them (a generator so it runs in a thread)."""
+    layout = validate_axes(axes, tuple(noisy.shape))
+    yield "sampling"
+    signal, residual = sample_residuals(noisy, denoised, layout)
+    centres, std, counts = binned_std(signal, residual, n_bins=N_BINS)
+    return signal, residual, (centres, std, counts)
+
+
+class NoiseInspector(JobWidget):
+    """Dock widget: inspect a learned noise model against the image's residuals."""
+
+    def __init__(self, napari_viewer) -> None:
+        runner = JobRunner("Noise measurement", on_event=lambda _: None,
+                           on_done=self._on_measured, on_finish=self._on_finish,
+                           exclusive=False)
+        super().__init__(runner)
+        self.viewer = napari_viewer
+        self.trained = None
+        self.signal = self.residual = self.binned = None
+        self.level: float | None = None
+        self.report: dict | None = None
+        self._clicked_layer = None
+        self._build()
+        self.models.refresh()
+
+    # -- layout ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+        lay.addLayout(form)
+        self.models = ModelChooser(self.viewer)
+        self.models.changed.connect(self._on_model_changed)
+        form.addRow("Model", self.models)
+        form.addRow(self.models.info)
+        self.noisy_picker = LayerPicker(self.viewer)
+        self.noisy_picker.currentTextChanged.connect(self._guess_denoised)
+        form.addRow("Noisy", self.noisy_picker)
+        self.denoised_picker = LayerPicker(self.viewer, suitable_only=False)
+        form.addRow("Denoised", self.denoised_picker)
+        row = QHBoxLayout()
+        self.measure_button = QPushButton("Measure")
+        self.measure_button.clicked.connect(self.start)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self._on_export_clicked)
+        row.addWidget(self.measure_button)
+        row.addWidget(self.export_button)
+        lay.addLayout(row)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.setEnabled(False)
+        self.slider.valueChanged.connect(self._on_slider)
+        self.level_label = QLabel("Signal level: measure first, then drag or click the image")
+        self.level_label.setWordWrap(True)
+        lay.addWidget(self.level_label)
+        lay.addWidget(self.slider)
+        self.density_fig = Figure(figsize=(3.2, 2.0), dpi=90, layout="constrained")
+        self.density_canvas = FigureCanvasQTAgg(self.density_fig)
+        self.density_ax = self.density_fig.add_subplot(111)
+        self.curve_fig = Figure(figsize=(3.2, 2.0), dpi=90, layout="constrained")
+        self.curve_canvas = FigureCanvasQTAgg(self.curve_fig)
+        self.curve_ax = self.curve_fig.add_subplot(111)
+        for canvas in (self.density_canvas, self.curve_canvas):
+            canvas.setMinimumHeight(170)
+            lay.addWidget(canvas)
+        self.fit_label = QLabel()
+        self.fit_label.setWordWrap(True)
+        self.fit_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.fit_label)
+        lay.addStretch(1)
+        self._guess_denoised()
+
+    def _guess_denoised(self, *_) -> None:
+        """Pre-select the result layer made from the chosen noisy layer."""
+        noisy = self.noisy_picker.layer()
+        if noisy is None:
+            return
+        for layer in self.denoised_picker.layers():
+            meta = (layer.metadata or {}).get(META_KEY, {})
+            if meta.get("source") == noisy.name and meta.get("role") == "denoised":
+                self.denoised_picker.select(layer)
+
+    def _on_model_changed(self, path: str) -> None:
+        self.trained = None
+        if not path:
+            return
+        try:
+            trained = self.models.model()
+        except InputError:
+            return
+        if not has_noise_model(trained):
+            self.models.info.setText(self.models.info.text() + " — no noise model (use nnet)")
+            return
+        self.trained = trained
+        self._draw_curve()
+
+    # -- measuring ------------------------------------------------------------------------
+    def start(self, *_):
+        """Sample the residuals of the chosen layers in a worker; returns it or None."""
+        from napari.utils.notifications import show_error
+
+        noisy, den = self.noisy_picker.layer(), self.denoised_picker.layer()
+        try:
+            if self.trained is None:
+                raise InputError("choose a model trained with a noise model (method nnet)")
+            if noisy is None or den is None:
+                raise InputError("choose the noisy layer and its denoised layer")
+            if tuple(noisy.data.shape) != tuple(den.data.shape):
+                raise InputError("the noisy and denoised layers differ in shape")
+            axes = (den.metadata or {}).get(META_KEY, {}).get("axes")
+            if not axes or len(axes) != noisy.ndim:
+                axes = self.trained.axes if noisy.ndim == len(self.trained.axes) else None
+            layout = validate_axes(axes, tuple(noisy.data.shape)) if axes else None
+            if layout is None or layout.channels != self.trained.channels:
+                raise InputError("the layers do not match the model's axes and channels")
+        except InputError as exc:
+            show_error(f"Cannot measure: {exc}")
+            self.level_label.setText(f"Cannot measure: {exc}")
+            return None
+        self._watch_clicks(den)
+        worker = self.runner.start(measure, noisy.data, den.data, layout.axes)
+        if worker is not None:
+            self.measure_button.setEnabled(False)
+            self.level_label.setText("Measuring residuals…")
+        return worker
+
+    def _on_measured(self, value) -> None:
+        self.signal, self.residual, self.binned = value
+        centres, std, counts = self.binned
+        model_signal, model_std = noise_curve(self.trained, signal_range=(centres[0],
+                                                                          centres[-1]))
+        self.report = describe_noise_model(self.trained, model_signal, model_std)
+        self.report["empirical"] = {"signal": centres.tolist(), "std": std.tolist(),
+                                    "pixels": counts.astype(int).tolist()}
+        self.slider.setEnabled(True)
+        self.export_button.setEnabled(True)
+        self._draw_curve()
+        self.slider.setValue(SLIDER_STEPS // 3)
+        self._on_slider(self.slider.value())
+
+    def _on_finish(self) -> None:
+        self.measure_button.setEnabled(True)
+
+    # -- signal level ---------------------------------------------------------------------
+    def _range(self) -> tuple[float, float]:
+        centres = self.binned[0]
+        return float(centres[0]), float(centres[-1])
+
+    def _on_slider(self, value: int) -> None:
+        if self.signal is None:
+            return
+        lo, hi = self._range()
+        self.set_level(lo + (hi - lo) * value / SLIDER_STEPS, move_slider=False)
+
+    def set_level(self, level: float, *, move_slider: bool = True) -> None:
+        """Show the noise at signal ``level`` (input units)."""
+        if self.signal is None or self.trained is None:
+            return
+        lo, hi = self._range()
+        self.level = float(np.clip(level, lo, hi))
+        if move_slider:
+            self.slider.blockSignals(True)
+            self.slider.setValue(round((self.level - lo) / max(hi - lo, 1e-12) * SLIDER_STEPS))
+            self.slider.blockSignals(False)
+        self._draw_density()
+
+    def _watch_clicks(self, layer) -> None:
+        """Clicking the denoised layer picks the signal level under the cursor."""
+        if self._clicked_layer is not None and self._on_click in \
+                self._clicked_layer.mouse_drag_callbacks:
+            self._clicked_layer.mouse_drag_callbacks.remove(self._on_click)
+        layer.mouse_drag_callbacks.append(self._on_click)
+        self._clicked_layer = layer
+
+    def _on_click(self, layer, event) -> None:
+        value = layer.get_value(event.position, world=True)
+        if value is not None and np.isfinite(value):
+            self.set_level(float(value))
+
+    # -- drawing --------------------------------------------------------------------------
+    def _draw_density(self) -> None:
+        ax = self.density_ax
+        ax.clear()
+        _style(self.density_fig, ax)
+        lo, hi = self._range()
+        half = 0.5 * (hi - lo) / N_BINS
+        res = residuals_at(self.signal, self.residual, self.level, half)
+        dens = noise_density(self.trained, self.level, np.zeros(1))
+        spread = 4.5 * dens["std"]
+        grid = np.linspace(-spread, spread, 301)
+        dens = noise_density(self.trained, self.level, grid)
+        if res.size:
+            ax.hist(res, bins=60, range=(-spread, spread), density=True, color="#9da3ad",
+                    alpha=0.6, label=f"residuals ({res.size} px)")
+        for k, comp in enumerate(dens["components"]):
+            if len(dens["components"]) > 1:
+                ax.plot(grid, comp, "--", lw=1.0, label=f"component {k + 1}")
+        ax.plot(grid, dens["total"], color="#7aa6ff", lw=1.8, label="model")
+        ax.set_xlabel("noisy − signal", fontsize=8)
+        ax.set_ylabel("density", fontsize=8)
+        ax.legend(fontsize=6, facecolor="#262930", labelcolor="#d6d8db", edgecolor="#9da3ad")
+        self.level_label.setText(
+            f"Signal level {self.level:.4g}: predicted std {dens['std']:.4g}, measured "
+            f"{np.std(res) if res.size > 1 else float('nan'):.4g} ({res.size} pixels)")
+        self.density_canvas.draw_idle()
+
+    def _draw_curve(self) -> None:
+        if self.trained is None:
+            return
+        ax = self.curve_ax
+        ax.clear()
+        _style(self.curve_fig, ax)
+        rng = self._range() if self.binned is not None else None
+        signal, std = noise_curve(self.trained, signal_range=rng)
+        ax.plot(signal, std, color="#7aa6ff", lw=1.8, label="model")
+        if self.binned is not None:
+            ax.plot(self.binned[0], self.binned[1], "o", color="#ffb347", ms=3,
+                    label="residuals")
+        if self.report is not None:
+            a, b = self.report["a"], self.report["b"]
+            ax.plot(signal, np.sqrt(np.clip(a * signal + b, 0, None)), ":", color="#d6d8db",
+                    label="a·s + b fit")
+            self.fit_label.setText(f"Poisson–Gaussian fit: variance = a·signal + b with "
+                                   f"a = {a:.4g} (gain), b = {b:.4g} (read-noise variance)")
+        ax.set_xlabel("signal", fontsize=8)
+        ax.set_ylabel("noise std", fontsize=8)
+        ax.legend(fontsize=6, facecolor="#262930", labelcolor="#d6d8db", edgecolor="#9da3ad")
+        self.curve_canvas.draw_idle()
+
+    # -- export ---------------------------------------------------------------------------
+    def export_to(self, folder: str | Path) -> list[Path]:
+        """Write ``noise_curve.csv`` and ``noise_model.json`` into ``folder``."""
+        if self.report is None or self.trained is None:
+            raise InputError("measure first")
+        lo, hi = self._range()
+        signal, std = noise_curve(self.trained, n=64, signal_range=(lo, hi))
+        return write_curve_files(folder, signal, std, self.report)
+
+    def _on_export_clicked(self) -> None:  # pragma: no cover - modal dialog
+        from napari.utils.notifications import show_error, show_info
+
+        folder = QFileDialog.getExistingDirectory(self, "Export the noise model to")
+        if not folder:
+            return
+        try:
+            paths = self.export_to(folder)
+            show_info("Wrote " + ", ".join(p.name for p in paths))
+        except Exception as exc:  # noqa: BLE001 - reported to the user
+            show_error(f"Export failed: {exc}")
