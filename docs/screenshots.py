@@ -53,9 +53,9 @@ def main(time_limit: int = 30) -> int:
     wait_until(lambda: not train.runner.running)
     for layer in viewer.layers:
         layer.visible = layer.name in ("nuclei noisy", "nuclei noisy denoised")
-    viewer.grid.enabled = True
+    viewer.canvas.grid.enabled = True
     shoot(viewer, "train_widget.png")
-    viewer.grid.enabled = False
+    viewer.canvas.grid.enabled = False
 
     viewer.window.remove_dock_widget(dock)
     dock, apply = viewer.window.add_plugin_dock_widget(PLUGIN, "Denoise (apply model)")
@@ -69,7 +69,7 @@ def main(time_limit: int = 30) -> int:
     shoot(viewer, "apply_widget.png")
 
     viewer.window.remove_dock_widget(dock)
-    _, compare = viewer.window.add_plugin_dock_widget(PLUGIN, "Compare to ground truth")
+    dock, compare = viewer.window.add_plugin_dock_widget(PLUGIN, "Compare to ground truth")
     compare.result_picker.select(viewer.layers["nuclei noisy denoised"])
     compare.reference_picker.select(viewer.layers["nuclei clean (reference)"])
     compare.start()
@@ -78,8 +78,40 @@ def main(time_limit: int = 30) -> int:
         layer.visible = layer.name == "nuclei noisy denoised"
     shoot(viewer, "compare_widget.png")
     print(compare.status.text())
+    viewer.window.remove_dock_widget(dock)
+    noise_model_shots(viewer, noisy, time_limit)
     viewer.close()
     return 0
+
+
+def noise_model_shots(viewer, noisy, time_limit: int) -> None:
+    """N-net training with its live noise plot, then the noise inspector."""
+    dock, train = viewer.window.add_plugin_dock_widget(PLUGIN, "Denoise (train)")
+    train.method.setCurrentIndex(train.method.findData("nnet"))
+    train.noise_kind.setCurrentIndex(train.noise_kind.findData("gmm3"))
+    train.layer_picker.select(noisy)
+    train.time_limit.setValue(time_limit)
+    train.start_training()
+    wait_until(lambda: not train.runner.running)
+    for layer in viewer.layers:
+        layer.visible = layer.name in ("nuclei noisy noise std", "nuclei noisy residual")
+    viewer.canvas.grid.enabled = True
+    shoot(viewer, "train_nnet_widget.png")
+    print(train.status.text())
+    viewer.window.remove_dock_widget(dock)
+    _, insp = viewer.window.add_plugin_dock_widget(PLUGIN, "Noise inspector")
+    insp.models.combo.setCurrentIndex(0)
+    insp.noisy_picker.select(noisy)
+    insp.start()
+    wait_until(lambda: not insp.runner.running)
+    insp.set_level(float(noisy.contrast_limits[0] + 0.5 * (noisy.contrast_limits[1]
+                                                          - noisy.contrast_limits[0])))
+    for layer in viewer.layers:
+        layer.visible = layer.name in ("nuclei noisy", "nuclei noisy denoised")
+    wait_until(lambda: True)
+    shoot(viewer, "noise_inspector.png")
+    print(insp.fit_label.text())
+    viewer.canvas.grid.enabled = False
 
 
 if __name__ == "__main__":

@@ -119,13 +119,19 @@ class NoiseInspector(JobWidget):
         noisy = self.noisy_picker.layer()
         if noisy is None:
             return
+        best, best_score = None, 0
         for layer in self.denoised_picker.layers():
             meta = (layer.metadata or {}).get(META_KEY, {})
             if meta.get("source") == noisy.name and meta.get("role") == "denoised":
-                self.denoised_picker.select(layer)
+                score = 1 + (meta.get("model_path") == self.models.path())
+                if score >= best_score:
+                    best, best_score = layer, score
+        if best is not None:
+            self.denoised_picker.select(best)
 
     def _on_model_changed(self, path: str) -> None:
         self.trained = None
+        self._guess_denoised()
         if not path:
             return
         try:
@@ -264,8 +270,9 @@ class NoiseInspector(JobWidget):
             a, b = self.report["a"], self.report["b"]
             ax.plot(signal, np.sqrt(np.clip(a * signal + b, 0, None)), ":", color="#d6d8db",
                     label="a·s + b fit")
-            self.fit_label.setText(f"Poisson–Gaussian fit: variance = a·signal + b with "
-                                   f"a = {a:.4g} (gain), b = {b:.4g} (read-noise variance)")
+            self.fit_label.setText(
+                f"Poisson–Gaussian fit: variance = a·signal + b with a = {a:.4g} (gain), "
+                f"b = {b:.4g} (read-noise variance − a × camera offset)")
         ax.set_xlabel("signal", fontsize=8)
         ax.set_ylabel("noise std", fontsize=8)
         ax.legend(fontsize=6, facecolor="#262930", labelcolor="#d6d8db", edgecolor="#9da3ad")
