@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import traceback
+
 import numpy as np
 import pytest
 import zarr
@@ -117,7 +119,7 @@ def test_second_training_is_refused(viewer, sample, train_widget, qtbot, notific
 
 
 def test_error_in_worker_notifies_and_reenables(viewer, sample, train_widget, qtbot,
-                                                notifications, monkeypatch):
+                                                notifications, monkeypatch, caplog):
     from napari_blind_denoise.gui import _workers
 
     def broken_save(*_args, **_kw):
@@ -129,6 +131,9 @@ def test_error_in_worker_notifies_and_reenables(viewer, sample, train_widget, qt
     run_job(qtbot, train_widget, train_widget.start_training)
     errors = [msg for level, msg in notifications if level == "error"]
     assert errors and "disk full" in errors[0] and errors[0].startswith("Training failed")
+    logged = [r for r in caplog.records if r.name == "napari_blind_denoise" and r.exc_info]
+    assert logged, "the traceback goes to the log"
+    assert "broken_save" in "".join(traceback.format_exception(*logged[0].exc_info))
     assert train_widget.train_button.isEnabled()
     assert not train_widget.stop_button.isEnabled()
     assert "nuclei noisy denoised" not in viewer.layers

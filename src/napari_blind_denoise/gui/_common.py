@@ -16,7 +16,9 @@ from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QWidget,
 )
@@ -60,6 +62,16 @@ def notify_error(what: str, exc: BaseException) -> str:
     logger.error(message, exc_info=(type(exc), exc, exc.__traceback__))
     show_error(message)
     return message
+
+
+def progress_widgets() -> tuple[QProgressBar, QLabel]:
+    """A progress bar in thousandths (shown as %) and a word-wrapped status line."""
+    bar = QProgressBar()
+    bar.setRange(0, 1000)
+    bar.setFormat("%p%")
+    status = QLabel("Ready")
+    status.setWordWrap(True)
+    return bar, status
 
 
 class LayerPicker(QComboBox):

@@ -8,7 +8,9 @@ import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 
-_REDRAW_SECONDS = 0.25  # at most four redraws a second, whatever the step rate
+# At most one redraw a second, whatever the step rate: an Agg redraw costs tens of ms of the
+# GUI thread, which on a 2-core machine is taken from training (benchmarks/gui_overhead.py).
+_REDRAW_SECONDS = 1.0
 
 
 def _style(fig: Figure, ax) -> None:

@@ -7,9 +7,7 @@ from pathlib import Path
 from qtpy.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -20,7 +18,7 @@ from ..core.device import pick_device
 from ..core.errors import BlindDenoiseError, InputError
 from ..core.events import PredictEvent
 from ..core.predict import check_compatible
-from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker
+from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker, progress_widgets
 from ._layers import default_axes, read_layer
 from ._models import ModelChooser
 from ._results import add_outputs
@@ -69,11 +67,7 @@ class ApplyWidget(JobWidget):
         buttons.addWidget(self.apply_button)
         buttons.addWidget(self.stop_button)
         lay.addLayout(buttons)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setFormat("%p%")
-        self.status = QLabel("Ready")
-        self.status.setWordWrap(True)
+        self.progress, self.status = progress_widgets()
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
         lay.addStretch(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from qtpy.QtWidgets import (
@@ -13,7 +14,6 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -27,7 +27,7 @@ from ..core.errors import InputError
 from ..core.events import PredictEvent, TrainEvent
 from ..core.methods import METHODS, PRESETS, default_config
 from ..core.train import TrainingSession
-from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker
+from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker, progress_widgets
 from ._layers import default_axes, read_layer
 from ._plots import LossPlot, NoisePlot
 from ._results import add_outputs
@@ -39,6 +39,7 @@ NOISE_LABELS = {"gaussian": "Gaussian", "gmm2": "Gaussian mixture, 2 components"
                 "gmm3": "Gaussian mixture, 3 components"}
 PHASE_TEXT = {"predict": "Denoising the whole image…",
               "noise": "Computing the noise std map and residual…"}
+STATUS_SECONDS = 0.1  # progress bar and status line refresh at most ten times a second
 DEFAULT_TIME_LIMIT = 60  # seconds: a demo-sized run on a laptop CPU
 
 
@@ -80,6 +81,7 @@ class TrainWidget(JobWidget):
         self.trained = None
         self.result: JobResult | None = None
         self._phase = "idle"
+        self._last_status = 0.0
         self._build()
         self._on_layer_changed()
         self._on_method_changed()
@@ -134,11 +136,7 @@ class TrainWidget(JobWidget):
         form2.addRow("Output folder", self.output)
         lay.addLayout(form2)
         lay.addLayout(self._build_buttons())
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setFormat("%p%")
-        self.status = QLabel("Ready")
-        self.status.setWordWrap(True)
+        self.progress, self.status = progress_widgets()
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
         self.loss_plot = LossPlot()
@@ -295,15 +293,19 @@ class TrainWidget(JobWidget):
                                 f"{_clock(event.elapsed)} elapsed")
 
     def _show_train(self, event: TrainEvent) -> None:
+        self.loss_plot.add(event)
+        if event.noise_curve is not None:
+            self.noise_plot.set_curve(*event.noise_curve, force=event.progress >= 1.0)
+        now = time.perf_counter()
+        if now - self._last_status < STATUS_SECONDS and event.progress < 1.0:
+            return
+        self._last_status = now
         p = event.progress
         self.progress.setValue(int(1000 * p))
         left = event.elapsed * (1 - p) / p if p > 0 else 0.0
         self.status.setText(
             f"Training: step {event.step}/{event.n_steps}, {_clock(event.elapsed)} elapsed, "
             f"~{_clock(left)} left, {_losses(event)}")
-        self.loss_plot.add(event)
-        if event.noise_curve is not None:
-            self.noise_plot.set_curve(*event.noise_curve, force=p >= 1.0)
 
     def _on_done(self, result: JobResult) -> None:
         self.result = result
