@@ -46,3 +46,21 @@ def test_sample_menu_opens_noisy_and_clean(viewer, sample):
     assert noisy.data.shape == clean.data.shape == (512, 512)
     assert noisy.data.dtype == np.uint16
     assert clean.visible is False
+
+
+@pytest.mark.parametrize(("shape", "dtype", "expected"), [
+    ((64,), np.float32, "1-D"),
+    ((0, 64), np.float32, "empty"),
+    ((64, 64), np.complex64, "unsupported pixel type"),
+    ((64, 64), np.uint16, None),
+])
+def test_layer_problem_dimensions_and_types(shape, dtype, expected):
+    from types import SimpleNamespace
+
+    layer = SimpleNamespace(name="x", _type_string="image", rgb=False, multiscale=False,
+                            data=np.zeros(shape, dtype))
+    problem = layer_problem(layer)
+    if expected is None:
+        assert problem is None
+    else:
+        assert expected in problem
