@@ -119,3 +119,35 @@ def test_noise_kind_default_matches_the_core(train_widget):
 
     _select_method(train_widget, "nnet")
     assert train_widget.config().noise_model.kind == NoiseModelConfig().kind
+
+
+def test_stop_during_noise_maps_keeps_the_denoised_layer(viewer, sample, train_widget, qtbot,
+                                                         monkeypatch, tmp_path):
+    import time as _time
+
+    from napari_blind_denoise.gui import _workers
+
+    real = _workers.predict_noise_std
+
+    def slow(*args, **kwargs):  # the real generator, slowed so Stop lands inside it
+        gen = real(*args, **kwargs)
+        while True:
+            _time.sleep(0.2)
+            try:
+                yield next(gen)
+            except StopIteration as done:
+                return done.value
+
+    monkeypatch.setattr(_workers, "predict_noise_std", slow)
+    _select_method(train_widget, "nnet")
+    train_widget.layer_picker.select(sample[0])
+    train_widget.steps.setValue(3)
+    train_widget.start_training()
+    qtbot.waitUntil(lambda: train_widget._phase == "noise", timeout=60_000)
+    train_widget.stop()
+    qtbot.waitUntil(lambda: not train_widget.runner.running, timeout=60_000)
+    assert "nuclei noisy denoised" in viewer.layers
+    assert "nuclei noisy noise std" not in viewer.layers
+    assert "nuclei noisy residual" not in viewer.layers
+    left = sorted(p.name for p in (tmp_path / "results").iterdir() if p.name != "models")
+    assert left == ["nuclei_noisy_nnet.zarr"], f"partial noise stores left behind: {left}"
