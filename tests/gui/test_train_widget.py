@@ -207,3 +207,21 @@ def test_axes_override_trains_a_two_channel_layer(viewer, train_widget, qtbot):
     assert out.data.shape == data.shape
     assert out.metadata["napari_blind_denoise"]["axes"] == "CYX"
     assert train_widget.trained.channels == 2
+
+
+def test_zarr_backed_stack_is_read_lazily_and_left_alone(viewer, train_widget, qtbot, tmp_path):
+    rng = np.random.default_rng(5)
+    z = zarr.open_array(str(tmp_path / "in.zarr"), mode="w", shape=(4, 96, 96),
+                        chunks=(1, 96, 96), dtype="uint16")
+    z[...] = rng.poisson(50, (4, 96, 96)).astype(np.uint16)
+    before = z[...]
+    stack = zarr.open_array(str(tmp_path / "in.zarr"), mode="r")
+    layer = viewer.add_image(stack, name="lazy", multiscale=False)
+    assert layer.data is stack
+    train_widget.layer_picker.select(layer)
+    train_widget.steps.setValue(5)
+    run_job(qtbot, train_widget, train_widget.start_training)
+    out = viewer.layers["lazy denoised"]
+    assert out.data.shape == (4, 96, 96)
+    assert out.metadata["napari_blind_denoise"]["axes"] == "ZYX"
+    assert np.array_equal(zarr.open_array(str(tmp_path / "in.zarr"), mode="r")[...], before)
