@@ -47,3 +47,25 @@ def test_a_new_job_can_start_after_a_closed_one(viewer, sample, train_widget, qt
     again.steps.setValue(3)
     run_job(qtbot, again, again.start_training)
     assert "nuclei noisy denoised" in viewer.layers
+
+
+def test_job_lock_released_when_a_worker_cannot_be_created(monkeypatch, qtbot):
+    from napari_blind_denoise.gui import _common
+
+    def gen(*, stop):
+        yield 1
+        return 2
+
+    runner = _common.JobRunner("Test", on_event=lambda _: None, on_done=lambda _: None,
+                               on_finish=lambda: None)
+
+    def broken(*_a, **_k):
+        raise RuntimeError("no thread pool")
+
+    with monkeypatch.context() as m:
+        m.setattr(_common, "create_worker", broken)
+        with pytest.raises(RuntimeError, match="no thread pool"):
+            runner.start(gen)
+    worker = runner.start(gen)
+    assert worker is not None, "the job lock leaked after the failed start"
+    qtbot.waitUntil(lambda: not runner.running, timeout=10_000)

@@ -3,6 +3,7 @@ and running one generator in a background thread with clean error handling and s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -11,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from napari.qt.threading import GeneratorWorker, create_worker
 from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import (
     QComboBox,
@@ -22,7 +24,6 @@ from qtpy.QtWidgets import (
     QPushButton,
     QWidget,
 )
-from superqt.utils import GeneratorWorker, create_worker
 
 from ..core.device import available_devices
 from ..core.errors import BlindDenoiseError
@@ -210,11 +211,20 @@ class JobRunner:
         if self.running or (self.exclusive and not _JOB_LOCK.acquire(blocking=False)):
             self.refuse()
             return None
-        self._owns_lock = self.exclusive
         self.closed = False
         self.stop_event = threading.Event()
-        worker = create_worker(gen_func, *args, stop=self.stop_event, _start_thread=False,
-                               _ignore_errors=True, **kwargs)
+        try:
+            # napari's worker: its task status lets napari cancel it when the window closes
+            worker = create_worker(gen_func, *args, stop=self.stop_event,
+                                   _start_thread=False, _ignore_errors=True, **kwargs)
+        except BaseException:
+            if self.exclusive:
+                _JOB_LOCK.release()
+            raise
+        self._owns_lock = self.exclusive
+        # one readable notification from us (traceback logged), not napari's relay as well
+        with contextlib.suppress(TypeError, RuntimeError):
+            worker.errored.disconnect(worker._relay_error)
         worker.yielded.connect(self._event)
         worker.returned.connect(self._done)
         worker.errored.connect(self._errored)
