@@ -285,7 +285,7 @@ BAD_INPUTS: dict[str, tuple[Callable[[Path], list], str]] = {
     "unsupported suffix": (case_unsupported, "unsupported input format"),
     "NaN": (case_nan, "NaN"),
     "constant": (case_constant, "constant"),
-    "smaller than patch": (case_too_small, "smaller than the 64x64"),
+    "smaller than patch": (case_too_small, "smaller than the 32x32"),
     "axes mismatch": (case_axes_mismatch, "3 letters but the image has 2"),
     "unknown axis": (case_bad_axes_letter, "unknown letters"),
     "output is input": (case_output_is_input, "same file as the input"),

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from napari_blind_denoise.core import NormStats, validate_axes
-from napari_blind_denoise.core.patches import PatchSampler, Region, augment, split_regions
+from napari_blind_denoise.core.errors import InputError
+from napari_blind_denoise.core.patches import (
+    PatchSampler,
+    Region,
+    augment,
+    fit_patch_size,
+    split_regions,
+)
 
 
 def rows_used(region: Region, size: int) -> set[int]:
@@ -78,3 +85,22 @@ def test_sampler_is_seeded(rng: np.random.Generator) -> None:
     np.testing.assert_array_equal(a, b)
     with pytest.raises(AssertionError):
         np.testing.assert_array_equal(a, sampler.sample(4, np.random.default_rng(2)))
+
+
+@pytest.mark.parametrize(("shape", "size", "divisor", "expected"), [
+    ((512, 512), 64, 4, 64),      # fits: unchanged
+    ((30, 61, 57), 64, 4, 56),    # narrow planes: largest multiple of 4 that fits
+    ((61, 57), 64, 8, 56),        # deeper net: multiple of 8
+    ((40, 33), 64, 4, 32),        # down to the automatic minimum
+    ((20, 20), 16, 4, 16),        # a patch set small by the user still fits
+])
+def test_fit_patch_size(shape, size, divisor, expected) -> None:
+    layout = validate_axes("ZYX" if len(shape) == 3 else "YX", shape)
+    assert fit_patch_size(layout, size, divisor) == expected
+
+
+def test_fit_patch_size_refuses_tiny_planes() -> None:
+    with pytest.raises(InputError, match="20x20 pixels, smaller than the 32x32"):
+        fit_patch_size(validate_axes("YX", (20, 20)), 64, 4)
+    with pytest.raises(InputError, match="smaller than the 16x16"):
+        fit_patch_size(validate_axes("YX", (12, 40)), 16, 4)

@@ -256,6 +256,14 @@ def test_exception_image_smaller_than_patch(rng: np.random.Generator) -> None:
         next(train(data, "YX", tiny_config(), device="cpu"))
 
 
+def test_narrow_planes_train_on_a_fitted_patch(rng: np.random.Generator) -> None:
+    data = rng.normal(size=(3, 45, 38)).astype(np.float32)  # ZYX, planes narrower than 64
+    cfg = tiny_config(patch_size=64, steps=3)
+    trained = run_to_completion(train(data, "ZYX", cfg, device="cpu"))
+    assert trained.config.train.patch_size == 36  # largest multiple of 4 <= 38
+    assert cfg.train.patch_size == 64  # the caller's config is left alone
+
+
 def test_exception_nan(noisy_image: np.ndarray) -> None:
     data = noisy_image.copy()
     data[5, 5] = np.nan

@@ -12,7 +12,34 @@ from dataclasses import dataclass
 import numpy as np
 
 from .axes import Layout
+from .errors import InputError
 from .normalize import NormStats
+
+MIN_PATCH = 32  # smallest training patch edge chosen automatically
+
+
+def fit_patch_size(layout: Layout, size: int, divisor: int) -> int:
+    """The training patch edge for an image: ``size``, or smaller if the plane is smaller.
+
+    A plane narrower than ``size`` (e.g. a 3-D stack of 60x57 crops with the default 64)
+    trains on the largest multiple of ``divisor`` that fits, down to ``MIN_PATCH`` (or
+    ``size``, if that was set smaller); smaller planes are refused.
+
+    Raises
+    ------
+    InputError
+        The plane is smaller than ``min(size, MIN_PATCH)`` after rounding to ``divisor``.
+    """
+    h, w = layout.height, layout.width
+    if min(h, w) >= size:
+        return size
+    fitted = min(h, w) // divisor * divisor
+    smallest = min(size, max(MIN_PATCH, divisor))
+    if fitted < smallest:
+        raise InputError(
+            f"the image plane is {h}x{w} pixels, smaller than the {smallest}x{smallest} "
+            "training patch it needs at least; use a larger image")
+    return fitted
 
 
 @dataclass(frozen=True)

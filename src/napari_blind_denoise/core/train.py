@@ -31,7 +31,7 @@ from .models import build_network
 from .noise_model import curve_from_net
 from .normalize import NormStats, compute_norm_stats, quantization_step
 from .objectives import objective_for
-from .patches import PatchSampler, split_regions
+from .patches import PatchSampler, fit_patch_size, split_regions
 from .schedule import WeightAverage, lr_at
 from .validate import check_image
 
@@ -75,8 +75,13 @@ class TrainedModel:
         return self.config.model.in_channels
 
 
-def _fit_config(config: DenoiseConfig, channels: int) -> DenoiseConfig:
-    """``config`` with the data's channel count and, for noise-model methods, a noise model."""
+def _fit_config(config: DenoiseConfig, layout: Layout) -> DenoiseConfig:
+    """``config`` fitted to the data: its channel count, a patch that fits its planes
+    (:func:`fit_patch_size`) and, for noise-model methods, a noise model."""
+    channels = layout.channels
+    size = fit_patch_size(layout, config.train.patch_size, config.model.divisor)
+    if size != config.train.patch_size:
+        config = replace(config, train=replace(config.train, patch_size=size))
     if config.model.in_channels != channels or config.model.out_channels != channels:
         model = ModelConfig(**{**config.model.__dict__, "in_channels": channels,
                                "out_channels": channels})
@@ -107,9 +112,9 @@ class TrainingSession:
 
     def __init__(self, data, axes: str | None, config: DenoiseConfig, *,
                  device: str | torch.device = "auto") -> None:
-        self.layout: Layout = check_image(data, axes, min_size=config.train.patch_size)
+        self.layout: Layout = check_image(data, axes)
         self.data = data
-        self.config = _fit_config(config, self.layout.channels)
+        self.config = _fit_config(config, self.layout)
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self._stop = threading.Event()
         self._best_state: dict[str, torch.Tensor] | None = None

@@ -226,8 +226,7 @@ class TrainWidget(JobWidget):
             if layer is None:
                 raise InputError("no suitable image layer: open an image first")
             config = self.config()
-            data, layout = read_layer(layer, self.axes.text().strip().upper() or None,
-                                      min_size=config.train.patch_size)
+            data, layout = read_layer(layer, self.axes.text().strip().upper() or None)
             session = TrainingSession(data, layout.axes, config, device=self.device.device())
         except (InputError, ValueError) as exc:
             show_error(f"Cannot train: {exc}")
