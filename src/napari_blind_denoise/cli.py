@@ -7,7 +7,6 @@ the last line of stdout is a JSON summary. Progress goes to stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -15,161 +14,22 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .core.config import NOISE_MODEL_KINDS
+from ._cli_common import (
+    Progress,
+    add_common,
+    add_noise_out,
+    add_train_flags,
+    check_noise_flags,
+    drain,
+    emit,
+    load,
+    noise_outputs,
+    tile_config,
+    train_and_predict,
+)
 from .core.errors import BlindDenoiseError, InputError
-from .core.methods import METHODS, method_ids
 
 EXIT_BAD_INPUT = 2
-
-
-class _Progress:
-    """Prints a progress line to stderr at most every ``every`` seconds."""
-
-    def __init__(self, quiet: bool, every: float = 2.0) -> None:
-        self.quiet, self.every, self.last = quiet, every, -1e9
-
-    def train(self, ev) -> None:
-        now = time.perf_counter()
-        if self.quiet or (now - self.last < self.every and ev.progress < 1):
-            return
-        self.last = now
-        val = f" val {ev.val_loss:.5f}" if ev.val_loss is not None else ""
-        print(f"train {ev.progress:5.1%} step {ev.step} loss {ev.loss:.5f}{val} "
-              f"lr {ev.lr:.1e} {ev.elapsed:.1f}s {ev.patches_per_s:.0f} patches/s",
-              file=sys.stderr, flush=True)
-
-    def predict(self, ev) -> None:
-        now = time.perf_counter()
-        if self.quiet or (now - self.last < self.every and ev.tile < ev.n_tiles):
-            return
-        self.last = now
-        print(f"predict tile {ev.tile}/{ev.n_tiles} {ev.elapsed:.1f}s", file=sys.stderr,
-              flush=True)
-
-
-# -- shared pieces --------------------------------------------------------------------------
-
-def _add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) -> None:
-    p.add_argument("--method", choices=method_ids(), required=method_required,
-                   default=None if method_required else "n2v", help="denoising method")
-    p.add_argument("--axes", help="axes of the input, e.g. YX, ZYX, TYX, CYX (default: from "
-                   "file metadata, else guessed)")
-    p.add_argument("--preset", choices=("cpu", "gpu"), default=None,
-                   help="network size and step budget (default: gpu on a GPU, else cpu)")
-    p.add_argument("--steps", type=int, help="maximum optimiser steps")
-    p.add_argument("--time-budget", type=float, metavar="SECONDS",
-                   help="stop training after this many seconds")
-    p.add_argument("--patch-size", type=int, help="training patch edge in pixels")
-    p.add_argument("--batch-size", type=int, help="patches per step")
-    p.add_argument("--lr", type=float, help="peak learning rate")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save-model", metavar="DIR", help="also save the trained model here")
-    p.add_argument("--noise-model", choices=NOISE_MODEL_KINDS, default=None,
-                   help="nnet only: noise distribution of the N-net (default gaussian)")
-    _add_common(p)
-
-
-def _add_noise_out(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--noise-out", metavar="DIR",
-                   help="nnet only: write noise_std.tif, noise_curve.csv and noise_model.json "
-                   "here")
-
-
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tile-size", type=int, default=512, help="prediction tile edge")
-    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-
-
-def _config(args):
-    from .core.device import pick_device
-    from .core.methods import default_config
-
-    device = pick_device(args.device)
-    preset = args.preset or ("cpu" if device.type == "cpu" else "gpu")
-    over = {"seed": args.seed}
-    for flag, field in (("steps", "steps"), ("time_budget", "time_budget"),
-                        ("patch_size", "patch_size"), ("batch_size", "batch_size"),
-                        ("lr", "learning_rate")):
-        if getattr(args, flag) is not None:
-            over[field] = getattr(args, flag)
-    if args.time_budget is not None and args.steps is None:
-        over["steps"] = 10**9  # the clock decides
-    return default_config(args.method, preset, noise_model=args.noise_model, **over), device
-
-
-def _tile_config(args):
-    from .core import TileConfig
-
-    return TileConfig(tile_size=args.tile_size, overlap=min(48, args.tile_size // 4))
-
-
-def _train_and_predict(data, axes, args, out=None):
-    from .core import predict, save_model, train
-
-    tile = _tile_config(args)  # validated before any training
-    config, device = _config(args)
-    prog = _Progress(args.quiet)
-    gen = train(data, axes, config, device=device)
-    trained = _drain(gen, prog.train)
-    if args.save_model:
-        save_model(trained, args.save_model)
-    t0 = time.perf_counter()
-    result = _drain(predict(trained, data, trained.axes, tile=tile, out=out, device=device),
-                    prog.predict)
-    return trained, result, time.perf_counter() - t0
-
-
-def _drain(gen, on_event):
-    while True:
-        try:
-            on_event(next(gen))
-        except StopIteration as stop:
-            return stop.value
-
-
-def _check_noise_flags(args) -> None:
-    """Refuse noise-model options for methods without a noise model (before any work)."""
-    method = METHODS[args.method]
-    for flag, value in (("--noise-model", getattr(args, "noise_model", None)),
-                        ("--noise-out", getattr(args, "noise_out", None))):
-        if value is not None and not method.noise_model:
-            raise InputError(f"{flag} needs a method with a noise model (nnet), "
-                             f"not {args.method}")
-    if getattr(args, "noise_out", None):
-        from .io.noise_files import check_noise_dir
-
-        check_noise_dir(args.noise_out)
-
-
-def _noise_outputs(args, trained, denoised, axes) -> dict:
-    """Write the ``--noise-out`` files; summary keys for the JSON output."""
-    if not getattr(args, "noise_out", None):
-        return {}
-    from .io.noise_files import write_noise_outputs
-
-    s = write_noise_outputs(trained, denoised, axes, args.noise_out,
-                            on_event=_Progress(args.quiet).predict)
-    return {"noise_out": str(args.noise_out), "noise_model": s["kind"],
-            "noise_a": s["a"], "noise_b": s["b"]}
-
-
-def _load(path: str, axes: str | None):
-    from .core.validate import check_image
-    from .io import read_image
-
-    data, file_axes = read_image(path)
-    layout = check_image(data, axes or file_axes)
-    return data, layout.axes
-
-
-def _emit(args, summary: dict) -> None:
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        for k, v in summary.items():
-            print(f"{k}: {v}")
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -180,17 +40,17 @@ def cmd_denoise(args) -> int:
     from .io.images import check_output_path
 
     t0 = time.perf_counter()
-    _check_noise_flags(args)
+    check_noise_flags(args)
     out_path = check_output_path(args.output, [args.input])
-    data, axes = _load(args.input, args.axes)
+    data, axes = load(args.input, args.axes)
     out = open_output(out_path, tuple(data.shape), axes, attrs={"method": args.method})
     try:
-        trained, _, pred_s = _train_and_predict(data, axes, args, out=out.array)
-        noise = _noise_outputs(args, trained, out.array, axes)
+        trained, _, pred_s = train_and_predict(data, axes, args, out=out.array)
+        noise = noise_outputs(args, trained, out.array, axes)
         out.commit()
     finally:
         out.abort()
-    _emit(args, {
+    emit(args, {
         "method": trained.method, "input": str(args.input), "output": str(out_path),
         "axes": axes, "shape": list(data.shape), "steps": trained.info["steps"],
         "best_step": trained.info["best_step"], "train_seconds": trained.info["train_seconds"],
@@ -225,13 +85,13 @@ def cmd_predict(args) -> int:
     axes = check_image(data, axes).axes
     out = open_output(out_path, tuple(data.shape), axes, attrs={"method": trained.method})
     try:
-        _drain(predict(trained, data, axes, tile=_tile_config(args), out=out.array,
-                       device=device), _Progress(args.quiet).predict)
-        noise = _noise_outputs(args, trained, out.array, axes)
+        drain(predict(trained, data, axes, tile=tile_config(args), out=out.array,
+                       device=device), Progress(args.quiet).predict)
+        noise = noise_outputs(args, trained, out.array, axes)
         out.commit()
     finally:
         out.abort()
-    _emit(args, {"method": trained.method, "input": str(args.input), "output": str(out_path),
+    emit(args, {"method": trained.method, "input": str(args.input), "output": str(out_path),
                  "model": str(args.model), "total_seconds": round(time.perf_counter() - t0, 3),
                  **noise})
     return 0
@@ -242,17 +102,17 @@ def cmd_eval(args) -> int:
     from .core.metrics import score
 
     t0 = time.perf_counter()
-    _check_noise_flags(args)
+    check_noise_flags(args)
     if args.output:
         from .io.images import check_output_path
 
         check_output_path(args.output, [args.noisy, args.clean])
-    data, axes = _load(args.noisy, args.axes)
-    clean, _ = _load(args.clean, axes)
+    data, axes = load(args.noisy, args.axes)
+    clean, _ = load(args.clean, axes)
     if tuple(clean.shape) != tuple(data.shape):
         raise InputError(f"clean image shape {tuple(clean.shape)} differs from noisy "
                          f"{tuple(data.shape)}")
-    trained, result, _ = _train_and_predict(data, axes, args)
+    trained, result, _ = train_and_predict(data, axes, args)
     if args.output:
         from .io import write_image
 
@@ -270,7 +130,7 @@ def cmd_eval(args) -> int:
         for name, s in (("input", before), ("result", after)):
             print(f"{name:10s}{s['psnr']:9.2f}{s['ssim']:8.4f}{s['psnr_fit']:10.2f}"
                   f"{s['ssim_fit']:10.4f}")
-    _emit(args, summary)
+    emit(args, summary)
     return 0
 
 
@@ -281,15 +141,15 @@ def cmd_demo(args) -> int:
     from .sample_data import load_sample
 
     t0 = time.perf_counter()
-    _check_noise_flags(args)
+    check_noise_flags(args)
     noisy, clean = load_sample()
     out_dir = Path(args.out)
     args.axes = "YX"
-    trained, result, _ = _train_and_predict(noisy, "YX", args)
+    trained, result, _ = train_and_predict(noisy, "YX", args)
     denoised = write_image(out_dir / "denoised.tif", result, "YX")
     png = _side_by_side(out_dir / "comparison.png", noisy, result, clean)
     p_in, p_out = psnr(noisy, clean), psnr(result, clean)
-    _emit(args, {"method": trained.method, "steps": trained.info["steps"],
+    emit(args, {"method": trained.method, "steps": trained.info["steps"],
                  "train_seconds": trained.info["train_seconds"],
                  "total_seconds": round(time.perf_counter() - t0, 3),
                  "psnr_noisy": round(p_in, 2), "psnr_denoised": round(p_out, 2),
@@ -340,8 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("denoise", help="train on an image and write the denoised image")
     d.add_argument("input")
     d.add_argument("-o", "--output", required=True, help="output .tif/.tiff or .zarr")
-    _add_train_flags(d)
-    _add_noise_out(d)
+    add_train_flags(d)
+    add_noise_out(d)
     d.set_defaults(func=cmd_denoise)
 
     r = sub.add_parser("predict", help="apply a saved model")
@@ -350,19 +210,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", required=True)
     r.add_argument("--axes")
     r.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    _add_common(r)
-    _add_noise_out(r)
+    add_common(r)
+    add_noise_out(r)
     r.set_defaults(func=cmd_predict)
 
     e = sub.add_parser("eval", help="train on a noisy image and score it against a clean one")
     e.add_argument("--noisy", required=True)
     e.add_argument("--clean", required=True)
     e.add_argument("-o", "--output", help="also write the denoised image")
-    _add_train_flags(e)
+    add_train_flags(e)
     e.set_defaults(func=cmd_eval)
 
     m = sub.add_parser("demo", help="denoise the embedded sample (about a minute on a CPU)")
-    _add_train_flags(m, method_required=False)
+    add_train_flags(m, method_required=False)
     m.set_defaults(time_budget=40.0)
     m.add_argument("--out", default="demo-output", help="output folder")
     m.add_argument("--gui", action="store_true", help="open napari with the sample and result")
