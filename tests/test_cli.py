@@ -418,6 +418,27 @@ def test_denoise_nnet_noise_out(capsys, noisy_tif: Path, tmp_path: Path) -> None
     assert [p for p in visible(tmp_path) + visible(noise) if p.startswith(".")] == []
 
 
+def test_nnet_noise_out_writes_a_curve_per_channel(capsys, tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    clean = np.stack([np.full((64, 72), 10.0), np.full((64, 72), 1000.0)]).astype(np.float32)
+    noisy = clean + rng.normal(0, 1, clean.shape).astype(np.float32) * np.array(
+        [1.0, 50.0], np.float32)[:, None, None]
+    src = write_tif(tmp_path / "cyx.tif", noisy, "CYX")
+    noise = tmp_path / "noise"
+    rc, stdout, err = cli(capsys, "denoise", src, "-o", tmp_path / "out.tif", "--method",
+                          "nnet", "--noise-out", noise, "--steps", 6, "--json", *FAST)
+    assert rc == 0, err
+    assert sorted(p.name for p in noise.iterdir()) == [
+        "noise_curve.csv", "noise_curve_c1.csv", "noise_model.json", "noise_std.tif"]
+    curves = [np.loadtxt(noise / name, delimiter=",", skiprows=1)
+              for name in ("noise_curve.csv", "noise_curve_c1.csv")]
+    # each curve spans its own channel's signal range (about 10 and about 1000)
+    assert curves[0][:, 0].max() < 100 < 500 < curves[1][:, 0].min()
+    model = json.loads((noise / "noise_model.json").read_text())
+    assert [c["channel"] for c in model["channels"]] == [0, 1]
+    assert model["files"]["curve_c1"] == str(noise / "noise_curve_c1.csv")
+
+
 def test_predict_nnet_model_noise_out(capsys, noisy_tif: Path, tmp_path: Path) -> None:
     model = tmp_path / "model"
     rc, _, err = cli(capsys, "denoise", noisy_tif, "-o", tmp_path / "a.zarr", "--method",

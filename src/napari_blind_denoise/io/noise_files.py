@@ -1,7 +1,8 @@
 """The noise-model outputs of an ``nnet`` run: a std map, a noise curve and a JSON summary.
 
 ``noise_std.tif``: per-pixel predicted noise std (input units, the input's shape);
-``noise_curve.csv``: ``signal,std`` of channel 0 over the image's signal range;
+``noise_curve.csv``: ``signal,std`` of channel 0 over the image's signal range (and
+``noise_curve_c1.csv``... for further channels of a multi-channel image);
 ``noise_model.json``: kind, components and the fitted Poisson-Gaussian ``a``, ``b``
 (``variance = a * signal + b``) per channel. Every file is written atomically.
 """
@@ -74,6 +75,7 @@ def write_noise_outputs(trained, denoised, axes: str, folder: str | os.PathLike,
         The JSON summary (also written to ``noise_model.json``) plus the file paths.
     """
     folder = check_noise_dir(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     layout = check_image(denoised, axes)
     gen = predict_noise_std(trained, denoised, axes)
     while True:
@@ -86,20 +88,35 @@ def write_noise_outputs(trained, denoised, axes: str, folder: str | os.PathLike,
             on_event(ev)
     write_image(folder / STD_MAP, std_map, axes)
     values = sample_values(denoised, layout, 4_000_000, np.random.default_rng(0))
-    fits = []
+    fits, curves = [], []
     for c in range(layout.channels):
         signal, std, counts = _channel_curve(trained, values[c], c)
         a, b = fit_poisson_gaussian(signal, std, counts)
         fits.append({"channel": c, "a": a, "b": b,
                      "signal_range": [float(signal[0]), float(signal[-1])]})
+        curves.append((signal, std))
         if c == 0:
-            curve = (signal, std)
             summary = describe_noise_model(trained, signal, std, counts)
     summary["channels"] = fits
     summary["files"] = {k: str(folder / v) for k, v in
                         (("std_map", STD_MAP), ("curve", CURVE), ("summary", SUMMARY))}
-    write_curve_files(folder, *curve, summary)
+    for c, curve in enumerate(curves[1:], start=1):
+        summary["files"][f"curve_c{c}"] = str(write_curve_csv(folder / channel_curve_name(c),
+                                                              *curve))
+    write_curve_files(folder, *curves[0], summary)
     return summary
+
+
+def channel_curve_name(channel: int) -> str:
+    """File name of a channel's noise curve: ``noise_curve.csv`` for 0, else ``_c<k>``."""
+    return CURVE if channel == 0 else f"noise_curve_c{channel}.csv"
+
+
+def write_curve_csv(path: str | os.PathLike, signal, std) -> Path:
+    """Write one ``signal,std`` CSV atomically."""
+    rows = "".join(f"{s:.9g},{d:.9g}\n" for s, d in zip(signal, std, strict=True))
+    write_text(Path(path), "signal,std\n" + rows)
+    return Path(path)
 
 
 def write_curve_files(folder: str | os.PathLike, signal, std,
@@ -113,7 +130,6 @@ def write_curve_files(folder: str | os.PathLike, signal, std,
     """
     folder = check_noise_dir(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    rows = "".join(f"{s:.9g},{d:.9g}\n" for s, d in zip(signal, std, strict=True))
-    write_text(folder / CURVE, "signal,std\n" + rows)
+    write_curve_csv(folder / CURVE, signal, std)
     write_text(folder / SUMMARY, json.dumps(summary, indent=2))
     return [folder / CURVE, folder / SUMMARY]
