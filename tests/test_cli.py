@@ -425,7 +425,7 @@ def test_nnet_noise_out_writes_a_curve_per_channel(capsys, tmp_path: Path) -> No
         [1.0, 50.0], np.float32)[:, None, None]
     src = write_tif(tmp_path / "cyx.tif", noisy, "CYX")
     noise = tmp_path / "noise"
-    rc, stdout, err = cli(capsys, "denoise", src, "-o", tmp_path / "out.tif", "--method",
+    rc, _stdout, err = cli(capsys, "denoise", src, "-o", tmp_path / "out.tif", "--method",
                           "nnet", "--noise-out", noise, "--steps", 6, "--json", *FAST)
     assert rc == 0, err
     assert sorted(p.name for p in noise.iterdir()) == [

@@ -27,10 +27,17 @@ def test_round_trip_through_json() -> None:
 
 def test_round_trip_with_noise_model() -> None:
     cfg = DenoiseConfig(method="nnet", mask=MaskConfig(kind="n2s"),
-                        noise_model=NoiseModelConfig(kind="gmm2", hidden=12, min_std=2e-3))
+                        noise_model=NoiseModelConfig(kind="gmm2", hidden=12, min_std=2e-3,
+                                                     lr_scale=4.0))
     data = json.loads(json.dumps(cfg.to_dict()))
-    assert data["noise_model"] == {"kind": "gmm2", "hidden": 12, "min_std": 2e-3}
+    assert data["noise_model"] == {"kind": "gmm2", "hidden": 12, "min_std": 2e-3,
+                                   "lr_scale": 4.0}
     assert DenoiseConfig.from_dict(data) == cfg
+
+
+def test_noise_model_saved_before_lr_scale_loads() -> None:
+    data = {"kind": "gmm3", "hidden": 32, "min_std": 1e-3}  # a model folder from 0.1.0
+    assert NoiseModelConfig.from_dict(data) == NoiseModelConfig(kind="gmm3")
 
 
 def test_old_dict_without_noise_model_loads() -> None:

@@ -31,6 +31,7 @@ from napari_blind_denoise.core.losses import mixture_log_prob
 from napari_blind_denoise.core.models import DenoiserWithNoiseModel, NoiseNet, UNet
 from napari_blind_denoise.core.normalize import quantization_step
 from napari_blind_denoise.core.objectives import masked_likelihood
+from napari_blind_denoise.core.train import NOISE_NET_MAX_LR
 from tests.conftest import make_noisy, tiny_config
 
 
@@ -146,6 +147,38 @@ def test_kept_model_selected_on_validation_mse(image: np.ndarray) -> None:
     vals = {e.step: e.val_mse for e in events if e.step % 2 == 0}
     assert trained.info["best_step"] == min(vals, key=vals.get)
     assert trained.config.noise_model == NoiseModelConfig()  # filled in for nnet
+
+
+@pytest.mark.parametrize("lr_scale", [1.0, 10.0])
+def test_noise_net_learns_at_its_own_rate(image: np.ndarray, lr_scale: float) -> None:
+    from napari_blind_denoise.core import TrainingSession
+
+    cfg = tiny_config("nnet", steps=3)
+    cfg = replace(cfg, noise_model=NoiseModelConfig(lr_scale=lr_scale))
+    session = TrainingSession(image, "YX", cfg, device="cpu")
+    event = next(session.run())
+    dnet, nnet = session.optimizer.param_groups
+    noise_params = {id(p) for p in session.model.noise_net.parameters()}
+    assert {id(p) for p in nnet["params"]} == noise_params
+    assert not noise_params & {id(p) for p in dnet["params"]}
+    assert dnet["lr"] == pytest.approx(event.lr)
+    assert nnet["lr"] == pytest.approx(min(lr_scale * event.lr, NOISE_NET_MAX_LR))
+
+
+def test_noise_net_learning_rate_is_capped(image: np.ndarray) -> None:
+    from napari_blind_denoise.core import TrainingSession
+
+    cfg = tiny_config("nnet", steps=3, learning_rate=0.02)  # 10x would be 0.2
+    session = TrainingSession(image, "YX", cfg, device="cpu")
+    event = next(session.run())
+    dnet, nnet = session.optimizer.param_groups
+    assert dnet["lr"] == pytest.approx(event.lr) and event.lr > NOISE_NET_MAX_LR / 10
+    assert nnet["lr"] == pytest.approx(NOISE_NET_MAX_LR)
+
+
+def test_lr_scale_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="lr_scale"):
+        NoiseModelConfig(lr_scale=0.0)
 
 
 def test_predict_returns_the_dnet_signal(trained: TrainedModel, image: np.ndarray) -> None:

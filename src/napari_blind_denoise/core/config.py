@@ -201,11 +201,16 @@ class NoiseModelConfig:
     min_std
         Floor of every component's standard deviation, in normalised units (the data's
         0.5-99.5 percentile range is 1); keeps the likelihood finite on flat patches.
+    lr_scale
+        The N-net's learning rate relative to the D-net's. The N-net is small and its stds
+        must travel far from their initial value (noise std from below 1 % to over 10 % of
+        the range); at the D-net's rate it lagged behind the denoiser (docs/benchmarks.md).
     """
 
     kind: NoiseKind = "gaussian"
     hidden: int = 32
     min_std: float = 1e-3
+    lr_scale: float = 10.0
 
     def __post_init__(self) -> None:
         if self.kind not in NOISE_MODEL_KINDS:
@@ -215,6 +220,8 @@ class NoiseModelConfig:
             raise ValueError("hidden must be >= 1")
         if not 0.0 < self.min_std < 1.0:
             raise ValueError("min_std must be in (0, 1)")
+        if not self.lr_scale > 0:
+            raise ValueError("lr_scale must be > 0")
 
     @property
     def components(self) -> int:

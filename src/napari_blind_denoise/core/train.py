@@ -95,6 +95,10 @@ def _fit_config(config: DenoiseConfig, layout: Layout) -> DenoiseConfig:
     return config
 
 
+# the N-net's learning rate never exceeds this: 30x the CPU preset's 3e-3 made it diverge
+NOISE_NET_MAX_LR = 0.03
+
+
 class TrainingSession:
     """One training run on one array.
 
@@ -127,6 +131,7 @@ class TrainingSession:
         self._signal_range: list[list[float]] | None = None
         self.norm: NormStats | None = None
         self.model: torch.nn.Module | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
 
     # -- control from outside -------------------------------------------------------------
     def stop(self) -> None:
@@ -181,8 +186,8 @@ class TrainingSession:
         self._set_bin_width(np.random.default_rng(cfg.seed))
         mem = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model = self.model.to(memory_format=mem)
-        opt = torch.optim.Adam(self.model.parameters(), lr=lr_at(0.0, cfg),
-                               weight_decay=cfg.weight_decay)
+        opt = self.optimizer = torch.optim.Adam(self._param_groups(), lr=lr_at(0.0, cfg),
+                                                weight_decay=cfg.weight_decay)
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp(self.device))
 
         ema = WeightAverage(self.model, cfg.ema_decay) if cfg.ema_decay else None
@@ -195,7 +200,7 @@ class TrainingSession:
                 progress = max(progress, elapsed / cfg.time_budget)
             lr = lr_at(progress, cfg)
             for g in opt.param_groups:
-                g["lr"] = lr
+                g["lr"] = min(lr * g["lr_scale"], g["lr_max"])
             batch = torch.from_numpy(sampler.sample(cfg.batch_size, rng, cfg.augment))
             loss = self._step(opt, scaler, batch, masker(batch, gen), mem)
             if ema is not None:
@@ -218,6 +223,19 @@ class TrainingSession:
             if last:
                 break
         return self.best_model()
+
+    def _param_groups(self) -> list[dict]:
+        """Optimiser groups: the denoiser at the schedule's rate, an N-net at
+        ``noise_model.lr_scale`` times it."""
+        noise_net = getattr(self.model, "noise_net", None)
+        if noise_net is None or self.config.noise_model is None:
+            return [{"params": list(self.model.parameters()), "lr_scale": 1.0,
+                     "lr_max": math.inf}]
+        own = {id(p) for p in noise_net.parameters()}
+        rest = [p for p in self.model.parameters() if id(p) not in own]
+        return [{"params": rest, "lr_scale": 1.0, "lr_max": math.inf},
+                {"params": list(noise_net.parameters()),
+                 "lr_scale": self.config.noise_model.lr_scale, "lr_max": NOISE_NET_MAX_LR}]
 
     def _step(self, opt, scaler, batch: torch.Tensor, masked: Masked, mem) -> float:
         dev = self.device
