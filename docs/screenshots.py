@@ -32,6 +32,13 @@ def wait_until(predicate, timeout: float = 600.0) -> None:
         time.sleep(0.01)
 
 
+def show_all(viewer) -> None:
+    """Fit every visible layer in the canvas once the layout has settled."""
+    wait_until(lambda: True)
+    viewer.reset_view()
+    wait_until(lambda: True)
+
+
 def shoot(viewer, name: str) -> None:
     """Save the whole window (canvas and docks)."""
     OUT.mkdir(parents=True, exist_ok=True)
@@ -54,6 +61,7 @@ def main(time_limit: int = 30) -> int:
     for layer in viewer.layers:
         layer.visible = layer.name in ("nuclei noisy", "nuclei noisy denoised")
     viewer.canvas.grid.enabled = True
+    show_all(viewer)
     shoot(viewer, "train_widget.png")
     viewer.canvas.grid.enabled = False
 
@@ -66,6 +74,7 @@ def main(time_limit: int = 30) -> int:
     wait_until(lambda: not apply.runner.running)
     for layer in viewer.layers:
         layer.visible = layer.name in ("nuclei noisy", "nuclei crop denoised")
+    show_all(viewer)
     shoot(viewer, "apply_widget.png")
 
     viewer.window.remove_dock_widget(dock)
@@ -96,6 +105,7 @@ def noise_model_shots(viewer, noisy, time_limit: int) -> None:
     for layer in viewer.layers:
         layer.visible = layer.name in ("nuclei noisy noise std", "nuclei noisy residual")
     viewer.canvas.grid.enabled = True
+    show_all(viewer)
     shoot(viewer, "train_nnet_widget.png")
     print(train.status.text())
     viewer.window.remove_dock_widget(dock)

@@ -74,6 +74,10 @@ def test_noise_inspector_density_curve_and_export(viewer, sample, nnet_trained, 
     assert insp.denoised_picker.currentText() == "nuclei noisy denoised"
     run_job(qtbot, insp, insp.start)
     assert insp.slider.isEnabled()
+    # the slider reaches the bright nuclei (clean sample: background 100, nuclei up to 180)
+    lo, hi = insp._range()
+    den = np.asarray(viewer.layers["nuclei noisy denoised"].data[:])
+    assert lo <= np.median(den) and hi >= np.percentile(den, 99)
     insp.set_level(300.0)
     assert insp.slider.value() > 0
     lines = insp.density_ax.get_lines()

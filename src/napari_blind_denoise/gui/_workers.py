@@ -19,7 +19,7 @@ from ..core.noise_model import (
     noise_curve,
     predict_noise_std,
 )
-from ..core.noise_stats import binned_std, sample_residuals
+from ..core.noise_stats import DISPLAY_MIN_FRACTION, binned_std, sample_residuals
 from ..core.predict import predict
 from ..core.train import TrainedModel, TrainingSession
 from ..io import open_output
@@ -163,7 +163,7 @@ def noise_outputs(result: JobResult, noisy, layout: Layout, folder: Path, name: 
     for role, out in stores:
         result.outputs[role] = out.commit()
     signal, residual = sample_residuals(noisy, denoised, layout)
-    centres, std, _ = binned_std(signal, residual)
+    centres, std, _ = binned_std(signal, residual, min_fraction=DISPLAY_MIN_FRACTION)
     result.empirical_curve = (centres, std)
     result.noise_curve = noise_curve(trained)
     result.poisson_gaussian = fit_poisson_gaussian(*result.noise_curve)

@@ -30,7 +30,12 @@ from qtpy.QtWidgets import (
 from ..core.axes import validate_axes
 from ..core.errors import InputError
 from ..core.noise_model import describe_noise_model, has_noise_model, noise_curve, noise_density
-from ..core.noise_stats import binned_std, residuals_at, sample_residuals
+from ..core.noise_stats import (
+    DISPLAY_MIN_FRACTION,
+    binned_std,
+    residuals_at,
+    sample_residuals,
+)
 from ..io.noise_files import write_curve_files
 from ._common import JobRunner, JobWidget, LayerPicker
 from ._layers import META_KEY
@@ -46,7 +51,8 @@ def measure(noisy, denoised, axes: str, *, stop):
     layout = validate_axes(axes, tuple(noisy.shape))
     yield "sampling"
     signal, residual = sample_residuals(noisy, denoised, layout)
-    centres, std, counts = binned_std(signal, residual, n_bins=N_BINS)
+    centres, std, counts = binned_std(signal, residual, n_bins=N_BINS,
+                                       min_fraction=DISPLAY_MIN_FRACTION)
     return signal, residual, (centres, std, counts)
 
 
