@@ -82,10 +82,41 @@ def case(name: str, rng: np.random.Generator):
         y = (rng.poisson(lam) + rng.normal(0, 0.8, x.shape)) / 40.0
         std = np.sqrt(lam + 0.64) / 40.0
         return y.astype(np.float32), "ZYX", x, std, "gmm3"
+    return _textured_case(name, rng)
+
+
+def _textured_case(name: str, rng: np.random.Generator):
+    """Harder cases: fine texture, where the D-net's own error is largest."""
+    import imageio.v3 as iio
+
+    if name == "gaussian-texture":  # a BSD68 natural image (8-bit range), additive sigma 15
+        x = iio.imread(DATA / "bsd68_gray" / "test003.png").astype(np.float64)
+        y = x + rng.normal(0, 15.0, x.shape)
+        return y.astype(np.float32), "YX", x, np.full_like(x, 15.0), "gaussian"
+    if name == "pg-w2s":  # camera counts on a W2S average: gain 1.5, offset 200, read 4 ADU
+        x = _smooth(_w2s_gt())
+        photons = x / x.max() * 30.0
+        gain, offset, read = 1.5, 200.0, 4.0
+        y = gain * rng.poisson(photons) + offset + rng.normal(0, read, x.shape)
+        std = np.sqrt(gain * gain * photons + read * read)
+        return (np.clip(y, 0, 65535).round().astype(np.uint16), "YX", gain * photons + offset,
+                std, "gmm3")
+    if name == "gaussian-low":  # HeLa mitochondria, additive sigma 30 (high SNR)
+        x = _smooth(_hela(1))
+        y = x + rng.normal(0, 30.0, x.shape)
+        return y.astype(np.float32), "YX", x, np.full_like(x, 30.0), "gaussian"
+    if name == "pg-bright":  # HeLa nuclei, 600 photons peak, gain 1, offset 100, read 5 ADU
+        x = _smooth(_hela(2))
+        photons = x / x.max() * 600.0
+        y = rng.poisson(photons) + 100.0 + rng.normal(0, 5.0, x.shape)
+        std = np.sqrt(photons + 25.0)
+        return (np.clip(y, 0, 65535).round().astype(np.uint16), "YX", photons + 100.0, std,
+                "gmm3")
     raise SystemExit(f"unknown case {name}")
 
 
-CASES = ["gaussian-float", "pg-camera", "speckle", "poisson-low", "pg-3d"]
+CASES = ["gaussian-float", "pg-camera", "speckle", "poisson-low", "pg-3d", "gaussian-texture",
+         "pg-w2s", "gaussian-low", "pg-bright"]
 
 
 def score(curve_csv: Path, signal: np.ndarray, std: np.ndarray) -> tuple[float, list]:

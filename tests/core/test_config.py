@@ -28,10 +28,10 @@ def test_round_trip_through_json() -> None:
 def test_round_trip_with_noise_model() -> None:
     cfg = DenoiseConfig(method="nnet", mask=MaskConfig(kind="n2s"),
                         noise_model=NoiseModelConfig(kind="gmm2", hidden=12, min_std=2e-3,
-                                                     lr_scale=4.0))
+                                                     lr_scale=4.0, calibrate=False))
     data = json.loads(json.dumps(cfg.to_dict()))
     assert data["noise_model"] == {"kind": "gmm2", "hidden": 12, "min_std": 2e-3,
-                                   "lr_scale": 4.0}
+                                   "lr_scale": 4.0, "calibrate": False}
     assert DenoiseConfig.from_dict(data) == cfg
 
 

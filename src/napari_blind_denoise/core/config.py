@@ -205,12 +205,17 @@ class NoiseModelConfig:
         The N-net's learning rate relative to the D-net's. The N-net is small and its stds
         must travel far from their initial value (noise std from below 1 % to over 10 % of
         the range); at the D-net's rate it lagged behind the denoiser (docs/benchmarks.md).
+    calibrate
+        After training, measure the D-net's own error by re-noising its output and remove
+        it from the noise model (``core.noise_calibration``); the learned curve otherwise
+        counts that error as noise where the signal is hard to predict.
     """
 
     kind: NoiseKind = "gaussian"
     hidden: int = 32
     min_std: float = 1e-3
     lr_scale: float = 10.0
+    calibrate: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in NOISE_MODEL_KINDS:

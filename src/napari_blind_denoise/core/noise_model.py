@@ -20,6 +20,7 @@ from .errors import InputError
 from .events import PredictEvent
 from .losses import mixture_log_prob
 from .models.noise_net import DenoiserWithNoiseModel, Mixture, NoiseNet
+from .noise_calibration import apply_correction
 from .normalize import NormStats
 from .validate import check_image
 
@@ -55,13 +56,23 @@ def mixture_at(net: NoiseNet, signal: np.ndarray) -> Mixture:
     return Mixture(*(p[0, ..., 0].float().cpu() for p in mix))
 
 
+def _mixture(trained: TrainedModel, signal: np.ndarray) -> Mixture:
+    """The calibrated noise model of ``trained`` at normalised ``signal`` ``(C, N)``."""
+    mix = mixture_at(_noise_net(trained), signal)
+    return apply_correction(mix, signal, trained.info.get("noise_correction"))
+
+
 def curve_from_net(net: NoiseNet, norm: NormStats, signal_range: tuple[float, float],
-                   n: int = 64, channel: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``(signal, std)`` at ``n`` evenly spaced signal values of ``channel``, input units."""
+                   n: int = 64, channel: int = 0, *,
+                   correction: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(signal, std)`` at ``n`` evenly spaced signal values of ``channel``, input units.
+
+    ``correction``: the calibration factors of a trained model (``info["noise_correction"]``).
+    """
     low, scale = _scale(norm, channel)
     signal = np.linspace(signal_range[0], signal_range[1], n)
     s = np.broadcast_to((signal - low) / scale, (net.channels, n))
-    mix = mixture_at(net, s)
+    mix = apply_correction(mixture_at(net, s), s, correction)
     return signal, mix.total_std(dim=1)[channel].double().numpy() * scale
 
 
@@ -97,7 +108,8 @@ def noise_curve(trained: TrainedModel, n: int = 64,
     """
     net = _noise_net(trained)
     rng = signal_range if signal_range is not None else default_signal_range(trained, channel)
-    return curve_from_net(net, trained.norm, rng, n, channel)
+    return curve_from_net(net, trained.norm, rng, n, channel,
+                          correction=trained.info.get("noise_correction"))
 
 
 def predict_noise_std(trained: TrainedModel, denoised, axes: str | None = None, *, out=None,
@@ -153,7 +165,7 @@ def predict_noise_std(trained: TrainedModel, denoised, axes: str | None = None, 
             ys = slice(y0, min(layout.height, y0 + rows))
             block = trained.norm.normalize(layout.read(denoised, plane, ys, slice(None)))
             c, h, w = block.shape
-            std = mixture_at(net, block.reshape(c, h * w)).total_std(dim=1).numpy() * scale
+            std = _mixture(trained, block.reshape(c, h * w)).total_std(dim=1).numpy() * scale
             layout.write(out, plane, ys, slice(None), std.reshape(c, h, w).astype(np.float32))
             done += 1
             yield PredictEvent(tile=done, n_tiles=n_win, elapsed=time.perf_counter() - t0)
@@ -218,7 +230,7 @@ def noise_density(trained: TrainedModel, signal: float, values, *,
     net = _noise_net(trained)
     low, scale = _scale(trained.norm, channel)
     s = np.full((net.channels, 1), (signal - low) / scale, np.float32)
-    mix = mixture_at(net, s)
+    mix = _mixture(trained, s)
     w = mix.log_weights[channel, :, 0].exp().double().numpy()
     mu = mix.means[channel, :, 0].double().numpy() * scale
     sd = mix.stds[channel, :, 0].double().numpy() * scale
@@ -259,7 +271,7 @@ def noise_log_density(trained: TrainedModel, signal, residual, *,
     if s.shape != r.shape:
         raise ValueError(f"signal {s.shape} and residual {r.shape} shapes differ")
     flat = np.broadcast_to(((s - low) / scale).reshape(1, -1), (net.channels, s.size))
-    mix = mixture_at(net, flat)
+    mix = _mixture(trained, flat)
     z = torch.tensor((r / scale).reshape(1, 1, -1))  # (1, 1, N) against (C, K, N)
     bins = net.bin_width.detach().cpu().double().view(1, -1, 1)
     log_p = mixture_log_prob(z, *(p.double().unsqueeze(0) for p in mix), bins)[0, channel]
@@ -271,7 +283,13 @@ def describe_noise_model(trained: TrainedModel, signal: np.ndarray, std: np.ndar
     """JSON-ready summary: kind, components, Poisson-Gaussian ``a``, ``b`` fitted to the curve."""
     cfg = trained.config.noise_model
     a, b = fit_poisson_gaussian(signal, std, weights)
+    corr = trained.info.get("noise_correction")
+    calibration = None if not corr else {
+        "method": "re-noising: the D-net's squared error removed from the N-net's variance",
+        "std_factor_min": float(np.min(corr["factor"])),
+        "std_factor_max": float(np.max(corr["factor"]))}
     return {"method": trained.method, "kind": cfg.kind, "components": cfg.components,
+            "calibration": calibration,
             "hidden": cfg.hidden, "min_std_normalised": cfg.min_std,
             "pixelwise": True, "variance_model": "a * signal + b", "a": a, "b": b,
             "signal_range": [float(signal[0]), float(signal[-1])],

@@ -28,6 +28,7 @@ from .events import TrainEvent
 from .masking import Masked, build_masker
 from .methods import METHODS
 from .models import build_network
+from .noise_calibration import measure_correction
 from .noise_model import curve_from_net
 from .normalize import NormStats, compute_norm_stats, quantization_step
 from .objectives import objective_for
@@ -222,7 +223,19 @@ class TrainingSession:
                              best_val_mse=None if math.isinf(self._best_mse) else self._best_mse)
             if last:
                 break
-        return self.best_model()
+        return self.calibrated(self.best_model())
+
+    def calibrated(self, trained: TrainedModel) -> TrainedModel:
+        """``trained`` with the D-net's error removed from its noise model (``nnet`` with
+        ``noise_model.calibrate``; see :mod:`~napari_blind_denoise.core.noise_calibration`)."""
+        nm = self.config.noise_model
+        if nm is None or not nm.calibrate or not hasattr(trained.model, "noise_net"):
+            return trained
+        trained.info["noise_correction"] = measure_correction(
+            trained.model.denoiser, trained.model.noise_net, self.data, self.layout, self.norm,
+            period=self.config.mask.grid_period, divisor=self.config.model.divisor,
+            seed=self.config.train.seed)
+        return trained
 
     def _param_groups(self) -> list[dict]:
         """Optimiser groups: the denoiser at the schedule's rate, an N-net at
