@@ -277,3 +277,17 @@ def test_quantization_step() -> None:
     step = quantization_step((counts / 7.0).astype(np.float32), layout)[0]
     assert step == pytest.approx(1 / 7.0, rel=1e-5)
     assert quantization_step(rng.normal(size=(64, 64)).astype(np.float32), layout) == (0.0,)
+
+
+def test_reported_std_adds_the_rounding_variance_on_quantised_data() -> None:
+    from napari_blind_denoise.core.models.noise_net import Mixture
+    from napari_blind_denoise.core.noise_model import noise_std_of
+
+    net = NoiseNet(1, NoiseModelConfig(kind="gmm2"))
+    mix = Mixture(torch.log(torch.tensor([[[0.5], [0.5]]])), torch.tensor([[[-0.1], [0.1]]]),
+                  torch.tensor([[[0.2], [0.2]]]))
+    total = float(mix.total_std(dim=1)[0, 0])
+    assert float(noise_std_of(mix, net)[0, 0]) == pytest.approx(total)  # continuous data
+    net.bin_width.fill_(0.3)
+    assert float(noise_std_of(mix, net)[0, 0]) == pytest.approx(
+        np.sqrt(total**2 + 0.3**2 / 12))

@@ -56,6 +56,17 @@ def mixture_at(net: NoiseNet, signal: np.ndarray) -> Mixture:
     return Mixture(*(p[0, ..., 0].float().cpu() for p in mix))
 
 
+def noise_std_of(mix: Mixture, net: NoiseNet) -> torch.Tensor:
+    """Std ``(C, N)`` of the noise a mixture ``(C, K, N)`` describes, normalised units.
+
+    On quantised data (``net.bin_width`` > 0) the mixture is the latent density behind the
+    discretised likelihood; the observed values add the rounding variance ``h**2 / 12``
+    (Sheppard's correction), which matters at a few photons per pixel.
+    """
+    h = net.bin_width.detach().cpu().to(mix.stds.dtype).view(-1, 1)
+    return (mix.total_std(dim=1).square() + h.square() / 12.0).sqrt()
+
+
 def _mixture(trained: TrainedModel, signal: np.ndarray) -> Mixture:
     """The calibrated noise model of ``trained`` at normalised ``signal`` ``(C, N)``."""
     mix = mixture_at(_noise_net(trained), signal)
@@ -73,7 +84,7 @@ def curve_from_net(net: NoiseNet, norm: NormStats, signal_range: tuple[float, fl
     signal = np.linspace(signal_range[0], signal_range[1], n)
     s = np.broadcast_to((signal - low) / scale, (net.channels, n))
     mix = apply_correction(mixture_at(net, s), s, correction)
-    return signal, mix.total_std(dim=1)[channel].double().numpy() * scale
+    return signal, noise_std_of(mix, net)[channel].double().numpy() * scale
 
 
 def default_signal_range(trained: TrainedModel, channel: int = 0) -> tuple[float, float]:
@@ -165,7 +176,8 @@ def predict_noise_std(trained: TrainedModel, denoised, axes: str | None = None, 
             ys = slice(y0, min(layout.height, y0 + rows))
             block = trained.norm.normalize(layout.read(denoised, plane, ys, slice(None)))
             c, h, w = block.shape
-            std = _mixture(trained, block.reshape(c, h * w)).total_std(dim=1).numpy() * scale
+            mix = _mixture(trained, block.reshape(c, h * w))
+            std = noise_std_of(mix, net).numpy() * scale
             layout.write(out, plane, ys, slice(None), std.reshape(c, h, w).astype(np.float32))
             done += 1
             yield PredictEvent(tile=done, n_tiles=n_win, elapsed=time.perf_counter() - t0)
@@ -225,7 +237,8 @@ def noise_density(trained: TrainedModel, signal: float, values, *,
     dict
         ``total`` (density at ``values``, per input unit), ``components`` (one array per
         component, each already multiplied by its weight, so they sum to ``total``),
-        ``weights``, ``means``, ``stds`` (lists, input units) and ``std`` (whole mixture).
+        ``weights``, ``means``, ``stds`` (lists, input units) and ``std`` (of the noise: the whole
+        mixture, plus the rounding variance on quantised data, see :func:`noise_std_of`).
     """
     net = _noise_net(trained)
     low, scale = _scale(trained.norm, channel)
@@ -239,7 +252,7 @@ def noise_density(trained: TrainedModel, signal: float, values, *,
              for wk, m, sk in zip(w, mu, sd, strict=True)]
     return {"total": np.sum(comps, axis=0), "components": comps, "weights": w.tolist(),
             "means": mu.tolist(), "stds": sd.tolist(),
-            "std": float(np.sqrt((w * (sd**2 + mu**2)).sum()))}
+            "std": float(noise_std_of(mix, net)[channel, 0]) * scale}
 
 
 def noise_log_density(trained: TrainedModel, signal, residual, *,
