@@ -288,6 +288,8 @@ def test_reported_std_adds_the_rounding_variance_on_quantised_data() -> None:
                   torch.tensor([[[0.2], [0.2]]]))
     total = float(mix.total_std(dim=1)[0, 0])
     assert float(noise_std_of(mix, net)[0, 0]) == pytest.approx(total)  # continuous data
-    net.bin_width.fill_(0.3)
+    net.bin_width.fill_(0.1)  # std 0.22 > h / 2: Sheppard's correction in full
     assert float(noise_std_of(mix, net)[0, 0]) == pytest.approx(
-        np.sqrt(total**2 + 0.3**2 / 12))
+        np.sqrt(total**2 + 0.1**2 / 12), rel=1e-4)
+    net.bin_width.fill_(10.0)  # std far below the lattice step: no rounding term
+    assert float(noise_std_of(mix, net)[0, 0]) == pytest.approx(total, rel=1e-3)

@@ -59,12 +59,16 @@ def mixture_at(net: NoiseNet, signal: np.ndarray) -> Mixture:
 def noise_std_of(mix: Mixture, net: NoiseNet) -> torch.Tensor:
     """Std ``(C, N)`` of the noise a mixture ``(C, K, N)`` describes, normalised units.
 
-    On quantised data (``net.bin_width`` > 0) the mixture is the latent density behind the
-    discretised likelihood; the observed values add the rounding variance ``h**2 / 12``
-    (Sheppard's correction), which matters at a few photons per pixel.
+    On quantised data (``net.bin_width`` ``h`` > 0) the mixture is the latent density behind
+    the discretised likelihood; the observed values add the rounding variance ``h**2 / 12``
+    (Sheppard's correction), which matters at a few photons per pixel. Sheppard's correction
+    holds once the latent std is about ``h / 2`` or more; below that (a dark pixel near 0
+    photons) the rounding is not uniform, so the term fades out as ``1 - exp(-(2 std / h)**4)``.
     """
     h = net.bin_width.detach().cpu().to(mix.stds.dtype).view(-1, 1)
-    return (mix.total_std(dim=1).square() + h.square() / 12.0).sqrt()
+    var = mix.total_std(dim=1).square()
+    fade = -torch.expm1(-(4.0 * var / h.square().clamp_min(1e-30)).square())
+    return (var + fade * h.square() / 12.0).sqrt()
 
 
 def _mixture(trained: TrainedModel, signal: np.ndarray) -> Mixture:
