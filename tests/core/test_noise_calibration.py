@@ -14,7 +14,7 @@ from napari_blind_denoise.core.models.noise_net import Mixture
 from napari_blind_denoise.core.noise_calibration import (
     MIN_FACTOR,
     _binned_ratio,
-    _j_invariant,
+    _factor_map,
     _sample,
     apply_correction,
 )
@@ -64,13 +64,24 @@ def test_sample_draws_from_the_mixture() -> None:
     assert float(draws.std()) == pytest.approx(expected_std, rel=0.02)
 
 
+def test_factor_map_interpolates_per_channel() -> None:
+    signal = torch.tensor([[[[0.0, 0.5]], [[1.0, 0.25]]]])  # (B=1, C=2, Y=1, X=2)
+    grid = np.array([[0.0, 1.0], [0.0, 1.0]])
+    factor = np.array([[1.0, 0.5], [0.8, 0.6]])
+    np.testing.assert_allclose(_factor_map(grid, factor, signal).numpy(),
+                               [[[[1.0, 0.75]], [[0.6, 0.75]]]], rtol=1e-6)
+
+
 def test_j_invariant_output_ignores_the_predicted_pixel() -> None:
+    from napari_blind_denoise.core.masking.n2s import GridMasker
+
     net = torch.nn.Conv2d(1, 1, 3, padding=1)
     y = torch.randn(1, 1, 16, 16)
-    a = _j_invariant(net, y, period=4)
-    y2 = y.clone()
-    y2[0, 0, 5, 6] += 100.0
-    b = _j_invariant(net, y2, period=4)
+    with torch.no_grad():
+        a = GridMasker(4).predict_hidden(net, y)
+        y2 = y.clone()
+        y2[0, 0, 5, 6] += 100.0
+        b = GridMasker(4).predict_hidden(net, y2)
     assert torch.allclose(a[0, 0, 5, 6], b[0, 0, 5, 6]), "f_J(y) at a pixel used its value"
     assert not torch.allclose(a, b)
 

@@ -39,17 +39,6 @@ MIN_FACTOR = 0.5  # the std is never scaled below half of the N-net's
 ITERATIONS = 2
 
 
-@torch.no_grad()
-def _j_invariant(denoiser: torch.nn.Module, y: torch.Tensor, period: int) -> torch.Tensor:
-    """Every pixel of ``y`` ``(B, C, Y, X)`` predicted while masked (all grid phases)."""
-    masker = GridMasker(period)
-    out = torch.zeros_like(y)
-    for phase in range(masker.n_phases):
-        m = masker.mask_phase(y, phase)
-        out += denoiser(m.input).float() * m.mask
-    return out
-
-
 def _sample(mix: Mixture, factor: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """One draw of the (scaled) mixture per pixel; ``mix`` tensors ``(B, C, K, Y, X)``."""
     w = mix.log_weights.exp()
@@ -61,13 +50,18 @@ def _sample(mix: Mixture, factor: torch.Tensor, gen: torch.Generator) -> torch.T
     return (mean + std * z) * factor
 
 
-def _interp_factor(grid: np.ndarray, factor: np.ndarray, signal: torch.Tensor) -> torch.Tensor:
-    """``factor`` ``(C, G)`` on ``grid`` ``(C, G)`` evaluated at ``signal`` ``(B, C, Y, X)``."""
-    out = torch.empty_like(signal)
-    for c in range(signal.shape[1]):
-        s = signal[:, c].numpy()
-        out[:, c] = torch.from_numpy(np.interp(s, grid[c], factor[c]).astype(np.float32))
-    return out
+def factor_at(grid, factor, signal: np.ndarray) -> np.ndarray:
+    """``factor`` ``(C, G)`` tabulated on ``grid`` ``(C, G)``, at ``signal`` ``(C, N)``."""
+    grid, factor = np.asarray(grid, np.float64), np.asarray(factor, np.float64)
+    return np.stack([np.interp(s, g, f) for s, g, f in zip(signal, grid, factor, strict=True)])
+
+
+def _factor_map(grid: np.ndarray, factor: np.ndarray, signal: torch.Tensor) -> torch.Tensor:
+    """:func:`factor_at` for a ``(B, C, Y, X)`` signal tensor."""
+    flat = signal.transpose(0, 1).reshape(signal.shape[1], -1).numpy()
+    k = torch.from_numpy(factor_at(grid, factor, flat).astype(np.float32))
+    b, _, y, x = signal.shape
+    return k.reshape(-1, b, y, x).transpose(0, 1)
 
 
 def _binned_ratio(signal: np.ndarray, err2: np.ndarray, var: np.ndarray,
@@ -109,8 +103,7 @@ def measure_correction(denoiser: torch.nn.Module, noise_net: NoiseNet, data, lay
     """
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
-    size = fit_patch_size(layout, min(CROP, layout.height, layout.width) // divisor * divisor,
-                          divisor)
+    size = fit_patch_size(layout, CROP, divisor)
     region = Region(0, layout.height - size + 1, 0, layout.width - size + 1)
     y = torch.from_numpy(PatchSampler(data, layout, norm, size, region).sample(CROPS, rng, False))
     dev = next(denoiser.parameters()).device
@@ -123,22 +116,23 @@ def measure_correction(denoiser: torch.nn.Module, noise_net: NoiseNet, data, lay
         clean = clean.cpu()
         var = mix.total_std().square()
         channels = y.shape[1]
-        grids, ratios = [], [np.ones(BINS) for _ in range(channels)]
+        edges = []
         for c in range(channels):
             lo, hi = np.percentile(clean[:, c].numpy(), [0.5, 99.5])
-            grids.append(np.linspace(lo, hi if hi > lo else lo + 1e-6, BINS + 1))
+            edges.append(np.linspace(lo, hi if hi > lo else lo + 1e-6, BINS + 1))
+        grid = np.stack([0.5 * (e[:-1] + e[1:]) for e in edges])
+        ratio = np.ones((channels, BINS))
+        masker = GridMasker(period)
         for _ in range(ITERATIONS):
-            grid = np.stack([0.5 * (g[:-1] + g[1:]) for g in grids])
-            factor = _interp_factor(grid, np.sqrt(np.stack(ratios)), clean)
-            noisy = clean + _sample(mix, factor, gen)
-            err2 = (_j_invariant(denoiser, noisy.to(dev), period).cpu() - clean).square()
-            ratios = [_binned_ratio(clean[:, c].numpy().ravel(), err2[:, c].numpy().ravel(),
-                                    var[:, c].numpy().ravel(), grids[c])
-                      for c in range(channels)]
+            noisy = clean + _sample(mix, _factor_map(grid, np.sqrt(ratio), clean), gen)
+            err2 = (masker.predict_hidden(denoiser, noisy.to(dev)).cpu() - clean).square()
+            ratio = np.stack([_binned_ratio(clean[:, c].numpy().ravel(),
+                                            err2[:, c].numpy().ravel(),
+                                            var[:, c].numpy().ravel(), edges[c])
+                              for c in range(channels)])
     denoiser.train(was[0])
     noise_net.train(was[1])
-    grid = np.stack([0.5 * (g[:-1] + g[1:]) for g in grids])
-    return {"signal": grid.tolist(), "factor": np.sqrt(np.stack(ratios)).tolist(),
+    return {"signal": grid.tolist(), "factor": np.sqrt(ratio).tolist(),
             "crops": CROPS, "crop": size, "iterations": ITERATIONS}
 
 
@@ -147,9 +141,6 @@ def apply_correction(mix: Mixture, signal: np.ndarray,
     """Scale a mixture ``(C, K, N)`` at normalised ``signal`` ``(C, N)`` by the factors."""
     if not correction:
         return mix
-    grid = np.asarray(correction["signal"], np.float64)
-    fac = np.asarray(correction["factor"], np.float64)
-    s = np.asarray(signal, np.float64)
-    k = np.stack([np.interp(s[c], grid[c], fac[c]) for c in range(s.shape[0])])
+    k = factor_at(correction["signal"], correction["factor"], np.asarray(signal, np.float64))
     k = torch.from_numpy(k).to(mix.stds.dtype)[:, None, :]  # (C, 1, N)
     return Mixture(mix.log_weights, mix.means * k, mix.stds * k)

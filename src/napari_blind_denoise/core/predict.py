@@ -63,10 +63,7 @@ class _Net:
             if self.masker is None:
                 y = self.model(x).float()
             else:  # J-invariant: every pixel predicted while hidden, one grid phase at a time
-                y = torch.zeros_like(x)
-                for phase in range(self.masker.n_phases):
-                    m = self.masker.mask_phase(x, phase)
-                    y = y + self.model(m.input).float() * m.mask
+                y = self.masker.predict_hidden(self.model, x)
         return y[0].cpu().numpy()
 
 

@@ -49,6 +49,15 @@ class GridMasker:
         mask = m.to(batch.dtype).expand_as(batch)
         return Masked(net_input, mask)
 
+    def predict_hidden(self, model: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        """``model``'s output at every pixel of ``batch`` (B, C, Y, X) computed while that
+        pixel was masked: one pass per grid phase, so the result is J-invariant."""
+        out = torch.zeros_like(batch, dtype=torch.float32)
+        for phase in range(self.n_phases):
+            m = self.mask_phase(batch, phase)
+            out = out + model(m.input).float() * m.mask
+        return out
+
     def __call__(self, batch: torch.Tensor, generator: torch.Generator) -> Masked:
         """Mask one random phase of the grid, the same phase for the whole batch."""
         phase = int(torch.randint(0, self.n_phases, (1,), generator=generator))
