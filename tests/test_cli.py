@@ -85,7 +85,7 @@ def test_denoise_to_zarr_plain_output(capsys, noisy_tif: Path, tmp_path: Path) -
     assert "train" in err  # progress goes to stderr
     arr, axes = read_image(out)
     assert isinstance(arr, zarr.Array) and axes == "YX"
-    assert arr.attrs["napari_blind_denoise"] == {"method": "n2s"}
+    assert arr.attrs["napari_blind_denoise"] == {"method": "n2s", "role": "denoised"}
     assert np.isfinite(arr[...]).all()
     assert visible(tmp_path) == ["noisy.tif", "out.zarr"]
 
@@ -436,7 +436,7 @@ def test_nnet_noise_out_writes_a_curve_per_channel(capsys, tmp_path: Path) -> No
     assert curves[0][:, 0].max() < 100 < 500 < curves[1][:, 0].min()
     model = json.loads((noise / "noise_model.json").read_text())
     assert [c["channel"] for c in model["channels"]] == [0, 1]
-    assert model["files"]["curve_c1"] == str(noise / "noise_curve_c1.csv")
+    assert model["files"]["noise_curve_c1"] == str(noise / "noise_curve_c1.csv")
 
 
 def test_predict_nnet_model_noise_out(capsys, noisy_tif: Path, tmp_path: Path) -> None:
@@ -472,7 +472,7 @@ def test_noise_out_refused_for_n2s_model(capsys, noisy_tif: Path, tmp_path: Path
                "--steps", 2, "--save-model", model, "--quiet", *FAST)[0] == 0
     rc, _, err = cli(capsys, "predict", noisy_tif, "--model", model, "-o", tmp_path / "b.tif",
                      "--noise-out", tmp_path / "n")
-    assert rc == 2 and "noise model" in err
+    assert rc == 2 and "noise outputs (nnet), not n2s" in err
     assert not (tmp_path / "b.tif").exists() and not (tmp_path / "n").exists()
 
 

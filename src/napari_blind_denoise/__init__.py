@@ -4,8 +4,6 @@
 in :mod:`napari_blind_denoise.core`. Importing this package never imports napari or Qt.
 """
 
-__version__ = "0.1.0"
-
 __all__ = ["__version__", "denoise"]
 
 
@@ -14,4 +12,8 @@ def __getattr__(name: str):
         from .core.api import denoise
 
         return denoise
+    if name == "__version__":
+        from .core.version import __version__
+
+        return __version__
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,9 +7,9 @@ import json
 import sys
 import time
 
-from .core.config import NOISE_MODEL_KINDS
+from .core.device import DEVICE_CHOICES
 from .core.errors import InputError
-from .core.methods import METHODS, method_ids
+from .core.methods import METHODS, PRESETS, get_method, method_ids, output_groups
 
 
 class Progress:
@@ -39,13 +39,20 @@ class Progress:
 
 # -- shared pieces --------------------------------------------------------------------------
 
+def _noise_model_kinds() -> list[str]:
+    kinds: list[str] = []
+    for method in METHODS.values():
+        kinds += [k for k in method.noise_model_kinds if k not in kinds]
+    return kinds
+
+
 def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) -> None:
     """Method, axes, preset, budget and optimiser flags (``denoise``, ``eval``, ``demo``)."""
     p.add_argument("--method", choices=method_ids(), required=method_required,
                    default=None if method_required else "n2v", help="denoising method")
     p.add_argument("--axes", help="axes of the input, e.g. YX, ZYX, TYX, CYX (default: from "
                    "file metadata, else guessed)")
-    p.add_argument("--preset", choices=("cpu", "gpu"), default=None,
+    p.add_argument("--preset", choices=tuple(PRESETS), default=None,
                    help="network size and step budget (default: gpu on a GPU, else cpu)")
     p.add_argument("--steps", type=int, help="maximum optimiser steps")
     p.add_argument("--time-budget", type=float, metavar="SECONDS",
@@ -53,19 +60,31 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
     p.add_argument("--patch-size", type=int, help="training patch edge in pixels")
     p.add_argument("--batch-size", type=int, help="patches per step")
     p.add_argument("--lr", type=float, help="peak learning rate")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    add_device(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-model", metavar="DIR", help="also save the trained model here")
-    p.add_argument("--noise-model", choices=NOISE_MODEL_KINDS, default=None,
-                   help="nnet only: noise distribution of the N-net (default gaussian)")
+    with_noise = [m.id for m in METHODS.values() if m.noise_model]
+    p.add_argument("--noise-model", choices=_noise_model_kinds(), default=None,
+                   help=f"{', '.join(with_noise)} only: the learned noise distribution "
+                   "(default gaussian)")
     add_common(p)
 
 
-def add_noise_out(p: argparse.ArgumentParser) -> None:
-    """The ``--noise-out DIR`` flag."""
-    p.add_argument("--noise-out", metavar="DIR",
-                   help="nnet only: write noise_std.tif, noise_curve.csv and noise_model.json "
-                   "here")
+def add_device(p: argparse.ArgumentParser) -> None:
+    """The ``--device`` flag."""
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+
+
+def add_output_flags(p: argparse.ArgumentParser) -> None:
+    """One ``--<group>-out DIR`` flag per output group of the registered methods."""
+    for group, ids in output_groups().items():
+        files = sorted({f"{o.name}.{_SUFFIX[o.kind]}" for m in ids
+                        for o in METHODS[m].outputs() if o.group == group and o.files})
+        p.add_argument(f"--{group}-out", metavar="DIR", dest=f"{group}_out",
+                       help=f"{', '.join(ids)} only: write {', '.join(files)} here")
+
+
+_SUFFIX = {"image": "tif", "curve": "csv", "table": "json"}
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -97,24 +116,7 @@ def tile_config(args):
     """The prediction tiling the flags ask for (validated before any training)."""
     from .core import TileConfig
 
-    return TileConfig(tile_size=args.tile_size, overlap=min(48, args.tile_size // 4))
-
-
-def train_and_predict(data, axes, args, out=None):
-    """Train on ``data``, predict it (into ``out`` if given); ``(trained, result, seconds)``."""
-    from .core import predict, save_model, train
-
-    tile = tile_config(args)  # validated before any training
-    config, device = make_config(args)
-    prog = Progress(args.quiet)
-    gen = train(data, axes, config, device=device)
-    trained = drain(gen, prog.train)
-    if args.save_model:
-        save_model(trained, args.save_model)
-    t0 = time.perf_counter()
-    result = drain(predict(trained, data, trained.axes, tile=tile, out=out, device=device),
-                    prog.predict)
-    return trained, result, time.perf_counter() - t0
+    return TileConfig.for_size(args.tile_size)
 
 
 def drain(gen, on_event):
@@ -126,35 +128,83 @@ def drain(gen, on_event):
             return stop.value
 
 
-def check_noise_flags(args) -> None:
-    """Refuse noise-model options for methods without a noise model (before any work)."""
-    method = METHODS[args.method]
-    for flag, value in (("--noise-model", getattr(args, "noise_model", None)),
-                        ("--noise-out", getattr(args, "noise_out", None))):
-        if value is not None and not method.noise_model:
-            raise InputError(f"{flag} needs a method with a noise model (nnet), "
-                             f"not {args.method}")
-    if getattr(args, "noise_out", None):
-        from .io.noise_files import check_noise_dir
+def requested_outputs(args, method) -> dict[str, list]:
+    """``--<group>-out`` groups asked for -> the method's outputs written to files.
 
-        check_noise_dir(args.noise_out)
+    Raises
+    ------
+    InputError
+        A flag names a group the method has no outputs in, or a path that is not a folder.
+    """
+    from .io.outputs import check_output_dir
+
+    groups = {}
+    for group, ids in output_groups().items():
+        folder = getattr(args, f"{group}_out", None)
+        if folder is None:
+            continue
+        outs = [o for o in method.outputs() if o.group == group and o.files]
+        if not outs:
+            raise InputError(f"--{group}-out needs a method with {group} outputs "
+                             f"({', '.join(ids)}), not {method.id}")
+        check_output_dir(folder, f"--{group}-out")
+        groups[group] = outs
+    return groups
 
 
-def noise_outputs(args, trained, denoised, axes) -> dict:
-    """Write the ``--noise-out`` files; summary keys for the JSON output."""
-    if not getattr(args, "noise_out", None):
-        return {}
-    from .io.noise_files import write_noise_outputs
+def check_flags(args) -> dict[str, list]:
+    """Refuse options the chosen method has no use for (before any work); the requested
+    output groups."""
+    method = get_method(args.method)
+    if getattr(args, "noise_model", None) is not None and not method.noise_model:
+        with_noise = ", ".join(m.id for m in METHODS.values() if m.noise_model)
+        raise InputError(f"--noise-model needs a method with a noise model ({with_noise}), "
+                         f"not {args.method}")
+    return requested_outputs(args, method)
 
-    s = write_noise_outputs(trained, denoised, axes, args.noise_out,
-                            on_event=Progress(args.quiet).predict)
-    return {"noise_out": str(args.noise_out), "noise_model": s["kind"],
-            "noise_a": s["a"], "noise_b": s["b"]}
+
+def output_sink(args, out_path, groups: dict[str, list]):
+    """The sink writing the denoised image to ``out_path`` and each requested group's
+    images into its ``--<group>-out`` folder."""
+    from .io import PathSink
+
+    folders = {o.name: getattr(args, f"{g}_out") for g, outs in groups.items() for o in outs}
+    return PathSink({"denoised": out_path}, folders)
+
+
+def write_group_files(args, groups: dict[str, list], result, sink) -> dict:
+    """Write the curve/table files of every requested group; JSON-summary keys."""
+    from .io.outputs import write_output_files
+
+    summary: dict = {}
+    for group, outs in groups.items():
+        folder = getattr(args, f"{group}_out")
+        write_output_files(folder, outs, result, sink)
+        summary[f"{group}_out"] = str(folder)
+        for out in outs:
+            summary.update({key: result.tables[out.name][field] for key, field in out.report})
+    return summary
+
+
+def run_job(job, args, groups: dict[str, list], sink, **kwargs):
+    """Drive a pipeline generator (``run_pipeline``/``apply_pipeline``) with progress."""
+    from .core.events import PredictEvent, TrainEvent
+
+    prog = Progress(args.quiet)
+    outputs = [o for outs in groups.values() for o in outs]
+
+    def on_event(ev):
+        if isinstance(ev, TrainEvent):
+            prog.train(ev)
+        elif isinstance(ev, PredictEvent):
+            prog.predict(ev)
+
+    return drain(job(sink=sink, tile=tile_config(args), outputs=outputs, **kwargs), on_event)
 
 
 def load(path: str, axes: str | None):
     """Read an image and check it; ``(array, axes)``."""
-    from .core.validate import check_image
+    from .core.data.validate import check_image
     from .io import read_image
 
     data, file_axes = read_image(path)

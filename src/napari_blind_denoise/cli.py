@@ -9,91 +9,90 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__
 from ._cli_common import (
-    Progress,
     add_common,
-    add_noise_out,
+    add_device,
+    add_output_flags,
     add_train_flags,
-    check_noise_flags,
-    drain,
+    check_flags,
     emit,
     load,
-    noise_outputs,
-    tile_config,
-    train_and_predict,
+    make_config,
+    output_sink,
+    requested_outputs,
+    run_job,
+    write_group_files,
 )
 from .core.errors import BlindDenoiseError, InputError
+from .core.version import __version__
 
 EXIT_BAD_INPUT = 2
+
+
+def _train_and_apply(args, data, axes, groups=None, sink=None, attrs=None):
+    """Train on ``data`` and denoise it through the pipeline; its :class:`PipelineResult`."""
+    from .core import TrainingSession
+    from .core.pipeline import run_pipeline
+
+    config, device = make_config(args)
+    session = TrainingSession(data, axes, config, device=device)
+    return run_job(partial(run_pipeline, session), args, groups or {}, sink,
+                   model_dir=args.save_model, attrs=attrs)
 
 
 # -- commands -------------------------------------------------------------------------------
 
 def cmd_denoise(args) -> int:
     """Train on INPUT, predict, write OUTPUT."""
-    from .io import open_output
     from .io.images import check_output_path
 
     t0 = time.perf_counter()
-    check_noise_flags(args)
+    groups = check_flags(args)
     out_path = check_output_path(args.output, [args.input])
     data, axes = load(args.input, args.axes)
-    out = open_output(out_path, tuple(data.shape), axes, attrs={"method": args.method})
-    try:
-        trained, _, pred_s = train_and_predict(data, axes, args, out=out.array)
-        noise = noise_outputs(args, trained, out.array, axes)
-        out.commit()
-    finally:
-        out.abort()
+    sink = output_sink(args, out_path, groups)
+    result = _train_and_apply(args, data, axes, groups, sink, {"method": args.method})
+    extra = write_group_files(args, groups, result, sink)
+    info = result.trained.info
     emit(args, {
-        "method": trained.method, "input": str(args.input), "output": str(out_path),
-        "axes": axes, "shape": list(data.shape), "steps": trained.info["steps"],
-        "best_step": trained.info["best_step"], "train_seconds": trained.info["train_seconds"],
-        "predict_seconds": round(pred_s, 3), "total_seconds": round(time.perf_counter() - t0, 3),
-        "device": trained.info["device"], "model": args.save_model, **noise,
+        "method": result.trained.method, "input": str(args.input), "output": str(out_path),
+        "axes": axes, "shape": list(data.shape), "steps": info["steps"],
+        "best_step": info["best_step"], "train_seconds": info["train_seconds"],
+        "predict_seconds": round(result.predict_seconds, 3),
+        "total_seconds": round(time.perf_counter() - t0, 3),
+        "device": info["device"], "model": args.save_model, **extra,
     })
     return 0
 
 
 def cmd_predict(args) -> int:
     """Apply a saved model to INPUT."""
-    from .core import load_model, predict
+    from .core import load_model
+    from .core.data.validate import check_image
     from .core.device import pick_device
-    from .core.validate import check_image
-    from .io import open_output, read_image
+    from .core.pipeline import apply_pipeline
+    from .io import read_image
     from .io.images import check_output_path
 
     t0 = time.perf_counter()
     out_path = check_output_path(args.output, [args.input])
     device = pick_device(args.device)
     trained = load_model(args.model, device)
-    if args.noise_out:
-        from .core.noise_model import has_noise_model
-        from .io.noise_files import check_noise_dir
-
-        if not has_noise_model(trained):
-            raise InputError(f"--noise-out needs a model with a noise model (nnet), not "
-                             f"{trained.method}")
-        check_noise_dir(args.noise_out)
+    groups = requested_outputs(args, trained.spec)
     data, file_axes = read_image(args.input)
-    axes = args.axes or file_axes or (trained.axes if len(trained.axes) == data.ndim else None)
-    axes = check_image(data, axes).axes
-    out = open_output(out_path, tuple(data.shape), axes, attrs={"method": trained.method})
-    try:
-        drain(predict(trained, data, axes, tile=tile_config(args), out=out.array,
-                       device=device), Progress(args.quiet).predict)
-        noise = noise_outputs(args, trained, out.array, axes)
-        out.commit()
-    finally:
-        out.abort()
+    axes = check_image(data, trained.axes_for(tuple(data.shape), args.axes or file_axes)).axes
+    sink = output_sink(args, out_path, groups)
+    result = run_job(partial(apply_pipeline, trained, data, axes, device=device), args, groups,
+                     sink, attrs={"method": trained.method})
+    extra = write_group_files(args, groups, result, sink)
     emit(args, {"method": trained.method, "input": str(args.input), "output": str(out_path),
-                 "model": str(args.model), "total_seconds": round(time.perf_counter() - t0, 3),
-                 **noise})
+                "model": str(args.model), "total_seconds": round(time.perf_counter() - t0, 3),
+                **extra})
     return 0
 
 
@@ -102,7 +101,7 @@ def cmd_eval(args) -> int:
     from .core.metrics import score
 
     t0 = time.perf_counter()
-    check_noise_flags(args)
+    check_flags(args)
     if args.output:
         from .io.images import check_output_path
 
@@ -112,7 +111,8 @@ def cmd_eval(args) -> int:
     if tuple(clean.shape) != tuple(data.shape):
         raise InputError(f"clean image shape {tuple(clean.shape)} differs from noisy "
                          f"{tuple(data.shape)}")
-    trained, result, _ = train_and_predict(data, axes, args)
+    run = _train_and_apply(args, data, axes)
+    trained, result = run.trained, run.images["denoised"]
     if args.output:
         from .io import write_image
 
@@ -141,19 +141,20 @@ def cmd_demo(args) -> int:
     from .sample_data import load_sample
 
     t0 = time.perf_counter()
-    check_noise_flags(args)
+    check_flags(args)
     noisy, clean = load_sample()
     out_dir = Path(args.out)
     args.axes = "YX"
-    trained, result, _ = train_and_predict(noisy, "YX", args)
+    run = _train_and_apply(args, noisy, "YX")
+    trained, result = run.trained, run.images["denoised"]
     denoised = write_image(out_dir / "denoised.tif", result, "YX")
     png = _side_by_side(out_dir / "comparison.png", noisy, result, clean)
     p_in, p_out = psnr(noisy, clean), psnr(result, clean)
     emit(args, {"method": trained.method, "steps": trained.info["steps"],
-                 "train_seconds": trained.info["train_seconds"],
-                 "total_seconds": round(time.perf_counter() - t0, 3),
-                 "psnr_noisy": round(p_in, 2), "psnr_denoised": round(p_out, 2),
-                 "output": str(denoised), "comparison": str(png)})
+                "train_seconds": trained.info["train_seconds"],
+                "total_seconds": round(time.perf_counter() - t0, 3),
+                "psnr_noisy": round(p_in, 2), "psnr_denoised": round(p_out, 2),
+                "output": str(denoised), "comparison": str(png)})
     if args.gui:
         _show_in_napari(noisy, clean, result, trained.method)
     return 0
@@ -201,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("input")
     d.add_argument("-o", "--output", required=True, help="output .tif/.tiff or .zarr")
     add_train_flags(d)
-    add_noise_out(d)
+    add_output_flags(d)
     d.set_defaults(func=cmd_denoise)
 
     r = sub.add_parser("predict", help="apply a saved model")
@@ -209,9 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--model", required=True, metavar="DIR")
     r.add_argument("-o", "--output", required=True)
     r.add_argument("--axes")
-    r.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    add_device(r)
     add_common(r)
-    add_noise_out(r)
+    add_output_flags(r)
     r.set_defaults(func=cmd_predict)
 
     e = sub.add_parser("eval", help="train on a noisy image and score it against a clean one")

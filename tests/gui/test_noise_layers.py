@@ -40,7 +40,7 @@ def test_nnet_adds_noise_layers_and_fills_the_noise_plot(viewer, sample, train_w
     assert plot.n_updates >= 2, "the noise curve was not updated during training"
     assert len(plot.model_line.get_xdata()) >= 32
     assert len(plot.empirical_line.get_xdata()) >= 5
-    assert train_widget.result.poisson_gaussian is not None
+    assert {"a", "b"} <= set(train_widget.result.tables["noise_model"])
     assert "variance" in train_widget.status.text()
 
 
@@ -129,9 +129,9 @@ def test_stop_during_noise_maps_keeps_the_denoised_layer(viewer, sample, train_w
                                                          monkeypatch, tmp_path):
     import time as _time
 
-    from napari_blind_denoise.gui import _workers
+    from napari_blind_denoise.core.methods import nnet
 
-    real = _workers.predict_noise_std
+    real = nnet.predict_noise_std
 
     def slow(*args, **kwargs):  # the real generator, slowed so Stop lands inside it
         gen = real(*args, **kwargs)
@@ -142,12 +142,12 @@ def test_stop_during_noise_maps_keeps_the_denoised_layer(viewer, sample, train_w
             except StopIteration as done:
                 return done.value
 
-    monkeypatch.setattr(_workers, "predict_noise_std", slow)
+    monkeypatch.setattr(nnet, "predict_noise_std", slow)
     _select_method(train_widget, "nnet")
     train_widget.layer_picker.select(sample[0])
     train_widget.steps.setValue(3)
     train_widget.start_training()
-    qtbot.waitUntil(lambda: train_widget._phase == "noise", timeout=60_000)
+    qtbot.waitUntil(lambda: train_widget._phase == "output", timeout=60_000)
     train_widget.stop()
     qtbot.waitUntil(lambda: not train_widget.runner.running, timeout=60_000)
     assert "nuclei noisy denoised" in viewer.layers

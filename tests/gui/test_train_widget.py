@@ -121,12 +121,12 @@ def test_second_training_is_refused(viewer, sample, train_widget, qtbot, notific
 
 def test_error_in_worker_notifies_and_reenables(viewer, sample, train_widget, qtbot,
                                                 notifications, monkeypatch, caplog):
-    from napari_blind_denoise.gui import _workers
+    from napari_blind_denoise.core import pipeline
 
     def broken_save(*_args, **_kw):
         raise OSError("disk full")
 
-    monkeypatch.setattr(_workers, "save_model", broken_save)
+    monkeypatch.setattr(pipeline, "save_model", broken_save)
     train_widget.layer_picker.select(sample[0])
     train_widget.steps.setValue(5)
     run_job(qtbot, train_widget, train_widget.start_training)
@@ -225,3 +225,31 @@ def test_zarr_backed_stack_is_read_lazily_and_left_alone(viewer, train_widget, q
     assert out.data.shape == (4, 96, 96)
     assert out.metadata["napari_blind_denoise"]["axes"] == "ZYX"
     assert np.array_equal(zarr.open_array(str(tmp_path / "in.zarr"), mode="r")[...], before)
+
+
+def test_a_registered_method_trains_from_the_widget(viewer, sample, qtbot, tmp_path):
+    """A method registered at run time (the test-only one) is listed, trains, and its
+    declared extra output becomes a layer, with no widget code for it."""
+    from napari_blind_denoise.core import register, unregister
+    from tests.core.methods.identity_blind_spot import IdentityBlindSpot
+
+    register(IdentityBlindSpot())
+    try:
+        _, widget = viewer.window.add_plugin_dock_widget("napari-blind-denoise",
+                                                         "Denoise (train)")
+        widget.output.edit.setText(str(tmp_path / "results"))
+        widget.time_limit.setValue(0)
+        widget.steps.setValue(5)
+        widget.patch_size.setValue(48)
+        index = widget.method.findData("ibs-test")
+        assert index >= 0
+        widget.method.setCurrentIndex(index)
+        assert not widget.noise_kind.isVisible()
+        widget.layer_picker.select(sample[0])
+        run_job(qtbot, widget, widget.start_training)
+        assert "nuclei noisy denoised" in viewer.layers
+        spread = viewer.layers["nuclei noisy spread"]
+        assert spread.colormap.name == "viridis"
+        assert spread.data.shape == sample[0].data.shape
+    finally:
+        unregister("ibs-test")

@@ -1,10 +1,13 @@
-"""Qt-free core: masking, models, training, tiled prediction, checkpoints, metrics.
+"""Qt-free core: methods, networks, training, tiled prediction, the pipeline, checkpoints.
 
 Imports numpy, torch and (lazily) zarr/tifffile/scikit-image only; never napari or Qt.
+Layout: ``methods/`` (one module per method family, and the registry), ``nets/``
+(networks), ``masking/`` (maskers), ``data/`` (axes, validation, normalisation, patches,
+tiling), ``noise/`` (noise-model readers, calibration, statistics, synthetic noise), and the
+runners ``train``, ``predict`` and ``pipeline`` (docs/architecture.md).
 """
 
 from .api import denoise
-from .axes import Layout, guess_axes, validate_axes
 from .checkpoint import load_model, save_model
 from .config import (
     NOISE_MODEL_KINDS,
@@ -15,30 +18,103 @@ from .config import (
     TileConfig,
     TrainConfig,
 )
-from .device import describe_device, pick_device
+from .data.axes import Layout, guess_axes, validate_axes
+from .data.normalize import NormStats, compute_norm_stats
+from .data.validate import check_image
+from .device import DEVICE_CHOICES, available_devices, describe_device, pick_device
 from .errors import BlindDenoiseError, CheckpointError, InputError
-from .events import PredictEvent, TrainEvent
-from .methods import METHODS, PRESETS, default_config, method_ids
+from .events import Phase, PredictEvent, TrainEvent
+from .methods import (
+    METHODS,
+    PRESETS,
+    ExtraOutput,
+    Method,
+    OutputContext,
+    default_config,
+    get_method,
+    method_ids,
+    output_groups,
+    register,
+    unregister,
+)
 from .metrics import fit_affine, psnr, score, ssim
-from .noise import NOISE_KINDS, add_noise
-from .noise_model import (
+from .noise.model import (
+    describe_noise_model,
     fit_poisson_gaussian,
     has_noise_model,
     noise_curve,
     noise_density,
     predict_noise_std,
 )
-from .normalize import NormStats, compute_norm_stats
-from .predict import predict
-from .train import TrainedModel, TrainingSession, run_to_completion, train
+from .noise.stats import DISPLAY_MIN_FRACTION, binned_std, residuals_at, sample_residuals
+from .noise.synthetic import NOISE_KINDS, add_noise
+from .pipeline import MemorySink, PipelineResult, apply_pipeline, run_pipeline
+from .predict import check_compatible, predict
+from .train import TrainingSession, run_to_completion, train
+from .trained import TrainedModel
 
 __all__ = [
-    "METHODS", "NOISE_KINDS", "NOISE_MODEL_KINDS", "PRESETS", "BlindDenoiseError",
-    "CheckpointError", "DenoiseConfig", "InputError", "Layout", "MaskConfig", "ModelConfig",
-    "NoiseModelConfig", "NormStats", "PredictEvent", "TileConfig", "TrainConfig", "TrainEvent",
-    "TrainedModel", "TrainingSession", "add_noise", "compute_norm_stats", "default_config",
-    "denoise", "describe_device", "fit_affine", "fit_poisson_gaussian", "guess_axes",
-    "has_noise_model", "load_model", "method_ids", "noise_curve", "noise_density",
-    "pick_device", "predict", "predict_noise_std", "psnr", "run_to_completion", "save_model",
-    "score", "ssim", "train", "validate_axes",
+    "DEVICE_CHOICES",
+    "DISPLAY_MIN_FRACTION",
+    "METHODS",
+    "NOISE_KINDS",
+    "NOISE_MODEL_KINDS",
+    "PRESETS",
+    "BlindDenoiseError",
+    "CheckpointError",
+    "DenoiseConfig",
+    "ExtraOutput",
+    "InputError",
+    "Layout",
+    "MaskConfig",
+    "MemorySink",
+    "Method",
+    "ModelConfig",
+    "NoiseModelConfig",
+    "NormStats",
+    "OutputContext",
+    "Phase",
+    "PipelineResult",
+    "PredictEvent",
+    "TileConfig",
+    "TrainConfig",
+    "TrainEvent",
+    "TrainedModel",
+    "TrainingSession",
+    "add_noise",
+    "apply_pipeline",
+    "available_devices",
+    "binned_std",
+    "check_compatible",
+    "check_image",
+    "compute_norm_stats",
+    "default_config",
+    "denoise",
+    "describe_device",
+    "describe_noise_model",
+    "fit_affine",
+    "fit_poisson_gaussian",
+    "get_method",
+    "guess_axes",
+    "has_noise_model",
+    "load_model",
+    "method_ids",
+    "noise_curve",
+    "noise_density",
+    "output_groups",
+    "pick_device",
+    "predict",
+    "predict_noise_std",
+    "psnr",
+    "register",
+    "residuals_at",
+    "run_pipeline",
+    "run_to_completion",
+    "sample_residuals",
+    "save_model",
+    "score",
+    "ssim",
+    "train",
+    "unregister",
+    "validate_axes",
 ]

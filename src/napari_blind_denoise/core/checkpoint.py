@@ -8,13 +8,13 @@ from pathlib import Path
 
 import torch
 
-from .. import __version__
 from .atomic import remove_path, replace_path, tmp_sibling
 from .config import DenoiseConfig
+from .data.normalize import NormStats
 from .errors import CheckpointError
-from .models import build_network
-from .normalize import NormStats
-from .train import TrainedModel
+from .methods import get_method
+from .trained import TrainedModel
+from .version import __version__
 
 FORMAT = "napari-blind-denoise/model"
 FORMAT_VERSION = 1
@@ -87,6 +87,7 @@ def load_model(folder: str | os.PathLike, device: str | torch.device = "cpu") ->
         config = DenoiseConfig.from_dict(meta["config"])
         norm = NormStats.from_dict(meta["normalization"])
         axes = str(meta["axes"])
+        method = get_method(config.method)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{folder / CONFIG} is incomplete or invalid: {exc}") from None
     try:
@@ -94,7 +95,7 @@ def load_model(folder: str | os.PathLike, device: str | torch.device = "cpu") ->
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{folder / WEIGHTS} is corrupt or not a safetensors file "
                               f"({exc})") from None
-    model = build_network(config)
+    model = method.network(config)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -7,23 +7,29 @@ Each config validates itself in ``__post_init__`` and round-trips through
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 MaskKind = Literal["n2v", "n2s"]
 NoiseKind = Literal["gaussian", "gmm2", "gmm3"]
 NOISE_MODEL_KINDS: tuple[str, ...] = ("gaussian", "gmm2", "gmm3")
 
 
-def _from_dict(cls, data: dict[str, Any]):
-    names = {f.name for f in fields(cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
-    return cls(**data)
+class _FromDict:
+    """``from_dict``: the inverse of ``dataclasses.asdict`` for a flat config, refusing
+    unknown fields."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Build from a dict produced by ``asdict``."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+        return cls(**data)
 
 
 @dataclass(frozen=True, kw_only=True)
-class MaskConfig:
+class MaskConfig(_FromDict):
     """How pixels are hidden from the network during training.
 
     Parameters
@@ -55,14 +61,9 @@ class MaskConfig:
         if self.grid_period < 2:
             raise ValueError("grid_period must be >= 2")
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MaskConfig:
-        """Build from a dict produced by ``asdict``."""
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True, kw_only=True)
-class ModelConfig:
+class ModelConfig(_FromDict):
     """UNet architecture.
 
     Parameters
@@ -102,14 +103,9 @@ class ModelConfig:
         """Spatial sizes fed to the network must be a multiple of this."""
         return 2**self.depth
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Build from a dict produced by ``asdict``."""
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True, kw_only=True)
-class TrainConfig:
+class TrainConfig(_FromDict):
     """Optimisation, sampling and stopping.
 
     Training stops at ``steps`` optimiser steps or after ``time_budget`` seconds,
@@ -158,19 +154,19 @@ class TrainConfig:
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ValueError("ema_decay must be in (0, 1) or None")
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Build from a dict produced by ``asdict``."""
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True, kw_only=True)
-class TileConfig:
+class TileConfig(_FromDict):
     """Tiled prediction: tile edge, overlap between neighbouring tiles, batch of tiles."""
 
     tile_size: int = 512
     overlap: int = 48
     batch_size: int = 1
+
+    @classmethod
+    def for_size(cls, tile_size: int) -> TileConfig:
+        """Tiles of edge ``tile_size`` with the default overlap (a quarter, at most 48)."""
+        return cls(tile_size=tile_size, overlap=min(48, tile_size // 4))
 
     def __post_init__(self) -> None:
         if self.tile_size < 16:
@@ -178,14 +174,9 @@ class TileConfig:
         if not 0 <= 2 * self.overlap < self.tile_size:
             raise ValueError("overlap must be >= 0 and less than half the tile size")
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TileConfig:
-        """Build from a dict produced by ``asdict``."""
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True, kw_only=True)
-class NoiseModelConfig:
+class NoiseModelConfig(_FromDict):
     """The learned noise model of ``nnet`` (the N-net): distribution of ``Y - X`` given ``X``.
 
     Parameters
@@ -232,11 +223,6 @@ class NoiseModelConfig:
     def components(self) -> int:
         """Number of Gaussian components (1, 2 or 3)."""
         return 1 if self.kind == "gaussian" else int(self.kind[-1])
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NoiseModelConfig:
-        """Build from a dict produced by ``asdict``."""
-        return _from_dict(cls, data)
 
 
 @dataclass(frozen=True, kw_only=True)

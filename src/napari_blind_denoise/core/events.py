@@ -76,3 +76,12 @@ class PredictEvent:
     def progress(self) -> float:
         """Fraction of tiles done."""
         return self.tile / max(1, self.n_tiles)
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """The pipeline moved to a new phase: ``"predict"`` or ``"output"`` (an extra output,
+    ``label`` says which)."""
+
+    name: str
+    label: str = ""

@@ -14,17 +14,14 @@ from collections.abc import Generator
 import numpy as np
 import torch
 
-from .axes import Layout
 from .config import TileConfig
+from .data.axes import Layout
+from .data.tiling import tile_starts, tile_weights
+from .data.validate import check_image
 from .device import autocast, configure_threads, pick_device
 from .errors import InputError
 from .events import PredictEvent
-from .masking.n2s import GridMasker
-from .tiling import tile_starts, tile_weights
-from .train import TrainedModel
-from .validate import check_image
-
-INFERENCE_MODES = ("unmasked", "phases")
+from .trained import TrainedModel
 
 
 def _round_tile(size: int, divisor: int, limit: int) -> int:
@@ -48,23 +45,19 @@ def check_compatible(trained: TrainedModel, layout: Layout) -> None:
 class _Net:
     """Applies the network to one normalised ``(C, Y, X)`` tile."""
 
-    def __init__(self, trained: TrainedModel, device: torch.device, mode: str) -> None:
-        if mode not in INFERENCE_MODES:
-            raise ValueError(f"inference mode must be one of {INFERENCE_MODES}")
+    def __init__(self, trained: TrainedModel, device: torch.device, mode: str | None) -> None:
+        spec = trained.spec
+        mode = mode or spec.inference_modes(trained.config)[0]
+        self.infer = spec.inferrer(trained, mode)
         self.model = trained.model.to(device).eval().to(memory_format=torch.channels_last)
         self.device = device
-        self.masker = (GridMasker(trained.config.mask.grid_period)
-                       if mode == "phases" and trained.config.mask.kind == "n2s" else None)
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(tile)[None].to(self.device).contiguous(
             memory_format=torch.channels_last)
         with torch.inference_mode(), autocast(self.device):
-            if self.masker is None:
-                y = self.model(x).float()
-            else:  # J-invariant: every pixel predicted while hidden, one grid phase at a time
-                y = self.masker.predict_hidden(self.model, x)
-        return y[0].cpu().numpy()
+            y = self.infer(self.model, x)
+        return y[0].float().cpu().numpy()
 
 
 def predict(
@@ -75,7 +68,7 @@ def predict(
     tile: TileConfig | None = None,
     out=None,
     device: str | torch.device = "auto",
-    inference: str = "unmasked",
+    inference: str | None = None,
     stop: threading.Event | None = None,
 ) -> Generator[PredictEvent, None, object]:
     """Denoise ``data`` tile by tile.
@@ -93,8 +86,9 @@ def predict(
     out
         Array of ``data.shape`` to write into (float32 recommended); a new numpy array if None.
     inference
-        ``"unmasked"`` (one pass) or ``"phases"`` (Noise2Self models: average of the grid
-        phases, every pixel predicted while masked; ``grid_period**2`` times slower).
+        An inference mode the model's method offers (``Method.inference_modes``; ``None``:
+        its default). ``"unmasked"``: one pass; ``"phases"`` (grid-masked models): every
+        pixel predicted while masked, ``grid_period**2`` times slower.
     stop
         Set it to end early; rows not yet reached stay as initialised in ``out``.
 
@@ -109,9 +103,7 @@ def predict(
         ``out``, in the input's intensity units (float32).
     """
     tile = tile or TileConfig()
-    if axes is None and len(data.shape) == len(trained.axes):
-        axes = trained.axes
-    layout = check_image(data, axes)
+    layout = check_image(data, trained.axes_for(tuple(data.shape), axes))
     check_compatible(trained, layout)
     device = device if isinstance(device, torch.device) else pick_device(device)
     if device.type == "cpu":

@@ -25,8 +25,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core.device import available_devices
-from ..core.errors import BlindDenoiseError
+from ..core import BlindDenoiseError, available_devices
 from ._layers import layer_problem
 
 logger = logging.getLogger("napari_blind_denoise")

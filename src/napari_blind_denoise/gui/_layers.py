@@ -6,14 +6,11 @@ are new layers that read lazily from zarr stores on disk.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 
-from ..core.axes import Layout, guess_axes
-from ..core.errors import InputError
-from ..core.validate import check_image
+from ..core import InputError, Layout, check_image, guess_axes
 
 META_KEY = "napari_blind_denoise"
 _NAN_CHECK_LIMIT = 256 * 1024 * 1024  # bytes of float data checked whole; larger: sampled
@@ -82,20 +79,6 @@ def read_layer(layer, axes: str | None, *, min_size: int = 1) -> tuple[object, L
     layout = check_image(layer.data, axes or None, min_size=min_size)
     return layer.data, layout
 
-
-def safe_name(name: str) -> str:
-    """A file-system friendly version of a layer name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "layer"
-
-
-def unique_path(folder: Path, stem: str, suffix: str) -> Path:
-    """``folder/stem+suffix``, or ``stem-2``, ``stem-3``... if taken."""
-    path = folder / f"{stem}{suffix}"
-    k = 2
-    while path.exists():
-        path = folder / f"{stem}-{k}{suffix}"
-        k += 1
-    return path
 
 
 def add_result_layer(viewer, data, source, name: str, provenance: dict, **kwargs):

@@ -7,9 +7,7 @@ from pathlib import Path
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from ..core.checkpoint import load_model
-from ..core.errors import BlindDenoiseError, InputError
-from ..core.train import TrainedModel
+from ..core import BlindDenoiseError, InputError, TrainedModel, load_model
 from ._layers import model_paths_in
 
 NO_MODEL = "No model yet: train one or load a model folder"

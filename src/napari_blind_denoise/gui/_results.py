@@ -1,16 +1,9 @@
-"""Turning a finished job into layers: each output zarr store becomes a lazily read layer."""
+"""Turning a finished job into layers and plots, from what the method declares."""
 
 from __future__ import annotations
 
+from ..core import PipelineResult
 from ._layers import add_result_layer
-from ._workers import JobResult
-
-# role -> (layer-name suffix, colormap, copy the source's contrast limits)
-OUTPUT_LAYERS = {
-    "denoised": ("denoised", None, True),
-    "noise_std": ("noise std", "magma", False),
-    "residual": ("residual", "gray", False),
-}
 
 
 def open_store(path):
@@ -20,25 +13,46 @@ def open_store(path):
     return zarr.open_array(store=str(path), mode="r")
 
 
-def add_outputs(viewer, source, result: JobResult, noise_plot=None) -> list:
-    """Add one layer per output of ``result``, placed like ``source``; return the layers."""
+def add_outputs(viewer, source, result: PipelineResult, curve_plot=None) -> list:
+    """Add one layer per image output of ``result``, placed like ``source``, and draw its
+    curves on ``curve_plot``; return the layers."""
+    declared = {o.name: o for o in result.trained.spec.outputs()}
     layers = []
-    for role, path in result.outputs.items():
-        suffix, cmap, same_contrast = OUTPUT_LAYERS.get(role, (role, "gray", False))
+    for role, path in result.images.items():
         data = open_store(path)
         provenance = dict(data.attrs.get("napari_blind_denoise", {}))
         provenance.update(role=role, store=str(path))
         if result.model_path is not None:
             provenance["model_path"] = str(result.model_path)
-        kwargs = {}
-        if same_contrast:
-            kwargs["contrast_limits"] = tuple(source.contrast_limits)
-        if cmap:
-            kwargs["colormap"] = cmap
-        layers.append(add_result_layer(viewer, data, source, f"{source.name} {suffix}",
+        if role == "denoised":
+            kwargs = {"contrast_limits": tuple(source.contrast_limits)}
+            label = "denoised"
+        else:
+            kwargs = {"colormap": declared[role].colormap}
+            label = declared[role].label
+        layers.append(add_result_layer(viewer, data, source, f"{source.name} {label}",
                                        provenance, **kwargs))
-    if noise_plot is not None and result.noise_curve is not None:
-        noise_plot.set_curve(*result.noise_curve, force=True)
-    if noise_plot is not None and result.empirical_curve is not None:
-        noise_plot.set_empirical(*result.empirical_curve)
+    if curve_plot is not None:
+        show_curves(curve_plot, result)
     return layers
+
+
+def show_curves(plot, result: PipelineResult) -> None:
+    """Channel 0 of every curve output: model curves as lines, measured ones as points."""
+    declared = {o.name: o for o in result.trained.spec.outputs()}
+    for name, curves in result.curves.items():
+        if not curves:
+            continue
+        if declared[name].style == "measured":
+            plot.set_empirical(*curves[0])
+        else:
+            plot.set_curve(*curves[0], force=True)
+
+
+def summary_text(result: PipelineResult) -> str:
+    """The one-line summaries the method's table outputs give (e.g. the noise fit)."""
+    parts = []
+    for out in result.trained.spec.outputs():
+        if out.kind == "table" and out.summary is not None and out.name in result.tables:
+            parts.append(out.summary(result.tables[out.name]))
+    return " ".join(parts)

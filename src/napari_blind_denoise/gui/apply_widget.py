@@ -13,16 +13,20 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core.config import TileConfig
-from ..core.device import pick_device
-from ..core.errors import BlindDenoiseError, InputError
-from ..core.events import PredictEvent
-from ..core.predict import check_compatible
+from ..core import (
+    BlindDenoiseError,
+    InputError,
+    PipelineResult,
+    PredictEvent,
+    TileConfig,
+    check_compatible,
+    pick_device,
+)
 from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker, progress_widgets
 from ._layers import default_axes, read_layer
 from ._models import ModelChooser
 from ._results import add_outputs
-from ._workers import JobResult, apply_model
+from ._workers import apply_model
 
 
 class ApplyWidget(JobWidget):
@@ -33,7 +37,7 @@ class ApplyWidget(JobWidget):
                            on_finish=self._on_finish)
         super().__init__(runner)
         self.viewer = napari_viewer
-        self.result: JobResult | None = None
+        self.result: PipelineResult | None = None
         self._build()
         self.models.refresh()
 
@@ -84,9 +88,7 @@ class ApplyWidget(JobWidget):
         layer = self.layer_picker.layer()
         if layer is None:
             raise InputError("no suitable image layer to denoise")
-        axes = self.axes.text().strip().upper() or None
-        if axes is None and layer.ndim == len(trained.axes):
-            axes = trained.axes
+        axes = trained.axes_for(tuple(layer.data.shape), self.axes.text().strip().upper() or None)
         data, layout = read_layer(layer, axes)
         check_compatible(trained, layout)
         try:
@@ -94,8 +96,7 @@ class ApplyWidget(JobWidget):
         except ValueError:
             raise InputError("tile size must be a whole number, "
                              f"got {self.tile_size.text()!r}") from None
-        tile_cfg = TileConfig(tile_size=tile, overlap=min(48, tile // 4))
-        return path, trained, layer, data, layout, tile_cfg
+        return path, trained, layer, data, layout, TileConfig.for_size(tile)
 
     def start(self, *_):
         """Check model and layer, then predict in a worker; returns the worker or None."""
@@ -127,14 +128,14 @@ class ApplyWidget(JobWidget):
             self.progress.setValue(int(1000 * event.progress))
             self.status.setText(f"Denoising: tile {event.tile}/{event.n_tiles}")
 
-    def _on_done(self, result: JobResult) -> None:
+    def _on_done(self, result: PipelineResult) -> None:
         self.result = result
         if not result.complete:
             self.status.setText("Stopped; no layer was added.")
             return
         add_outputs(self.viewer, self._source, result)
         self.progress.setValue(1000)
-        self.status.setText(f"Done in {result.seconds:.1f} s: {result.outputs['denoised']}")
+        self.status.setText(f"Done in {result.seconds:.1f} s: {result.images['denoised']}")
 
     def _on_finish(self) -> None:
         self._set_running(False)

@@ -11,8 +11,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..core.errors import InputError
-from ..core.metrics import score
+from ..core import InputError, score
 from ._common import JobRunner, JobWidget, LayerPicker
 
 ROWS = (("PSNR (dB)", "psnr", "psnr_fit", "{:.2f}"), ("SSIM", "ssim", "ssim_fit", "{:.4f}"))

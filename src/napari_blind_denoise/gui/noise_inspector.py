@@ -27,16 +27,19 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..core.axes import validate_axes
-from ..core.errors import InputError
-from ..core.noise_model import describe_noise_model, has_noise_model, noise_curve, noise_density
-from ..core.noise_stats import (
+from ..core import (
     DISPLAY_MIN_FRACTION,
+    InputError,
     binned_std,
+    describe_noise_model,
+    has_noise_model,
+    noise_curve,
+    noise_density,
     residuals_at,
     sample_residuals,
+    validate_axes,
 )
-from ..io.noise_files import write_curve_files
+from ..io.outputs import write_curve_files
 from ._common import JobRunner, JobWidget, LayerPicker
 from ._layers import META_KEY
 from ._models import ModelChooser
@@ -96,6 +99,11 @@ class NoiseInspector(JobWidget):
         row.addWidget(self.measure_button)
         row.addWidget(self.export_button)
         lay.addLayout(row)
+        self._build_plots(lay)
+        self._guess_denoised()
+
+    def _build_plots(self, lay: QVBoxLayout) -> None:
+        """The signal-level slider, the density and curve plots and the fit line."""
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
         self.slider.setEnabled(False)
@@ -118,7 +126,6 @@ class NoiseInspector(JobWidget):
         self.fit_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.fit_label)
         lay.addStretch(1)
-        self._guess_denoised()
 
     def _guess_denoised(self, *_) -> None:
         """Pre-select the result layer made from the chosen noisy layer."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -21,24 +20,30 @@ from qtpy.QtWidgets import (
 )
 from superqt import QCollapsible
 
-from ..core.checkpoint import save_model
-from ..core.config import TileConfig
-from ..core.errors import InputError
-from ..core.events import PredictEvent, TrainEvent
-from ..core.methods import METHODS, PRESETS, default_config
-from ..core.train import TrainingSession
+from ..core import (
+    METHODS,
+    PRESETS,
+    InputError,
+    Phase,
+    PipelineResult,
+    PredictEvent,
+    TileConfig,
+    TrainEvent,
+    TrainingSession,
+    default_config,
+    get_method,
+    save_model,
+)
 from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker, progress_widgets
 from ._layers import default_axes, read_layer
 from ._plots import LossPlot, NoisePlot
-from ._results import add_outputs
-from ._workers import JobResult, Phase, train_and_predict
+from ._results import add_outputs, summary_text
+from ._workers import train_and_predict
 
 PRESET_LABELS = {"cpu": "Fast CPU", "gpu": "Quality GPU"}
 # the first entry is the default; it matches NoiseModelConfig's default kind (measured best)
 NOISE_LABELS = {"gaussian": "Gaussian", "gmm2": "Gaussian mixture, 2 components",
                 "gmm3": "Gaussian mixture, 3 components"}
-PHASE_TEXT = {"predict": "Denoising the whole image…",
-              "noise": "Computing the noise std map and residual…"}
 STATUS_SECONDS = 0.1  # progress bar and status line refresh at most ten times a second
 DEFAULT_TIME_LIMIT = 60  # seconds: a demo-sized run on a laptop CPU
 
@@ -79,8 +84,8 @@ class TrainWidget(JobWidget):
         self.viewer = napari_viewer
         self.session: TrainingSession | None = None
         self.trained = None
-        self.result: JobResult | None = None
-        self._phase = "idle"
+        self.result: PipelineResult | None = None
+        self._phase, self._phase_label = "idle", ""
         self._last_status = 0.0
         self._build()
         self._on_layer_changed()
@@ -90,8 +95,28 @@ class TrainWidget(JobWidget):
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
         lay = QVBoxLayout(self)
+        lay.addLayout(self._build_form())
+        lay.addWidget(self._build_advanced())
+        self.output = FolderField()
+        form2 = QFormLayout()
+        form2.addRow("Output folder", self.output)
+        lay.addLayout(form2)
+        lay.addLayout(self._build_buttons())
+        self.progress, self.status = progress_widgets()
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        self.loss_plot = LossPlot()
+        lay.addWidget(self.loss_plot)
+        self.noise_plot = NoisePlot()
+        lay.addWidget(self.noise_plot)
+        self.save_button = QPushButton("Save model…")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self._on_save_clicked)
+        lay.addWidget(self.save_button)
+        lay.addStretch(1)
+
+    def _build_form(self) -> QFormLayout:
         form = QFormLayout()
-        lay.addLayout(form)
         self.layer_picker = LayerPicker(self.viewer)
         self.layer_picker.currentTextChanged.connect(self._on_layer_changed)
         form.addRow("Image", self.layer_picker)
@@ -108,8 +133,6 @@ class TrainWidget(JobWidget):
         self.method_info.setWordWrap(True)
         form.addRow(self.method_info)
         self.noise_kind = QComboBox()
-        for kind, label in NOISE_LABELS.items():
-            self.noise_kind.addItem(label, kind)
         self.noise_kind.setToolTip("Distribution of the noise given the signal, learned per "
                                    "pixel value: one Gaussian, or a mixture of 2 or 3 "
                                    "(skewed noise such as low-count Poisson)")
@@ -130,24 +153,7 @@ class TrainWidget(JobWidget):
         form.addRow("Time limit", self.time_limit)
         self.steps = _spin(1, 10_000_000, 1500, 100)
         form.addRow("Max steps", self.steps)
-        lay.addWidget(self._build_advanced())
-        self.output = FolderField()
-        form2 = QFormLayout()
-        form2.addRow("Output folder", self.output)
-        lay.addLayout(form2)
-        lay.addLayout(self._build_buttons())
-        self.progress, self.status = progress_widgets()
-        lay.addWidget(self.progress)
-        lay.addWidget(self.status)
-        self.loss_plot = LossPlot()
-        lay.addWidget(self.loss_plot)
-        self.noise_plot = NoisePlot()
-        lay.addWidget(self.noise_plot)
-        self.save_button = QPushButton("Save model…")
-        self.save_button.setEnabled(False)
-        self.save_button.clicked.connect(self._on_save_clicked)
-        lay.addWidget(self.save_button)
-        lay.addStretch(1)
+        return form
 
     def _build_advanced(self) -> QWidget:
         box = QCollapsible("Advanced")
@@ -189,9 +195,12 @@ class TrainWidget(JobWidget):
         self.train_button.setEnabled(layer is not None and not self.runner.running)
 
     def _on_method_changed(self, *_) -> None:
-        method = METHODS[self.method.currentData()]
+        method = get_method(self.method.currentData())
         self.method_info.setText(f"<small>{method.description}</small>")
-        self.noise_plot.setVisible(method.noise_model)
+        self.noise_plot.setVisible(any(o.kind == "curve" for o in method.outputs()))
+        self.noise_kind.clear()
+        for kind in method.noise_model_kinds:
+            self.noise_kind.addItem(NOISE_LABELS.get(kind, kind), kind)
         self.noise_kind.setVisible(method.noise_model)
         self.noise_kind_label.setVisible(method.noise_model)
 
@@ -205,7 +214,7 @@ class TrainWidget(JobWidget):
     def config(self):
         """The :class:`DenoiseConfig` the form describes."""
         method = self.method.currentData()
-        noise = self.noise_kind.currentData() if METHODS[method].noise_model else None
+        noise = self.noise_kind.currentData() if get_method(method).noise_model else None
         config = default_config(
             method, self.preset.currentData(), noise_model=noise, steps=self.steps.value(),
             time_budget=float(self.time_limit.value()) or None,
@@ -233,15 +242,12 @@ class TrainWidget(JobWidget):
             self.status.setText(f"Cannot train: {exc}")
             return None
         self.session, self.trained, self.result, self._source = session, None, None, layer
-        self._stop_training = threading.Event()
         self.loss_plot.clear_data()
         self.noise_plot.clear_data()
         provenance = {"source": layer.name, "config": config.to_dict(), "axes": layout.axes}
-        tile = TileConfig(tile_size=self.tile_size.value(),
-                          overlap=min(48, self.tile_size.value() // 4))
-        worker = self.runner.start(
-            train_and_predict, session, self.output.path(), layer.name, tile,
-            self._stop_training, provenance=provenance)
+        tile = TileConfig.for_size(self.tile_size.value())
+        worker = self.runner.start(train_and_predict, session, self.output.path(), layer.name,
+                                   tile, provenance=provenance)
         if worker is not None:
             self._set_running(True)
             self._phase = "train"
@@ -253,11 +259,10 @@ class TrainWidget(JobWidget):
         """Stop training (keep the best model and predict) or cancel the prediction."""
         if not self.runner.running:
             return
+        self.runner.request_stop()
         if self._phase == "train":
-            self._stop_training.set()
             self.status.setText("Stopping: keeping the best model so far…")
         else:
-            self.runner.request_stop()
             self.status.setText("Cancelling the prediction…")
 
     def save_model_to(self, folder: str | Path) -> Path:
@@ -282,12 +287,13 @@ class TrainWidget(JobWidget):
         if isinstance(event, TrainEvent):
             self._show_train(event)
         elif isinstance(event, Phase):
-            self._phase = event.name
+            self._phase, self._phase_label = event.name, event.label
             self.loss_plot.flush()
-            self.status.setText(PHASE_TEXT.get(event.name, event.name))
+            self.status.setText("Denoising the whole image…" if event.name == "predict"
+                                else f"Computing the {event.label}…")
         elif isinstance(event, PredictEvent):
             self.progress.setValue(int(1000 * event.progress))
-            what = "Noise maps" if self._phase == "noise" else "Denoising"
+            what = "Denoising" if self._phase == "predict" else self._phase_label.capitalize()
             self.status.setText(f"{what}: part {event.tile}/{event.n_tiles}, "
                                 f"{_clock(event.elapsed)} elapsed")
 
@@ -306,7 +312,7 @@ class TrainWidget(JobWidget):
             f"Training: step {event.step}/{event.n_steps}, {_clock(event.elapsed)} elapsed, "
             f"~{_clock(left)} left, {_losses(event)}")
 
-    def _on_done(self, result: JobResult) -> None:
+    def _on_done(self, result: PipelineResult) -> None:
         self.result = result
         self.trained = result.trained
         self.save_button.setEnabled(True)
@@ -317,13 +323,11 @@ class TrainWidget(JobWidget):
             return
         add_outputs(self.viewer, self._source, result, self.noise_plot)
         self.progress.setValue(1000)
-        fit = ""
-        if result.poisson_gaussian is not None:
-            a, b = result.poisson_gaussian
-            fit = f" Noise: variance ≈ {a:.3g}·signal + {b:.3g}."
+        fit = summary_text(result)
         self.status.setText(
             f"Done in {_clock(result.seconds)}: {info.get('steps')} steps{stopped}, kept the "
-            f"model of step {info.get('best_step')}.{fit} Result: {result.outputs['denoised']}")
+            f"model of step {info.get('best_step')}. {fit + ' ' if fit else ''}"
+            f"Result: {result.images['denoised']}")
 
     def _on_finish(self) -> None:
         self._phase = "idle"

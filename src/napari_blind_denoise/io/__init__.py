@@ -7,5 +7,7 @@ from .images import (
     read_image,
     write_image,
 )
+from .sinks import PathSink, StoreSink, safe_name, unique_path
 
-__all__ = ["OutputArray", "is_zarr_path", "open_output", "read_image", "write_image"]
+__all__ = ["OutputArray", "PathSink", "StoreSink", "is_zarr_path", "open_output",
+           "read_image", "safe_name", "unique_path", "write_image"]

@@ -1,7 +1,7 @@
 """Masking strategies: hide pixels from the network, score it on them."""
 
-from .base import Masked, Masker, build_masker
+from .base import Masked, Masker
 from .n2s import GridMasker
 from .n2v import BlindSpotMasker
 
-__all__ = ["BlindSpotMasker", "GridMasker", "Masked", "Masker", "build_masker"]
+__all__ = ["BlindSpotMasker", "GridMasker", "Masked", "Masker"]

@@ -6,8 +6,6 @@ from typing import NamedTuple, Protocol
 
 import torch
 
-from ..config import MaskConfig
-
 
 class Masked(NamedTuple):
     """A masked batch: ``input`` goes into the network, the loss uses ``mask`` only.
@@ -25,13 +23,3 @@ class Masker(Protocol):
     def __call__(self, batch: torch.Tensor, generator: torch.Generator) -> Masked:
         """Mask ``batch`` (B, C, Y, X); randomness only from ``generator``."""
         ...
-
-
-def build_masker(config: MaskConfig) -> Masker:
-    """Masker for ``config.kind``."""
-    from .n2s import GridMasker
-    from .n2v import BlindSpotMasker
-
-    if config.kind == "n2v":
-        return BlindSpotMasker(config.masked_fraction, config.neighbourhood_radius)
-    return GridMasker(config.grid_period)

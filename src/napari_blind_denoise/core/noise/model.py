@@ -16,21 +16,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .errors import InputError
-from .events import PredictEvent
-from .losses import mixture_log_prob
-from .models.noise_net import DenoiserWithNoiseModel, Mixture, NoiseNet
-from .noise_calibration import apply_correction
-from .normalize import NormStats
-from .validate import check_image
+from ..data.normalize import NormStats, sample_values
+from ..data.validate import check_image
+from ..errors import InputError
+from ..events import PredictEvent
+from ..losses import mixture_log_prob
+from ..nets.noise_net import Mixture, NoiseNet
+from .calibration import apply_correction
 
 if TYPE_CHECKING:
-    from .train import TrainedModel
+    from ..trained import TrainedModel
 
 
 def has_noise_model(trained: TrainedModel) -> bool:
-    """True when ``trained`` carries a learned noise model (an N-net)."""
-    return isinstance(trained.model, DenoiserWithNoiseModel)
+    """True when ``trained`` carries a learned noise model (its method learns one)."""
+    return trained.spec.noise_model
 
 
 def _noise_net(trained: TrainedModel) -> NoiseNet:
@@ -162,9 +162,7 @@ def predict_noise_std(trained: TrainedModel, denoised, axes: str | None = None, 
         ``out``: per-pixel noise std in input intensity units, every channel.
     """
     net = _noise_net(trained)
-    if axes is None and len(denoised.shape) == len(trained.axes):
-        axes = trained.axes
-    layout = check_image(denoised, axes)
+    layout = check_image(denoised, trained.axes_for(tuple(denoised.shape), axes))
     if layout.channels != net.channels:
         raise InputError(f"the model has {net.channels} channel(s), the image "
                          f"{layout.channels}")
@@ -311,3 +309,28 @@ def describe_noise_model(trained: TrainedModel, signal: np.ndarray, std: np.ndar
             "pixelwise": True, "variance_model": "a * signal + b", "a": a, "b": b,
             "signal_range": [float(signal[0]), float(signal[-1])],
             "normalization": trained.norm.to_dict(), "units": "input intensity"}
+
+
+def image_noise_curves(trained: TrainedModel, denoised, axes: str, *, n: int = 64,
+                       max_values: int = 4_000_000) -> list[tuple[np.ndarray, ...]]:
+    """Noise curve of every channel over the signal range of a denoised image.
+
+    Returns
+    -------
+    list of (signal, std, counts)
+        Per channel: ``n`` signal values evenly spaced over ``[min, max]`` of up to
+        ``max_values`` sampled denoised pixels, the predicted noise std there (input units),
+        and how many sampled pixels lie nearest to each value (weights for a fit).
+    """
+    layout = check_image(denoised, axes)
+    values = sample_values(denoised, layout, max_values, np.random.default_rng(0))
+    curves = []
+    for c in range(layout.channels):
+        lo, hi = float(values[c].min()), float(values[c].max())
+        if hi <= lo:
+            hi = lo + 1e-6 * max(1.0, abs(lo))
+        signal, std = noise_curve(trained, n, (lo, hi), channel=c)
+        edges = np.concatenate([[-np.inf], (signal[1:] + signal[:-1]) / 2, [np.inf]])
+        counts = np.histogram(values[c], bins=edges)[0].astype(np.float64)
+        curves.append((signal, std, counts))
+    return curves

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
 from .axes import Layout
-from .errors import InputError
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,8 +10,8 @@ import torch
 
 from napari_blind_denoise.core import NoiseModelConfig, noise_curve, run_to_completion, train
 from napari_blind_denoise.core.checkpoint import load_model, save_model
-from napari_blind_denoise.core.models.noise_net import Mixture
-from napari_blind_denoise.core.noise_calibration import (
+from napari_blind_denoise.core.nets.noise_net import Mixture
+from napari_blind_denoise.core.noise.calibration import (
     MIN_FACTOR,
     _binned_ratio,
     _factor_map,

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from napari_blind_denoise.core.tiling import blend_window, tile_starts, tile_weights
+from napari_blind_denoise.core.data.tiling import blend_window, tile_starts, tile_weights
 
 
 @pytest.mark.parametrize("length", [16, 63, 64, 65, 100, 200, 230, 517])

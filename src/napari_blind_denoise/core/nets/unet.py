@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import DenoiseConfig, ModelConfig
+from ..config import ModelConfig
 
 
 def conv_block(c_in: int, c_out: int, batch_norm: bool) -> nn.Sequential:
@@ -68,19 +68,3 @@ class UNet(nn.Module):
         if self.config.residual:
             y = y + inp
         return y[..., :h, :w]
-
-
-def build_model(config: ModelConfig) -> nn.Module:
-    """Instantiate the network described by ``config``."""
-    return UNet(config)
-
-
-def build_network(config: DenoiseConfig) -> nn.Module:
-    """The whole trainable network of a run: the UNet, plus the N-net when
-    ``config.noise_model`` is set (then ``forward`` still returns the denoised signal)."""
-    from .noise_net import DenoiserWithNoiseModel, NoiseNet
-
-    unet = build_model(config.model)
-    if config.noise_model is None:
-        return unet
-    return DenoiserWithNoiseModel(unet, NoiseNet(config.model.in_channels, config.noise_model))

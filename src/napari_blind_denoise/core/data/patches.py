@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InputError
 from .axes import Layout
-from .errors import InputError
 from .normalize import NormStats
 
 MIN_PATCH = 32  # smallest training patch edge chosen automatically
@@ -88,31 +88,48 @@ class PatchSampler:
         Patch edge in pixels.
     region
         Allowed window origins.
+    partners
+        Further arrays of the same shape (e.g. a second noisy acquisition of the same
+        field): :meth:`sample_all` reads the same windows, with the same transforms, from each.
     """
 
-    def __init__(self, array, layout: Layout, stats: NormStats, size: int, region: Region) -> None:
-        self.array = array
+    def __init__(self, array, layout: Layout, stats: NormStats, size: int, region: Region,
+                 partners: tuple = ()) -> None:
+        self.arrays = (array, *partners)
         self.layout = layout
         self.stats = stats
         self.size = size
         self.region = region
 
-    def read(self, plane: tuple[int, ...], y: int, x: int) -> np.ndarray:
-        """One normalised ``(C, P, P)`` window."""
+    @property
+    def array(self):
+        """The first (or only) array."""
+        return self.arrays[0]
+
+    def read(self, plane: tuple[int, ...], y: int, x: int, which: int = 0) -> np.ndarray:
+        """One normalised ``(C, P, P)`` window of array ``which``."""
         s = self.size
-        block = self.layout.read(self.array, plane, slice(y, y + s), slice(x, x + s))
+        block = self.layout.read(self.arrays[which], plane, slice(y, y + s), slice(x, x + s))
         return self.stats.normalize(block)
 
-    def sample(self, n: int, rng: np.random.Generator, augment_: bool = True) -> np.ndarray:
-        """``n`` random windows, each randomly flipped/rotated when ``augment_``."""
+    def sample_all(self, n: int, rng: np.random.Generator,
+                   augment_: bool = True) -> tuple[np.ndarray, ...]:
+        """``n`` random windows of every array (same places and transforms in each)."""
         r = self.region
-        out = []
+        out: list[list[np.ndarray]] = [[] for _ in self.arrays]
         for _ in range(n):
             plane = tuple(int(rng.integers(m)) for m in self.layout.plane_shape)
             y = int(rng.integers(r.y0, r.y1))
             x = int(rng.integers(r.x0, r.x1))
-            p = self.read(plane, y, x)
+            windows = [self.read(plane, y, x, i) for i in range(len(self.arrays))]
             if augment_:
-                p = augment(p, int(rng.integers(8)))
-            out.append(np.ascontiguousarray(p))
-        return np.stack(out)
+                k = int(rng.integers(8))
+                windows = [augment(p, k) for p in windows]
+            for dst, p in zip(out, windows, strict=True):
+                dst.append(np.ascontiguousarray(p))
+        return tuple(np.stack(o) for o in out)
+
+    def sample(self, n: int, rng: np.random.Generator, augment_: bool = True) -> np.ndarray:
+        """``n`` random windows of the first array, each randomly flipped/rotated when
+        ``augment_``."""
+        return self.sample_all(n, rng, augment_)[0]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
 from .axes import Layout, guess_axes, validate_axes
-from .errors import InputError
 
 _KIND_OK = "uif"  # unsigned, signed, float
 

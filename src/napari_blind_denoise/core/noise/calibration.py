@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .masking.n2s import GridMasker
-from .models.noise_net import Mixture, NoiseNet
-from .patches import PatchSampler, Region, fit_patch_size
+from ..data.patches import PatchSampler, Region, fit_patch_size
+from ..masking.n2s import GridMasker
+from ..nets.noise_net import Mixture, NoiseNet
 
 if TYPE_CHECKING:
-    from .axes import Layout
-    from .normalize import NormStats
+    from ..data.axes import Layout
+    from ..data.normalize import NormStats
 
 CROP = 256  # crop edge (pixels)
 CROPS = 4  # crops per calibration

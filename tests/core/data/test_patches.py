@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from napari_blind_denoise.core import NormStats, validate_axes
-from napari_blind_denoise.core.errors import InputError
-from napari_blind_denoise.core.patches import (
+from napari_blind_denoise.core.data.patches import (
     PatchSampler,
     Region,
     augment,
     fit_patch_size,
     split_regions,
 )
+from napari_blind_denoise.core.errors import InputError
 
 
 def rows_used(region: Region, size: int) -> set[int]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_blind_denoise.core.axes import validate_axes
-from napari_blind_denoise.core.noise_stats import binned_std, residuals_at, sample_residuals
+from napari_blind_denoise.core.data.axes import validate_axes
+from napari_blind_denoise.core.noise.stats import binned_std, residuals_at, sample_residuals
 
 
 def test_binned_std_recovers_poisson_gaussian_variance(rng) -> None:

@@ -25,13 +25,13 @@ from napari_blind_denoise.core import (
     save_model,
     train,
 )
-from napari_blind_denoise.core.axes import validate_axes
 from napari_blind_denoise.core.config import NoiseModelConfig
+from napari_blind_denoise.core.data.axes import validate_axes
+from napari_blind_denoise.core.data.normalize import quantization_step
 from napari_blind_denoise.core.losses import mixture_log_prob
-from napari_blind_denoise.core.models import DenoiserWithNoiseModel, NoiseNet, UNet
-from napari_blind_denoise.core.normalize import quantization_step
-from napari_blind_denoise.core.objectives import masked_likelihood
-from napari_blind_denoise.core.train import NOISE_NET_MAX_LR
+from napari_blind_denoise.core.methods import Batch
+from napari_blind_denoise.core.methods.nnet import NOISE_NET_MAX_LR, masked_likelihood
+from napari_blind_denoise.core.nets import DenoiserWithNoiseModel, NoiseNet, UNet
 from tests.conftest import make_noisy, tiny_config
 
 
@@ -110,7 +110,7 @@ def test_flat_batch_no_nan(make_config, bin_width: float) -> None:
     mask[..., ::4, ::4] = 1
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
     for _ in range(30):  # the std collapses towards its floor, never below
-        scores = masked_likelihood(model, flat, flat, mask)
+        scores = masked_likelihood(model, Batch(flat, flat, mask))
         opt.zero_grad()
         scores.loss.backward()
         assert math.isfinite(float(scores.loss.detach()))
@@ -280,8 +280,8 @@ def test_quantization_step() -> None:
 
 
 def test_reported_std_adds_the_rounding_variance_on_quantised_data() -> None:
-    from napari_blind_denoise.core.models.noise_net import Mixture
-    from napari_blind_denoise.core.noise_model import noise_std_of
+    from napari_blind_denoise.core.nets.noise_net import Mixture
+    from napari_blind_denoise.core.noise.model import noise_std_of
 
     net = NoiseNet(1, NoiseModelConfig(kind="gmm2"))
     mix = Mixture(torch.log(torch.tensor([[[0.5], [0.5]]])), torch.tensor([[[-0.1], [0.1]]]),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 VALID_AXES = "STCZYX"
 PLANE_AXES = "STZ"

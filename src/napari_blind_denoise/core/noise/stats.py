@@ -6,9 +6,14 @@ of the residual in each signal bin, and the residuals of pixels at one signal le
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Generator
+
 import numpy as np
 
-from .axes import Layout
+from ..data.axes import Layout
+from ..events import PredictEvent
 
 # Bins shown in the GUI hold at least this fraction of the pixels: 1 % would hide the bright
 # structures of a mostly dark field (on the embedded sample, every nucleus above 125 of 180 ADU).
@@ -86,3 +91,25 @@ def residuals_at(signal, residual, level: float, half_width: float) -> np.ndarra
     """Residuals of the pixels whose signal lies within ``level ± half_width``."""
     s = np.asarray(signal)
     return np.asarray(residual)[np.abs(s - level) <= half_width]
+
+
+def write_residual(noisy, denoised, out, layout: Layout, *, rows: int = 256,
+                   stop: threading.Event | None = None) -> Generator[PredictEvent, None, None]:
+    """``out = noisy - denoised``, window by window (``rows`` rows of one plane at a time).
+
+    Yields
+    ------
+    PredictEvent
+        One per window; ends early when ``stop`` is set.
+    """
+    starts = range(0, layout.height, rows)
+    n, done, t0 = layout.n_planes * len(starts), 0, time.perf_counter()
+    for plane in layout.planes():
+        for y0 in starts:
+            ys, xs = slice(y0, min(layout.height, y0 + rows)), slice(None)
+            diff = layout.read(noisy, plane, ys, xs) - layout.read(denoised, plane, ys, xs)
+            layout.write(out, plane, ys, xs, diff)
+            done += 1
+            yield PredictEvent(tile=done, n_tiles=n, elapsed=time.perf_counter() - t0)
+            if stop is not None and stop.is_set():
+                return

@@ -20,7 +20,7 @@ from napari_blind_denoise.core import (
     run_to_completion,
     train,
 )
-from napari_blind_denoise.core.noise_model import noise_log_density
+from napari_blind_denoise.core.noise.model import noise_log_density
 from tests.conftest import require_shared_data
 
 STEPS = 300

@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from napari_blind_denoise.core.config import ModelConfig
-from napari_blind_denoise.core.models import UNet, build_model
+from napari_blind_denoise.core.nets import UNet
 
 
 def make(depth: int = 2, channels: int = 1, **kw) -> UNet:
     cfg = ModelConfig(depth=depth, base_channels=4, in_channels=channels,
                       out_channels=channels, **kw)
-    return build_model(cfg).eval()
+    return UNet(cfg).eval()
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3])
@@ -35,8 +35,8 @@ def test_cardinality_sizes(h: int, w: int) -> None:
         assert net(torch.randn(1, 1, h, w)).shape == (1, 1, h, w)
 
 
-def test_smoke_build_model() -> None:
-    net = build_model(ModelConfig())
+def test_smoke_unet() -> None:
+    net = UNet(ModelConfig())
     assert isinstance(net, UNet)
     assert net.config.divisor == 4
     assert sum(p.numel() for p in net.parameters()) > 0

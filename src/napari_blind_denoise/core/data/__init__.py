@@ -1,0 +1,1 @@
+"""Data handling: axes and layouts, validation, normalisation, patch sampling, tiling."""

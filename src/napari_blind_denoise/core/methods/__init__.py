@@ -1,0 +1,108 @@
+"""The method layer: one module per method family, one registry the CLI and the GUI read.
+
+Adding a method is one module with a :class:`Method` subclass plus one :func:`register`
+call (``docs/architecture.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..config import DenoiseConfig, ModelConfig, NoiseModelConfig, TrainConfig
+from .base import Batch, ExtraOutput, Method, Monitor, OutputContext, Scores, masked_l2
+from .blindspot import MaskedMethod, Noise2Self, Noise2Void
+from .nnet import NNet
+
+METHODS: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Add ``method`` to the registry under ``method.id`` (an id may be registered once)."""
+    if not method.id or method.id in METHODS:
+        raise ValueError(f"method id {method.id!r} is empty or already registered")
+    METHODS[method.id] = method
+    return method
+
+
+def unregister(method_id: str) -> None:
+    """Remove a method (tests register temporary ones)."""
+    METHODS.pop(method_id, None)
+
+
+for _method in (Noise2Void(), Noise2Self(), NNet()):
+    register(_method)
+
+
+def get_method(method_id: str) -> Method:
+    """The registered method ``method_id``.
+
+    Raises
+    ------
+    ValueError
+        No such method.
+    """
+    try:
+        return METHODS[method_id]
+    except KeyError:
+        raise ValueError(f"unknown method {method_id!r}; choose from {method_ids()}") from None
+
+
+def method_ids() -> list[str]:
+    """Registered method ids in display order."""
+    return list(METHODS)
+
+
+def output_groups() -> dict[str, list[str]]:
+    """Output groups (``noise``...) of the registered methods -> the ids of the methods."""
+    groups: dict[str, list[str]] = {}
+    for method in METHODS.values():
+        for out in method.outputs():
+            ids = groups.setdefault(out.group, [])
+            if method.id not in ids:
+                ids.append(method.id)
+    return groups
+
+
+PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
+    # small net, many steps: the fastest learner on a 2-core CPU (docs/benchmarks.md)
+    "cpu": (ModelConfig(depth=2, base_channels=16),
+            TrainConfig(steps=1500, patch_size=64, batch_size=16, learning_rate=3e-3)),
+    # wider and deeper for a GPU, where a step costs little
+    "gpu": (ModelConfig(depth=3, base_channels=32),
+            TrainConfig(steps=6000, patch_size=96, batch_size=64, learning_rate=2e-3)),
+}
+
+
+def default_config(method: str = "n2v", preset: str = "cpu", *,
+                   noise_model: str | NoiseModelConfig | None = None,
+                   **train_overrides) -> DenoiseConfig:
+    """Configuration for ``method`` with ``preset`` (``cpu`` or ``gpu``) and overrides.
+
+    Parameters
+    ----------
+    method
+        A registered method id.
+    preset
+        ``"cpu"`` or ``"gpu"``.
+    noise_model
+        Methods with a noise model (``nnet``) only: a kind (``"gaussian"``, ``"gmm2"``,
+        ``"gmm3"``) or a :class:`NoiseModelConfig`; ``None`` gives the default (``gaussian``).
+    train_overrides
+        :class:`TrainConfig` fields (``steps=``, ``time_budget=``...).
+    """
+    spec = get_method(method)
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {list(PRESETS)}")
+    model, train = PRESETS[preset]
+    if noise_model is not None and not spec.noise_model:
+        with_noise = [m for m, v in METHODS.items() if v.noise_model]
+        raise ValueError(f"method {method!r} has no noise model; noise_model applies to "
+                         f"{with_noise}")
+    return DenoiseConfig(method=method, mask=spec.mask, model=model,
+                         train=replace(train, **train_overrides),
+                         noise_model=spec.noise_config(noise_model))
+
+
+__all__ = ["METHODS", "PRESETS", "Batch", "ExtraOutput", "MaskedMethod", "Method", "Monitor",
+           "NNet", "Noise2Self", "Noise2Void", "OutputContext", "Scores", "default_config",
+           "get_method", "masked_l2", "method_ids", "output_groups", "register", "unregister"]

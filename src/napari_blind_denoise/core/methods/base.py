@@ -1,0 +1,283 @@
+"""The method interface: everything a denoising method decides, in one object.
+
+The trainer, the predictor, the pipeline, the CLI and the widgets hold a :class:`Method`
+and ask it; none of them tests a method's id, its mask kind or its network's attributes.
+A method decides:
+
+- its network (:meth:`Method.network`) and how the parameters are optimised
+  (:meth:`Method.param_groups`);
+- how a training batch is made from sampled windows (:meth:`Method.batch_maker`): a masker
+  for blind-spot training, none for an architectural blind spot, a second acquisition as
+  the target for Noise2Noise (``inputs = 2``);
+- its objective (:meth:`Method.objective`) and what it reports live (:meth:`Method.monitor`);
+- what happens before and after training (:meth:`Method.prepare`, :meth:`Method.finish`);
+- how it infers (:meth:`Method.inference_modes`, :meth:`Method.inferrer`);
+- the extra outputs it produces (:meth:`Method.outputs`), declared as :class:`ExtraOutput`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import DenoiseConfig, MaskConfig, NoiseModelConfig
+from ..device import autocast
+from ..losses import masked_mse
+
+if TYPE_CHECKING:
+    from ..data.axes import Layout
+    from ..data.normalize import NormStats
+    from ..events import PredictEvent
+    from ..masking import Masker
+    from ..trained import TrainedModel
+
+
+class Batch(NamedTuple):
+    """One training batch, all ``(B, C, Y, X)``: ``input`` goes into the network, the loss
+    compares its output with ``target`` where ``mask`` (float, 1 = scored) is set."""
+
+    input: torch.Tensor
+    target: torch.Tensor
+    mask: torch.Tensor
+
+
+class Scores(NamedTuple):
+    """``loss`` to minimise, masked-pixel ``mse`` (detached) and the ``signal`` estimate."""
+
+    loss: torch.Tensor
+    mse: torch.Tensor
+    signal: torch.Tensor
+
+
+class Monitor(NamedTuple):
+    """What a method reports at a validation step: a live ``curve`` for the
+    :class:`~napari_blind_denoise.core.events.TrainEvent` and ``info`` for the model."""
+
+    curve: tuple[tuple[float, ...], tuple[float, ...]] | None
+    info: dict[str, Any]
+
+
+OutputKind = Literal["image", "curve", "table"]
+
+
+@dataclass
+class OutputContext:
+    """What an extra output is computed from (all in the input's intensity units).
+
+    ``results`` holds the outputs computed before this one, by name.
+    """
+
+    trained: TrainedModel
+    noisy: Any
+    denoised: Any
+    layout: Layout
+    stop: threading.Event | None = None
+    results: dict[str, Any] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, computed once per context (shared work of several outputs)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+
+@dataclass(frozen=True)
+class ExtraOutput:
+    """An output a method adds to the denoised image.
+
+    Parameters
+    ----------
+    name
+        Identifier and file stem (``noise_std`` -> ``noise_std.tif``).
+    kind
+        ``"image"``: an array of the input's shape, written by ``compute(ctx, out)``, a
+        generator of :class:`PredictEvent`; ``"curve"``: ``compute(ctx)`` returns one
+        ``(x, y)`` pair of arrays per channel (a CSV per channel); ``"table"``:
+        ``compute(ctx)`` returns a JSON-ready dict.
+    group
+        The family it belongs to; the CLI writes a group with ``--<group>-out DIR``.
+    label
+        Human name (layer suffix, plot legend).
+    compute
+        See ``kind``.
+    colormap
+        Image outputs: the layer's colormap.
+    files
+        Written by the CLI's ``--<group>-out`` (else shown in the viewer only).
+    style
+        Curves: ``"model"`` (a line) or ``"measured"`` (points).
+    columns
+        Curves: the CSV header.
+    summary
+        Tables: a one-line text for the user from the dict, or ``None``.
+    report
+        Tables: ``(key in the CLI's JSON summary, key in the table)`` pairs.
+    """
+
+    name: str
+    kind: OutputKind
+    group: str
+    label: str
+    compute: Callable[..., Any]
+    colormap: str = "gray"
+    files: bool = True
+    style: Literal["model", "measured"] = "model"
+    columns: tuple[str, str] = ("x", "y")
+    summary: Callable[[dict[str, Any]], str] | None = None
+    report: tuple[tuple[str, str], ...] = ()
+
+
+BatchMaker = Callable[[Sequence[torch.Tensor], torch.Generator], Batch]
+Inferrer = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+
+
+def masked_l2(model: nn.Module, batch: Batch) -> Scores:
+    """Masked-pixel mean squared error of ``model(batch.input)`` against ``batch.target``."""
+    with autocast(batch.input.device):
+        pred = model(batch.input)
+    pred = pred.float()
+    loss = masked_mse(pred, batch.target, batch.mask)
+    return Scores(loss, loss.detach(), pred)
+
+
+class Method:
+    """Base class of the denoising methods: override what differs.
+
+    Class attributes
+    ----------------
+    id, name, description
+        Registry key (CLI ``--method``, layer suffix), display name, one-line summary.
+    inputs
+        Arrays per training sample: 1 (the noisy image) or 2 (two noisy acquisitions of the
+        same field, Noise2Noise); the trainer samples the same windows from each.
+    mask
+        The masking options stored in the method's default configuration.
+    noise_model_kinds
+        Kinds of learned noise model the method accepts (empty: none).
+    """
+
+    id: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    inputs: ClassVar[int] = 1
+    mask: ClassVar[MaskConfig] = MaskConfig()
+    noise_model_kinds: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def noise_model(self) -> bool:
+        """True when the method learns a noise model."""
+        return bool(self.noise_model_kinds)
+
+    def __repr__(self) -> str:
+        return f"<method {self.id}: {self.name}>"
+
+    # -- configuration ----------------------------------------------------------------------
+    def noise_config(self, noise_model: str | NoiseModelConfig | None
+                     ) -> NoiseModelConfig | None:
+        """The noise-model configuration for a user's choice (``None``: the default)."""
+        if not self.noise_model_kinds:
+            if noise_model is not None:
+                raise ValueError(f"method {self.id!r} has no noise model")
+            return None
+        if isinstance(noise_model, NoiseModelConfig):
+            return noise_model
+        return NoiseModelConfig() if noise_model is None else NoiseModelConfig(kind=noise_model)
+
+    def fit_config(self, config: DenoiseConfig) -> DenoiseConfig:
+        """``config`` completed and checked for this method (its noise model)."""
+        if config.noise_model is None and self.noise_model_kinds:
+            from dataclasses import replace
+
+            return replace(config, noise_model=self.noise_config(None))
+        if config.noise_model is not None and not self.noise_model_kinds:
+            raise ValueError(f"method {self.id!r} has no noise model; "
+                             "leave DenoiseConfig.noise_model as None")
+        return config
+
+    # -- training ---------------------------------------------------------------------------
+    def network(self, config: DenoiseConfig) -> nn.Module:
+        """The whole trainable network (``forward`` returns the denoised signal)."""
+        from ..nets import UNet
+
+        return UNet(config.model)
+
+    def masker(self, config: DenoiseConfig) -> Masker | None:
+        """What hides pixels during training; ``None`` for a blind spot built into the net."""
+        return None
+
+    def batch_maker(self, config: DenoiseConfig) -> BatchMaker:
+        """Turns sampled windows (one tensor per input array) into a training batch.
+
+        Default: the masker's output against the unmasked window, scored on the masked
+        pixels; without a masker, the window itself, scored everywhere.
+        """
+        masker = self.masker(config)
+
+        def make(sources: Sequence[torch.Tensor], generator: torch.Generator) -> Batch:
+            noisy = sources[0]
+            if masker is None:
+                return Batch(noisy, noisy, torch.ones_like(noisy))
+            masked = masker(noisy, generator)
+            return Batch(masked.input, noisy, masked.mask)
+
+        return make
+
+    def objective(self, model: nn.Module, batch: Batch) -> Scores:
+        """Loss of ``model`` on ``batch`` (default: masked-pixel squared error)."""
+        return masked_l2(model, batch)
+
+    def param_groups(self, model: nn.Module, config: DenoiseConfig) -> list[dict]:
+        """Optimiser parameter groups; ``lr_scale`` and ``lr_max`` bound each group's rate."""
+        return [{"params": list(model.parameters()), "lr_scale": 1.0, "lr_max": math.inf}]
+
+    def prepare(self, model: nn.Module, data, layout: Layout, norm: NormStats,
+                config: DenoiseConfig) -> None:
+        """Set data-dependent constants of a new network before training (default: none)."""
+
+    def monitor(self, model: nn.Module, signal: torch.Tensor, norm: NormStats) -> Monitor:
+        """What to report at a validation step from the validation ``signal`` estimate."""
+        return Monitor(None, {})
+
+    def finish(self, trained: TrainedModel, data, layout: Layout) -> TrainedModel:
+        """A post-training step on the kept model (default: none)."""
+        return trained
+
+    # -- inference --------------------------------------------------------------------------
+    def inference_modes(self, config: DenoiseConfig) -> tuple[str, ...]:
+        """Inference modes a model of this configuration supports; the first is the default."""
+        return ("unmasked",)
+
+    def inferrer(self, trained: TrainedModel, mode: str) -> Inferrer:
+        """``(network, normalised tile (B, C, Y, X)) -> denoised tile`` for ``mode``.
+
+        Raises
+        ------
+        ValueError
+            The mode is not one of :meth:`inference_modes`.
+        """
+        self.check_mode(trained.config, mode)
+        return lambda model, x: model(x).float()
+
+    def check_mode(self, config: DenoiseConfig, mode: str) -> None:
+        """Refuse an inference mode the model does not support."""
+        modes = self.inference_modes(config)
+        if mode not in modes:
+            raise ValueError(f"inference mode {mode!r} is not available for {self.id!r} "
+                             f"models; choose from {list(modes)}")
+
+    # -- outputs ----------------------------------------------------------------------------
+    def outputs(self) -> tuple[ExtraOutput, ...]:
+        """The extra outputs this method produces besides the denoised image."""
+        return ()
+
+
+ImageCompute = Callable[[OutputContext, Any], Generator["PredictEvent", None, None]]
+CurveCompute = Callable[[OutputContext], list[tuple[np.ndarray, np.ndarray]]]

@@ -1,0 +1,232 @@
+"""The one pipeline the CLI and the widgets drive: train -> keep best -> save -> predict ->
+extra outputs, as one generator of small frozen events with one stop mechanism.
+
+Events: :class:`TrainEvent` per step, :class:`Phase` at each new phase, :class:`PredictEvent`
+per tile or window. ``stop`` (a ``threading.Event``) means "end the current phase": during
+training it ends training, keeps the best model and goes on to predict (the request is used
+up); during prediction it abandons the output (nothing committed, ``complete`` False); during
+the extra outputs it keeps the denoised image and abandons the extras.
+
+Where outputs go is the caller's choice through a *sink*: ``sink.open(name, shape, axes,
+attrs)`` returns a handle with ``array`` (to fill), ``commit()`` (returns what the caller
+keeps: a path, an array) and ``abort()``. :class:`MemorySink` keeps numpy arrays; the CLI and
+the widgets pass sinks that write files or zarr stores atomically (``io.sinks``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from .checkpoint import save_model
+from .config import TileConfig
+from .data.validate import check_image
+from .events import Phase
+from .methods import ExtraOutput, OutputContext
+from .predict import predict
+from .train import TrainingSession
+from .trained import TrainedModel
+
+
+class OutputHandle(Protocol):
+    """An output being written."""
+
+    array: Any
+
+    def commit(self) -> Any:
+        """Finish it; returns what the caller keeps (a path, an array)."""
+
+    def abort(self) -> None:
+        """Remove it."""
+
+
+class Sink(Protocol):
+    """Where the pipeline's image outputs go."""
+
+    def open(self, name: str, shape: tuple[int, ...], axes: str,
+             attrs: dict[str, Any]) -> OutputHandle:
+        """A new float32 output ``name`` (``denoised`` or an extra output's name)."""
+
+
+@dataclass
+class _MemoryHandle:
+    array: np.ndarray
+
+    def commit(self) -> np.ndarray:
+        return self.array
+
+    def abort(self) -> None:
+        pass
+
+
+class MemorySink:
+    """Keeps every output as a numpy array in memory."""
+
+    def open(self, name: str, shape: tuple[int, ...], axes: str,
+             attrs: dict[str, Any]) -> _MemoryHandle:
+        """A zero float32 array of ``shape``."""
+        return _MemoryHandle(np.zeros(shape, np.float32))
+
+
+@dataclass
+class PipelineResult:
+    """What the pipeline hands back.
+
+    Attributes
+    ----------
+    trained
+        The kept model.
+    model_path
+        Where it was saved, if it was.
+    images
+        ``denoised`` and the image extra outputs: what the sink's ``commit`` returned.
+    curves, tables
+        The curve and table extra outputs, by name.
+    complete
+        False when the prediction was stopped (nothing committed).
+    outputs_complete
+        False when the extra outputs were stopped (none committed).
+    seconds
+        Wall-clock time of the whole run.
+    predict_seconds
+        Of which prediction (the denoised image alone).
+    """
+
+    trained: TrainedModel
+    model_path: Path | None = None
+    images: dict[str, Any] = field(default_factory=dict)
+    curves: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    complete: bool = True
+    outputs_complete: bool = True
+    seconds: float = 0.0
+    predict_seconds: float = 0.0
+
+
+def _train(session: TrainingSession, stop: threading.Event):
+    """Drive training, turning a stop request into ``session.stop()`` (request used up)."""
+    gen = session.run()
+    while True:
+        if stop.is_set():
+            session.stop()
+            stop.clear()
+        try:
+            event = next(gen)
+        except StopIteration as done:
+            return done.value
+        yield event
+
+
+def run_pipeline(session: TrainingSession, *, sink=None, tile: TileConfig | None = None,
+                 stop: threading.Event | None = None, outputs: Sequence[ExtraOutput] = (),
+                 model_dir: str | Path | None = None, attrs: dict[str, Any] | None = None,
+                 ) -> Generator[object, None, PipelineResult]:
+    """Train ``session``, keep the best model, save it (``model_dir``), then denoise the
+    training data and compute ``outputs`` (see :func:`apply_pipeline`)."""
+    t0 = time.perf_counter()
+    stop = stop if stop is not None else threading.Event()
+    trained = yield from _train(session, stop)
+    result = yield from apply_pipeline(
+        trained, session.data, session.layout.axes, sink=sink, tile=tile, stop=stop,
+        outputs=outputs, model_dir=model_dir, device=session.device, attrs=attrs)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
+                   tile: TileConfig | None = None, stop: threading.Event | None = None,
+                   outputs: Sequence[ExtraOutput] = (), model_dir: str | Path | None = None,
+                   device: str | torch.device = "auto", inference: str | None = None,
+                   attrs: dict[str, Any] | None = None,
+                   ) -> Generator[object, None, PipelineResult]:
+    """Denoise ``data`` with ``trained`` into ``sink``, then compute ``outputs``.
+
+    Parameters
+    ----------
+    trained
+        The model (``model_dir``: save it there first).
+    data, axes
+        The image (never modified) and its axes (``None``: the model's, or guessed).
+    sink
+        Where images go (default :class:`MemorySink`).
+    outputs
+        Extra outputs to compute, of ``trained``'s method (``Method.outputs``).
+    attrs
+        Provenance stored with every image output (``role`` is added).
+
+    Yields
+    ------
+    Phase, PredictEvent
+        A phase at the start of prediction and of every extra output; events per tile/window.
+
+    Returns
+    -------
+    PipelineResult
+    """
+    t0 = time.perf_counter()
+    sink = sink if sink is not None else MemorySink()
+    stop = stop if stop is not None else threading.Event()
+    attrs = dict(attrs or {})
+    layout = check_image(data, trained.axes_for(tuple(data.shape), axes))
+    result = PipelineResult(trained)
+    if model_dir is not None:
+        result.model_path = save_model(trained, model_dir)
+        attrs["model_path"] = str(result.model_path)
+    yield Phase("predict", "denoised")
+    handle = sink.open("denoised", layout.shape, layout.axes, {**attrs, "role": "denoised"})
+    try:
+        yield from predict(trained, data, layout.axes, tile=tile, out=handle.array,
+                           device=device, inference=inference, stop=stop)
+        result.predict_seconds = time.perf_counter() - t0
+        if stop.is_set():
+            handle.abort()
+            result.complete = False
+            return result
+        ctx = OutputContext(trained, data, handle.array, layout, stop)
+        extras = yield from _extra_outputs(ctx, outputs, sink, attrs, result)
+    except BaseException:
+        handle.abort()
+        raise
+    result.images = {"denoised": handle.commit(), **extras}
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _extra_outputs(ctx: OutputContext, outputs: Sequence[ExtraOutput], sink,
+                   attrs: dict[str, Any], result: PipelineResult):
+    """Compute ``outputs`` in order; commit the image ones only if none was stopped."""
+    handles: list[tuple[str, OutputHandle]] = []
+    try:
+        for out in outputs:
+            yield Phase("output", out.label)
+            if out.kind == "image":
+                h = sink.open(out.name, ctx.layout.shape, ctx.layout.axes,
+                              {**attrs, "role": out.name})
+                handles.append((out.name, h))
+                yield from out.compute(ctx, h.array)
+                ctx.results[out.name] = h.array
+            else:
+                value = out.compute(ctx)
+                ctx.results[out.name] = value
+                (result.curves if out.kind == "curve" else result.tables)[out.name] = value
+            if ctx.stop is not None and ctx.stop.is_set():
+                break
+    except BaseException:
+        for _, h in handles:
+            h.abort()
+        raise
+    if ctx.stop is not None and ctx.stop.is_set():
+        for _, h in handles:
+            h.abort()
+        result.curves.clear()
+        result.tables.clear()
+        result.outputs_complete = False
+        return {}
+    return {name: h.commit() for name, h in handles}

@@ -1,0 +1,67 @@
+"""Where the pipeline's image outputs go: named files (CLI) or fresh zarr stores (widgets).
+
+Both write under a temporary name and rename into place on ``commit`` (``io.images``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .images import OutputArray, open_output
+
+
+def safe_name(name: str) -> str:
+    """A file-system friendly version of a layer name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "layer"
+
+
+def unique_path(folder: Path, stem: str, suffix: str) -> Path:
+    """``folder/stem+suffix``, or ``stem-2``, ``stem-3``... if taken."""
+    path = folder / f"{stem}{suffix}"
+    k = 2
+    while path.exists():
+        path = folder / f"{stem}-{k}{suffix}"
+        k += 1
+    return path
+
+
+class PathSink:
+    """Each output to the path the caller named for it (``.tif``/``.tiff`` or ``.zarr``).
+
+    ``paths`` maps an output name (``denoised``, ``noise_std``...) to its path; ``folders``
+    maps further names to a folder, where they become ``<name>.tif``.
+    """
+
+    def __init__(self, paths: dict[str, str | os.PathLike],
+                 folders: dict[str, str | os.PathLike] | None = None) -> None:
+        self.paths = {k: Path(v) for k, v in paths.items()}
+        self.folders = {k: Path(v) for k, v in (folders or {}).items()}
+
+    def path(self, name: str) -> Path:
+        """The file an output goes to."""
+        if name in self.paths:
+            return self.paths[name]
+        return self.folders[name] / f"{name}.tif"
+
+    def open(self, name: str, shape: tuple[int, ...], axes: str,
+             attrs: dict[str, Any]) -> OutputArray:
+        """The output ``name``, written on ``commit``."""
+        return open_output(self.path(name), shape, axes, attrs=attrs)
+
+
+class StoreSink:
+    """Every output as a new zarr store in ``folder``: ``<stem>.zarr`` for the denoised
+    image, ``<stem>_<name>.zarr`` for the others, never replacing an existing store."""
+
+    def __init__(self, folder: str | os.PathLike, stem: str) -> None:
+        self.folder = Path(folder)
+        self.stem = safe_name(stem)
+
+    def open(self, name: str, shape: tuple[int, ...], axes: str,
+             attrs: dict[str, Any]) -> OutputArray:
+        """A fresh store for ``name``."""
+        stem = self.stem if name == "denoised" else f"{self.stem}_{name}"
+        return open_output(unique_path(self.folder, stem, ".zarr"), shape, axes, attrs=attrs)
