@@ -16,6 +16,7 @@ from napari_blind_denoise.core import (
     TileConfig,
     TrainedModel,
     load_model,
+    noise_curve,
     predict,
     run_to_completion,
     save_model,
@@ -178,3 +179,29 @@ def test_exception_architecture_mismatch(folder: Path) -> None:
 
 def test_checkpoint_error_is_value_error() -> None:
     assert issubclass(CheckpointError, ValueError)
+
+
+OLD = Path(__file__).resolve().parents[1] / "data" / "checkpoints-v0.1.0"
+
+
+@pytest.mark.parametrize("method", ["n2s", "nnet"])
+def test_checkpoints_of_version_0_1_0_still_load(method: str) -> None:
+    """Folders written before the method layer load and predict exactly as they did."""
+    trained = load_model(OLD / method)
+    assert trained.method == method and trained.spec.id == method
+    noisy = np.load(OLD / "input.npy")
+    out = run_to_completion(predict(trained, noisy, "YX"))
+    np.testing.assert_allclose(out, np.load(OLD / f"{method}_prediction.npy"), rtol=1e-6,
+                               atol=1e-4)
+    if method == "nnet":
+        assert trained.info["noise_correction"] is not None
+        np.testing.assert_allclose(np.stack(noise_curve(trained, 8)),
+                                   np.load(OLD / "nnet_noise_curve.npy"), rtol=1e-6)
+
+
+def test_checkpoint_of_unknown_method_refused(trained: TrainedModel, folder: Path) -> None:
+    meta = json.loads((folder / CONFIG).read_text())
+    meta["config"]["method"] = "no-such-method"
+    (folder / CONFIG).write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="unknown method 'no-such-method'"):
+        load_model(folder)

@@ -8,10 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+import torch
 
 from napari_blind_denoise.cli import main
 from napari_blind_denoise.core import (
     METHODS,
+    InputError,
+    Method,
+    TrainingSession,
     default_config,
     load_model,
     predict,
@@ -22,6 +26,7 @@ from napari_blind_denoise.core import (
     train,
     unregister,
 )
+from napari_blind_denoise.core.methods import Batch
 from tests.conftest import make_blobs
 from tests.core.methods.identity_blind_spot import IdentityBlindSpot
 
@@ -94,3 +99,36 @@ def test_other_methods_refuse_its_output_flag(ibs, noisy_clean, tmp_path: Path,
     assert rc == 2
     assert "--spread-out needs a method with spread outputs (ibs-test), not n2v" in (
         capsys.readouterr().err)
+
+
+class PairedTest(Method):
+    """Test-only Noise2Noise-like method: input one acquisition, target the other."""
+
+    id = "pairs-test"
+    name = "Paired acquisitions (test only)"
+    inputs = 2
+
+    def batch_maker(self, config):
+        def make(sources, generator):
+            a, b = sources
+            return Batch(a, b, torch.ones_like(a))
+
+        return make
+
+
+def test_a_method_may_train_on_pairs(noisy_clean) -> None:
+    noisy, clean = noisy_clean
+    second = (clean + np.random.default_rng(9).normal(0, 20.0, clean.shape)).astype(np.float32)
+    method = register(PairedTest())
+    try:
+        config = default_config("pairs-test", steps=80, patch_size=32, batch_size=8)
+        with pytest.raises(InputError, match="trains on 2 noisy array"):
+            TrainingSession(noisy, "YX", config)
+        with pytest.raises(InputError, match="differ in shape"):
+            TrainingSession((noisy, second[:64]), "YX", config)
+        trained = run_to_completion(train((noisy, second), "YX", config))
+        assert trained.spec is method
+        out = run_to_completion(predict(trained, noisy, "YX"))
+        assert psnr(out, clean) > psnr(noisy, clean) + 3.0
+    finally:
+        unregister("pairs-test")

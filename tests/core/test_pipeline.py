@@ -1,0 +1,154 @@
+"""The one pipeline: train -> keep best -> save -> predict -> extra outputs, one stop event."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_blind_denoise.core import (
+    MemorySink,
+    Phase,
+    PredictEvent,
+    TileConfig,
+    TrainEvent,
+    TrainingSession,
+    apply_pipeline,
+    get_method,
+    load_model,
+    run_pipeline,
+)
+from tests.conftest import make_noisy, tiny_config
+
+
+@dataclass
+class Handle:
+    array: np.ndarray
+    log: list = field(default_factory=list)
+    name: str = ""
+
+    def commit(self):
+        self.log.append(("commit", self.name))
+        return self.array
+
+    def abort(self) -> None:
+        self.log.append(("abort", self.name))
+
+
+class RecordingSink:
+    """A memory sink that records what was opened, committed and aborted."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, str]] = []
+
+    def open(self, name, shape, axes, attrs):
+        self.log.append(("open", name))
+        assert attrs["role"] == name
+        return Handle(np.zeros(shape, np.float32), self.log, name)
+
+
+def drive(gen, on_event=None):
+    events = []
+    while True:
+        try:
+            ev = next(gen)
+        except StopIteration as done:
+            return done.value, events
+        events.append(ev)
+        if on_event is not None:
+            on_event(ev)
+
+
+@pytest.fixture
+def image() -> np.ndarray:
+    return make_noisy((64, 64), seed=2)[0]
+
+
+def test_run_pipeline_events_and_outputs(image, tmp_path: Path) -> None:
+    session = TrainingSession(image, "YX", tiny_config("nnet", steps=6))
+    sink = RecordingSink()
+    result, events = drive(run_pipeline(
+        session, sink=sink, tile=TileConfig(tile_size=32, overlap=8),
+        outputs=session.method.outputs(), model_dir=tmp_path / "model"))
+    kinds = [type(e) for e in events]
+    assert kinds[:6] == [TrainEvent] * 6 and kinds[6] is Phase
+    assert [e.name for e in events if isinstance(e, Phase)] == ["predict"] + ["output"] * 5
+    assert PredictEvent in kinds
+    names = [o.name for o in get_method("nnet").outputs()]
+    assert list(result.images) == ["denoised", "noise_std", "residual"]
+    assert set(result.curves) == {"noise_curve", "measured_noise_curve"}
+    assert set(result.tables) == {"noise_model"}
+    assert sink.log == [("open", "denoised"), ("open", names[0]), ("open", names[1]),
+                        ("commit", "noise_std"), ("commit", "residual"),
+                        ("commit", "denoised")]
+    np.testing.assert_allclose(result.images["residual"], image - result.images["denoised"],
+                               atol=1e-4)
+    assert result.complete and result.outputs_complete
+    assert load_model(result.model_path).info["steps"] == 6
+
+
+def test_stop_in_training_keeps_best_and_still_predicts(image) -> None:
+    stop = threading.Event()
+    session = TrainingSession(image, "YX", tiny_config("n2v", steps=500))
+
+    def press(ev):
+        if isinstance(ev, TrainEvent) and ev.step == 3:
+            stop.set()
+
+    result, _ = drive(run_pipeline(session, stop=stop), press)
+    assert result.trained.info["stopped_early"] and result.trained.info["steps"] <= 4
+    assert result.complete and result.images["denoised"].any()
+    assert not stop.is_set(), "the stop request is used up by training"
+
+
+def test_stop_in_prediction_abandons_the_output(image) -> None:
+    trained = drive(run_pipeline(TrainingSession(image, "YX", tiny_config("n2s", steps=3))))[0]
+    stop, sink = threading.Event(), RecordingSink()
+    result, _ = drive(apply_pipeline(trained.trained, image, "YX", sink=sink, stop=stop,
+                                     tile=TileConfig(tile_size=16, overlap=4)),
+                      lambda ev: isinstance(ev, PredictEvent) and stop.set())
+    assert not result.complete and result.images == {}
+    assert sink.log == [("open", "denoised"), ("abort", "denoised")]
+
+
+def test_stop_in_extra_outputs_keeps_the_denoised_image(image) -> None:
+    trained = drive(run_pipeline(TrainingSession(image, "YX", tiny_config("nnet", steps=3))))[0]
+    stop, sink = threading.Event(), RecordingSink()
+
+    def press(ev):
+        if isinstance(ev, Phase) and ev.name == "output":
+            stop.set()
+
+    result, _ = drive(apply_pipeline(trained.trained, image, "YX", sink=sink, stop=stop,
+                                     outputs=trained.trained.spec.outputs()), press)
+    assert result.complete and not result.outputs_complete
+    assert list(result.images) == ["denoised"] and result.curves == {} and result.tables == {}
+    assert ("abort", "noise_std") in sink.log and ("commit", "denoised") in sink.log
+    assert ("commit", "noise_std") not in sink.log
+
+
+def test_failure_aborts_everything(image, monkeypatch) -> None:
+    from napari_blind_denoise.core.methods import nnet
+
+    trained = drive(run_pipeline(TrainingSession(image, "YX", tiny_config("nnet", steps=3))))[0]
+
+    def broken(*_a, **_k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(nnet, "write_residual", broken)
+    sink = RecordingSink()
+    with pytest.raises(OSError, match="disk full"):
+        drive(apply_pipeline(trained.trained, image, "YX", sink=sink,
+                             outputs=trained.trained.spec.outputs()))
+    assert not [e for e in sink.log if e[0] == "commit"]
+    assert {name for act, name in sink.log if act == "abort"} == {"denoised", "noise_std",
+                                                                    "residual"}
+
+
+def test_memory_sink_default(image) -> None:
+    result, _ = drive(run_pipeline(TrainingSession(image, "YX", tiny_config("n2s", steps=2))))
+    assert isinstance(result.images["denoised"], np.ndarray)
+    assert isinstance(MemorySink().open("x", (2, 3), "YX", {}).array, np.ndarray)
