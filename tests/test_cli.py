@@ -481,3 +481,55 @@ def test_noise_model_choices(capsys, noisy_tif: Path, tmp_path: Path) -> None:
         main(["denoise", str(noisy_tif), "-o", str(tmp_path / "o.tif"), "--method", "nnet",
               "--noise-model", "gmm4"])
     assert exc.value.code == 2
+
+
+# -- correlated noise: measured, reported, blind spot adapted; results checked --------------
+
+def test_blind_spot_auto_on_scan_line_noise(capsys, tmp_path: Path) -> None:
+    from napari_blind_denoise.core import add_noise
+    from tests.conftest import make_blobs
+
+    clean = make_blobs((128, 128), seed=6) * 300.0 + 50.0
+    src = write_tif(tmp_path / "scan.tif", add_noise(clean, "scanline", sigma=0.1, length=3))
+    rc, stdout, err = cli(capsys, "denoise", src, "-o", tmp_path / "out.tif", "--method", "n2s",
+                          "--steps", 3, "--json", *FAST)
+    assert rc == 0, err
+    assert "noise correlated over 2 px along X" in err and "using a 1×5 blind spot" in err
+    adapted = last_json(stdout)["adapted"]
+    assert adapted["blind_spot"] == "1x5"
+    assert adapted["noise_correlation"]["extent_x"] == 2
+    assert adapted["noise_correlation"]["extent_y"] == 0
+
+
+def test_blind_spot_flag(capsys, noisy_tif: Path, tmp_path: Path) -> None:
+    rc, stdout, err = cli(capsys, "denoise", noisy_tif, "-o", tmp_path / "a.tif", "--method",
+                          "n2v", "--blind-spot", "3x1", "--steps", 2, "--json", *FAST)
+    assert rc == 0, err
+    assert last_json(stdout)["adapted"] == {"blind_spot": "3x1"}
+    assert "blind spot" not in err  # nothing measured, nothing announced
+    rc, _, err = cli(capsys, "denoise", noisy_tif, "-o", tmp_path / "b.tif", "--method", "n2v",
+                     "--blind-spot", "4x4", "--steps", 2, *FAST)
+    assert rc == 2 and "blind spot must be" in err
+    assert not (tmp_path / "b.tif").exists()
+
+
+def test_result_that_keeps_the_noise_is_reported(capsys, monkeypatch, noisy_tif: Path,
+                                                 tmp_path: Path) -> None:
+    predict_module = importlib.import_module("napari_blind_denoise.core.predict")
+    monkeypatch.setattr(predict_module._Net, "__call__", lambda self, tile: tile)
+    rc, stdout, err = cli(capsys, "denoise", noisy_tif, "-o", tmp_path / "out.tif", "--method",
+                          "n2s", "--steps", 2, "--json", "--quiet", *FAST)
+    assert rc == 0, err
+    assert "blind-denoise: warning: the result removed only 0% of the noise" in err
+    summary = last_json(stdout)
+    assert summary["removed_noise"] == pytest.approx(0.0, abs=1e-3)
+    assert len(summary["warnings"]) == 1 and "larger blind spot" in summary["warnings"][0]
+
+
+def test_good_result_has_no_warning(capsys, noisy_tif: Path, tmp_path: Path) -> None:
+    rc, stdout, err = cli(capsys, "denoise", noisy_tif, "-o", tmp_path / "out.tif", "--method",
+                          "n2s", "--steps", 60, "--json", *FAST)
+    assert rc == 0, err
+    summary = last_json(stdout)
+    assert summary["warnings"] == [] and summary["removed_noise"] > 0.5
+    assert "warning" not in err

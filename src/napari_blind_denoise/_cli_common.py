@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 
 from .core.device import DEVICE_CHOICES
 from .core.errors import InputError
@@ -62,6 +63,10 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
     p.add_argument("--lr", type=float, help="peak learning rate")
     add_device(p)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--blind-spot", metavar="auto|pixel|HxW", default=None,
+                   help="n2v/n2s/nnet: what is hidden around each masked pixel: auto (default: "
+                   "from the noise correlation measured on the image), pixel, or a block such "
+                   "as 1x5 or 3x3 for noise correlated between neighbouring pixels")
     p.add_argument("--save-model", metavar="DIR", help="also save the trained model here")
     with_noise = [m.id for m in METHODS.values() if m.noise_model]
     p.add_argument("--noise-model", choices=_noise_model_kinds(), default=None,
@@ -90,6 +95,9 @@ _SUFFIX = {"image": "tif", "curve": "csv", "table": "json"}
 def add_common(p: argparse.ArgumentParser) -> None:
     """Flags every command has: tile size, ``--json``, ``--quiet``."""
     p.add_argument("--tile-size", type=int, default=512, help="prediction tile edge")
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: average the prediction over the 8 "
+                   "flips/rotations (8x the prediction time)")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
@@ -109,14 +117,17 @@ def make_config(args):
             over[field] = getattr(args, flag)
     if args.time_budget is not None and args.steps is None:
         over["steps"] = 10**9  # the clock decides
-    return default_config(args.method, preset, noise_model=args.noise_model, **over), device
+    config = default_config(args.method, preset, noise_model=args.noise_model, **over)
+    if args.blind_spot is not None:
+        config = replace(config, mask=replace(config.mask, blind_spot=args.blind_spot))
+    return config, device
 
 
 def tile_config(args):
     """The prediction tiling the flags ask for (validated before any training)."""
     from .core import TileConfig
 
-    return TileConfig.for_size(args.tile_size)
+    return TileConfig.for_size(args.tile_size, tta=args.tta)
 
 
 def drain(gen, on_event):
@@ -195,11 +206,26 @@ def run_job(job, args, groups: dict[str, list], sink, **kwargs):
 
     def on_event(ev):
         if isinstance(ev, TrainEvent):
+            if ev.notice and not args.quiet:
+                print(ev.notice, file=sys.stderr, flush=True)
             prog.train(ev)
         elif isinstance(ev, PredictEvent):
             prog.predict(ev)
 
-    return drain(job(sink=sink, tile=tile_config(args), outputs=outputs, **kwargs), on_event)
+    result = drain(job(sink=sink, tile=tile_config(args), outputs=outputs, **kwargs), on_event)
+    for warning in result.warnings:
+        print(f"blind-denoise: warning: {warning}", file=sys.stderr, flush=True)
+    return result
+
+
+def quality_summary(result) -> dict:
+    """JSON-summary keys: what training chose from the data, the hand-back check."""
+    adapted = dict(result.trained.info.get("adapted") or {})
+    corr = adapted.get("noise_correlation")
+    if corr:
+        adapted["noise_correlation"] = {k: v for k, v in corr.items() if k != "acf"}
+    return {"adapted": adapted, "removed_noise": result.removed_noise,
+            "warnings": result.warnings}
 
 
 def load(path: str, axes: str | None):

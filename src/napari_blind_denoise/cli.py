@@ -24,6 +24,7 @@ from ._cli_common import (
     load,
     make_config,
     output_sink,
+    quality_summary,
     requested_outputs,
     run_job,
     write_group_files,
@@ -66,6 +67,7 @@ def cmd_denoise(args) -> int:
         "predict_seconds": round(result.predict_seconds, 3),
         "total_seconds": round(time.perf_counter() - t0, 3),
         "device": info["device"], "model": args.save_model, **extra,
+        **quality_summary(result),
     })
     return 0
 
@@ -92,7 +94,7 @@ def cmd_predict(args) -> int:
     extra = write_group_files(args, groups, result, sink)
     emit(args, {"method": trained.method, "input": str(args.input), "output": str(out_path),
                 "model": str(args.model), "total_seconds": round(time.perf_counter() - t0, 3),
-                **extra})
+                **extra, **quality_summary(result)})
     return 0
 
 
@@ -124,7 +126,7 @@ def cmd_eval(args) -> int:
                "total_seconds": round(time.perf_counter() - t0, 3),
                **{f"input_{k}": round(v, 4) for k, v in before.items()},
                **{f"result_{k}": round(v, 4) for k, v in after.items()},
-               "output": args.output}
+               "output": args.output, **quality_summary(run)}
     if not args.json:
         print(f"{'':10s}{'PSNR':>9s}{'SSIM':>8s}{'PSNR fit':>10s}{'SSIM fit':>10s}")
         for name, s in (("input", before), ("result", after)):
@@ -154,7 +156,7 @@ def cmd_demo(args) -> int:
                 "train_seconds": trained.info["train_seconds"],
                 "total_seconds": round(time.perf_counter() - t0, 3),
                 "psnr_noisy": round(p_in, 2), "psnr_denoised": round(p_out, 2),
-                "output": str(denoised), "comparison": str(png)})
+                "output": str(denoised), "comparison": str(png), **quality_summary(run)})
     if args.gui:
         _show_in_napari(noisy, clean, result, trained.method)
     return 0

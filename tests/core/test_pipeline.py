@@ -152,3 +152,43 @@ def test_memory_sink_default(image) -> None:
     result, _ = drive(run_pipeline(TrainingSession(image, "YX", tiny_config("n2s", steps=2))))
     assert isinstance(result.images["denoised"], np.ndarray)
     assert isinstance(MemorySink().open("x", (2, 3), "YX", {}).array, np.ndarray)
+
+
+def test_hand_back_check_fires_on_identity_and_not_on_a_good_result(image) -> None:
+    from napari_blind_denoise.core.data.axes import validate_axes
+    from napari_blind_denoise.core.pipeline import PipelineResult, check_result
+
+    noisy, clean = make_noisy((128, 128), seed=4)
+    trained = drive(run_pipeline(TrainingSession(image, "YX", tiny_config("n2s", steps=2))))[0]
+    layout = validate_axes("YX", noisy.shape)
+    kept = PipelineResult(trained.trained)
+    check_result(kept, noisy, noisy.copy(), layout)
+    assert kept.removed_noise == pytest.approx(0.0, abs=1e-6)
+    assert len(kept.warnings) == 1 and "no better than the input" in kept.warnings[0]
+    assert "larger blind spot" in kept.warnings[0]
+    good = PipelineResult(trained.trained)
+    check_result(good, noisy, clean, layout)
+    assert good.removed_noise > 0.8 and good.warnings == []
+
+
+def test_tta_averages_the_eight_transforms(image) -> None:
+    import torch
+
+    from napari_blind_denoise.core import predict, run_to_completion
+    from napari_blind_denoise.core.predict import dihedral, undo_dihedral
+
+    x = torch.arange(12.0).reshape(1, 1, 3, 4)
+    for k in range(8):
+        assert torch.equal(undo_dihedral(dihedral(x, k), k), x)
+    assert len({tuple(dihedral(x, k).flatten().tolist()) for k in range(8)}) == 8
+    trained = drive(run_pipeline(TrainingSession(image, "YX", tiny_config("n2v", steps=3))))[0]
+    model = trained.trained
+    plain = run_to_completion(predict(model, image, "YX", tile=TileConfig.for_size(64)))
+    tta = run_to_completion(predict(model, image, "YX", tile=TileConfig.for_size(64, tta=True)))
+    norm = model.norm
+    x = torch.from_numpy(norm.normalize(image[None]))[None]
+    with torch.no_grad():
+        manual = sum(undo_dihedral(model.model(dihedral(x, k)), k) for k in range(8)) / 8
+    np.testing.assert_allclose(tta, norm.denormalize(manual[0].numpy())[0], rtol=1e-4,
+                               atol=1e-2)
+    assert not np.allclose(tta, plain)

@@ -91,6 +91,10 @@ def test_noise_inspector_density_curve_and_export(viewer, sample, nnet_trained, 
     summary = json.loads((tmp_path / "noise" / "noise_model.json").read_text())
     assert {"a", "b", "kind"} <= set(summary) and summary["kind"] == "gmm3"
     assert len(paths) == 2
+    # the sample's camera noise is pixel-independent: measured and shown as such
+    assert summary["noise_correlation_measured"]["independent"]
+    assert "pixel-independent" in insp.acf_label.text()
+    assert insp.acf_ax.images, "the autocorrelation map is drawn"
 
 
 def test_noise_inspector_click_sets_level(viewer, sample, nnet_trained, qtbot):

@@ -253,3 +253,24 @@ def test_a_registered_method_trains_from_the_widget(viewer, sample, qtbot, tmp_p
         assert spread.data.shape == sample[0].data.shape
     finally:
         unregister("ibs-test")
+
+
+def test_blind_spot_choice_and_what_was_measured(viewer, train_widget, qtbot, tmp_path):
+    """Scan-line noise: auto measures it and says so under the status; a typed block is
+    used as given; nonsense is refused with a message."""
+    from napari_blind_denoise.core import add_noise
+    from tests.conftest import make_blobs
+
+    clean = make_blobs((128, 128), seed=6) * 300.0 + 50.0
+    layer = viewer.add_image(add_noise(clean, "scanline", sigma=0.1, length=3), name="scan")
+    train_widget.layer_picker.select(layer)
+    train_widget.steps.setValue(3)
+    assert train_widget.config().mask.blind_spot == "auto"
+    run_job(qtbot, train_widget, train_widget.start_training)
+    assert "using a 1×5 blind spot" in train_widget.notice.text()
+    assert train_widget.trained.config.mask.blind_spot == "1x5"
+    train_widget.blind_spot.setCurrentText("3x3")
+    assert train_widget.config().mask.blind_spot == "3x3"
+    train_widget.blind_spot.setCurrentText("4x4")
+    assert train_widget.start_training() is None
+    assert "blind spot must be" in train_widget.status.text()

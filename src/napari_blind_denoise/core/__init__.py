@@ -38,6 +38,7 @@ from .methods import (
     unregister,
 )
 from .metrics import fit_affine, psnr, score, ssim
+from .noise.correlation import NoiseCorrelation, estimate_noise_correlation
 from .noise.model import (
     describe_noise_model,
     fit_poisson_gaussian,
@@ -70,6 +71,7 @@ __all__ = [
     "MemorySink",
     "Method",
     "ModelConfig",
+    "NoiseCorrelation",
     "NoiseModelConfig",
     "NormStats",
     "OutputContext",
@@ -92,6 +94,7 @@ __all__ = [
     "denoise",
     "describe_device",
     "describe_noise_model",
+    "estimate_noise_correlation",
     "fit_affine",
     "fit_poisson_gaussian",
     "get_method",

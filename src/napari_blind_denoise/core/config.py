@@ -44,12 +44,24 @@ class MaskConfig(_FromDict):
         ``n2v`` replacement values are drawn from a ``(2r+1)^2`` window around the pixel.
     grid_period
         ``n2s`` grid spacing in pixels; ``1/grid_period**2`` of pixels are masked per batch.
+    blind_spot
+        What is hidden around each masked pixel: ``"pixel"`` (the pixel alone), a block
+        ``"HxW"`` of odd sizes (``"1x5"``: two neighbours either side along X, for noise
+        correlated along the scan line), or ``"auto"``: chosen when training starts from
+        the noise correlation measured on the image (``core.noise.correlation``), ``pixel``
+        when the noise is independent. A trained model records the block it used.
     """
 
     kind: MaskKind = "n2v"
     masked_fraction: float = 0.002
     neighbourhood_radius: int = 2
     grid_period: int = 4
+    blind_spot: str = "pixel"
+
+    @property
+    def hide(self) -> tuple[int, int]:
+        """``(ey, ex)`` half-extent of the hidden block (``auto`` must be resolved first)."""
+        return parse_blind_spot(self.blind_spot)
 
     def __post_init__(self) -> None:
         if self.kind not in ("n2v", "n2s"):
@@ -60,6 +72,34 @@ class MaskConfig(_FromDict):
             raise ValueError("neighbourhood_radius must be >= 1")
         if self.grid_period < 2:
             raise ValueError("grid_period must be >= 2")
+        if self.blind_spot != "auto":
+            parse_blind_spot(self.blind_spot)
+
+
+def parse_blind_spot(text: str) -> tuple[int, int]:
+    """``"pixel"`` -> ``(0, 0)``; ``"HxW"`` (odd H, W) -> ``((H-1)/2, (W-1)/2)``.
+
+    Raises
+    ------
+    ValueError
+        Anything else (``"auto"`` included: it is resolved from the data, not parsed).
+    """
+    if text == "pixel":
+        return (0, 0)
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        h, w = (int(p) for p in parts)
+    except ValueError:
+        h = w = 0
+    if len(parts) != 2 or h < 1 or w < 1 or h % 2 == 0 or w % 2 == 0 or max(h, w) > 15:
+        raise ValueError(f"blind spot must be 'auto', 'pixel' or 'HxW' with odd H, W up to 15 "
+                         f"(e.g. '1x5'), got {text!r}")
+    return ((h - 1) // 2, (w - 1) // 2)
+
+
+def format_blind_spot(hide: tuple[int, int]) -> str:
+    """Inverse of :func:`parse_blind_spot`."""
+    return "pixel" if hide == (0, 0) else f"{2 * hide[0] + 1}x{2 * hide[1] + 1}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,16 +197,19 @@ class TrainConfig(_FromDict):
 
 @dataclass(frozen=True, kw_only=True)
 class TileConfig(_FromDict):
-    """Tiled prediction: tile edge, overlap between neighbouring tiles, batch of tiles."""
+    """Prediction options: tile edge, overlap between neighbouring tiles, batch of tiles, and
+    ``tta`` (test-time augmentation: the average over the 8 flips/rotations of every tile,
+    8 times the prediction time; docs/benchmarks.md has its measured gain)."""
 
     tile_size: int = 512
     overlap: int = 48
     batch_size: int = 1
+    tta: bool = False
 
     @classmethod
-    def for_size(cls, tile_size: int) -> TileConfig:
+    def for_size(cls, tile_size: int, *, tta: bool = False) -> TileConfig:
         """Tiles of edge ``tile_size`` with the default overlap (a quarter, at most 48)."""
-        return cls(tile_size=tile_size, overlap=min(48, tile_size // 4))
+        return cls(tile_size=tile_size, overlap=min(48, tile_size // 4), tta=tta)
 
     def __post_init__(self) -> None:
         if self.tile_size < 16:

@@ -39,6 +39,9 @@ class TrainEvent:
     best_val_mse
         Lowest validation masked MSE so far: the kept model is the newest one within
         ``TrainConfig.select_tolerance`` of it, for every method.
+    notice
+        On the first step only: what the method chose from the data, for the user (e.g.
+        "noise correlated over 2 px along X: using a 1×5 blind spot"), or ``None``.
     """
 
     step: int
@@ -54,6 +57,7 @@ class TrainEvent:
     mse: float | None = None
     val_mse: float | None = None
     best_val_mse: float | None = None
+    notice: str | None = None
 
     @property
     def progress(self) -> float:

@@ -30,6 +30,7 @@ from .config import TileConfig
 from .data.validate import check_image
 from .events import Phase
 from .methods import ExtraOutput, OutputContext
+from .noise.correlation import removed_noise_fraction
 from .predict import predict
 from .train import TrainingSession
 from .trained import TrainedModel
@@ -97,6 +98,12 @@ class PipelineResult:
         Wall-clock time of the whole run.
     predict_seconds
         Of which prediction (the denoised image alone).
+    removed_noise
+        Share of the noisy image's variance in its flattest regions that the result removed
+        (near 1: the noise is gone there; near 0: it was handed back), see
+        :func:`~napari_blind_denoise.core.noise.correlation.removed_noise_fraction`.
+    warnings
+        Plain-language warnings for the user (e.g. the result kept the noise).
     """
 
     trained: TrainedModel
@@ -108,6 +115,8 @@ class PipelineResult:
     outputs_complete: bool = True
     seconds: float = 0.0
     predict_seconds: float = 0.0
+    removed_noise: float | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def _train(session: TrainingSession, stop: threading.Event):
@@ -189,6 +198,7 @@ def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
             handle.abort()
             result.complete = False
             return result
+        check_result(result, data, handle.array, layout)
         ctx = OutputContext(trained, data, handle.array, layout, stop)
         extras = yield from _extra_outputs(ctx, outputs, sink, attrs, result)
     except BaseException:
@@ -197,6 +207,23 @@ def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
     result.images = {"denoised": handle.commit(), **extras}
     result.seconds = time.perf_counter() - t0
     return result
+
+
+# a result that removed less than this share of the noise variance in flat regions kept most
+# of the noise (a good one removes 0.85-1 of it; returning the input removes 0)
+MIN_REMOVED_NOISE = 0.5
+
+
+def check_result(result: PipelineResult, noisy, denoised, layout) -> None:
+    """Warn when the result handed the noise back (see ``MIN_REMOVED_NOISE``)."""
+    removed = removed_noise_fraction(noisy, denoised, layout)
+    result.removed_noise = round(removed, 4)
+    if removed >= MIN_REMOVED_NOISE:
+        return
+    hint = result.trained.spec.remedy(result.trained.config)
+    result.warnings.append(
+        f"the result removed only {removed:.0%} of the noise in the image's flattest regions "
+        f"and may be no better than the input{'; ' + hint if hint else ''}")
 
 
 def _extra_outputs(ctx: OutputContext, outputs: Sequence[ExtraOutput], sink,

@@ -45,19 +45,38 @@ def check_compatible(trained: TrainedModel, layout: Layout) -> None:
 class _Net:
     """Applies the network to one normalised ``(C, Y, X)`` tile."""
 
-    def __init__(self, trained: TrainedModel, device: torch.device, mode: str | None) -> None:
+    def __init__(self, trained: TrainedModel, device: torch.device, mode: str | None,
+                 tta: bool = False) -> None:
         spec = trained.spec
         mode = mode or spec.inference_modes(trained.config)[0]
         self.infer = spec.inferrer(trained, mode)
         self.model = trained.model.to(device).eval().to(memory_format=torch.channels_last)
         self.device = device
+        self.transforms = range(8) if tta else range(1)
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(tile)[None].to(self.device).contiguous(
-            memory_format=torch.channels_last)
+        x = torch.from_numpy(tile)[None].to(self.device)
+        total = None
         with torch.inference_mode(), autocast(self.device):
-            y = self.infer(self.model, x)
-        return y[0].float().cpu().numpy()
+            for k in self.transforms:  # test-time augmentation: the 8 flips/rotations
+                t = dihedral(x, k).contiguous(memory_format=torch.channels_last)
+                y = undo_dihedral(self.infer(self.model, t).float(), k)
+                total = y if total is None else total + y
+        return (total[0] / len(self.transforms)).cpu().numpy()
+
+
+def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """One of the 8 flips/rotations of ``x`` (..., Y, X): ``rot90`` ``k % 4`` times, then a
+    flip along X when ``k >= 4``."""
+    y = torch.rot90(x, k % 4, dims=(-2, -1))
+    return torch.flip(y, dims=(-1,)) if k >= 4 else y
+
+
+def undo_dihedral(y: torch.Tensor, k: int) -> torch.Tensor:
+    """Inverse of :func:`dihedral`."""
+    if k >= 4:
+        y = torch.flip(y, dims=(-1,))
+    return torch.rot90(y, -(k % 4), dims=(-2, -1))
 
 
 def predict(
@@ -112,7 +131,7 @@ def predict(
         out = np.zeros(layout.shape, np.float32)
     elif tuple(out.shape) != layout.shape:
         raise InputError(f"output shape {tuple(out.shape)} differs from input {layout.shape}")
-    net = _Net(trained, device, inference)
+    net = _Net(trained, device, inference, tile.tta)
     div = trained.config.model.divisor
     th = _round_tile(tile.tile_size, div, layout.height)
     tw = _round_tile(tile.tile_size, div, layout.width)

@@ -96,6 +96,7 @@ class TrainingSession:
         self._train_seconds = 0.0
         self._last_mse = math.nan
         self._monitor_info: dict[str, Any] = {}
+        self.adapted: dict[str, Any] = {}  # what the method chose from the data
         self.norm: NormStats | None = None
         self.model: torch.nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None
@@ -125,6 +126,7 @@ class TrainingSession:
             "device": str(self.device),
             "package_version": __version__,
             "torch_version": torch.__version__,
+            "adapted": {k: v for k, v in self.adapted.items() if k != "notice"},
             **self._monitor_info,
         }
         return TrainedModel(model, self.config, self.norm, self.layout.axes, info)
@@ -132,6 +134,7 @@ class TrainingSession:
     # -- the loop -------------------------------------------------------------------------
     def _setup(self):
         """Normalisation, samplers, the fixed validation batch, network and optimiser."""
+        self.config, self.adapted = self.method.adapt(self.config, self.data, self.layout)
         cfg = self.config.train
         torch.manual_seed(cfg.seed)
         if self.device.type == "cpu":
@@ -181,7 +184,8 @@ class TrainingSession:
             if step % cfg.val_every == 0 or last:
                 with ema.swapped() if ema is not None else contextlib.nullcontext():
                     *val, curve = self._validate(val_batch, step)
-            yield self._event(step, loss, lr, elapsed, val, curve)
+            yield self._event(step, loss, lr, elapsed, val, curve,
+                              self.adapted.get("notice") if step == 1 else None)
             if last:
                 break
         return self.method.finish(self.best_model(), self.data, self.layout)
@@ -197,15 +201,16 @@ class TrainingSession:
             g["lr"] = min(lr * g["lr_scale"], g["lr_max"])
         return lr
 
-    def _event(self, step: int, loss: float, lr: float, elapsed: float, val, curve
-               ) -> TrainEvent:
+    def _event(self, step: int, loss: float, lr: float, elapsed: float, val, curve,
+               notice: str | None) -> TrainEvent:
         cfg = self.config.train
         return TrainEvent(step=step, n_steps=cfg.steps, loss=loss, val_loss=val[0],
                           best_val_loss=None if math.isinf(self._best_val) else self._best_val,
                           lr=lr, elapsed=elapsed, time_budget=cfg.time_budget,
                           patches_per_s=step * cfg.batch_size / max(elapsed, 1e-9),
                           noise_curve=curve, mse=self._last_mse, val_mse=val[1],
-                          best_val_mse=None if math.isinf(self._best_mse) else self._best_mse)
+                          best_val_mse=None if math.isinf(self._best_mse) else self._best_mse,
+                          notice=notice)
 
     def _to_device(self, batch: Batch) -> Batch:
         dev = self.device

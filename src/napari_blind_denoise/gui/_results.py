@@ -56,3 +56,14 @@ def summary_text(result: PipelineResult) -> str:
         if out.kind == "table" and out.summary is not None and out.name in result.tables:
             parts.append(out.summary(result.tables[out.name]))
     return " ".join(parts)
+
+
+def show_warnings(result: PipelineResult, label=None) -> None:
+    """Each warning of ``result`` as a napari warning, and appended to ``label``."""
+    from napari.utils.notifications import show_warning
+
+    for warning in result.warnings:
+        show_warning(f"Denoising result: {warning}")
+        if label is not None:
+            text = label.text()
+            label.setText(f"{text} <b>Warning:</b> {warning}".strip())

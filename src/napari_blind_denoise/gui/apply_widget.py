@@ -25,7 +25,7 @@ from ..core import (
 from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker, progress_widgets
 from ._layers import default_axes, read_layer
 from ._models import ModelChooser
-from ._results import add_outputs
+from ._results import add_outputs, show_warnings
 from ._workers import apply_model
 
 
@@ -134,6 +134,7 @@ class ApplyWidget(JobWidget):
             self.status.setText("Stopped; no layer was added.")
             return
         add_outputs(self.viewer, self._source, result)
+        show_warnings(result)
         self.progress.setValue(1000)
         self.status.setText(f"Done in {result.seconds:.1f} s: {result.images['denoised']}")
 

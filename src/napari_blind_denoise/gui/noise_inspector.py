@@ -32,6 +32,7 @@ from ..core import (
     InputError,
     binned_std,
     describe_noise_model,
+    estimate_noise_correlation,
     has_noise_model,
     noise_curve,
     noise_density,
@@ -56,7 +57,8 @@ def measure(noisy, denoised, axes: str, *, stop):
     signal, residual = sample_residuals(noisy, denoised, layout)
     centres, std, counts = binned_std(signal, residual, n_bins=N_BINS,
                                        min_fraction=DISPLAY_MIN_FRACTION)
-    return signal, residual, (centres, std, counts)
+    yield "correlation"
+    return signal, residual, (centres, std, counts), estimate_noise_correlation(noisy, layout)
 
 
 class NoiseInspector(JobWidget):
@@ -69,7 +71,7 @@ class NoiseInspector(JobWidget):
         super().__init__(runner)
         self.viewer = napari_viewer
         self.trained = None
-        self.signal = self.residual = self.binned = None
+        self.signal = self.residual = self.binned = self.correlation = None
         self.level: float | None = None
         self.report: dict | None = None
         self._clicked_layer = None
@@ -121,6 +123,14 @@ class NoiseInspector(JobWidget):
         for canvas in (self.density_canvas, self.curve_canvas):
             canvas.setMinimumHeight(170)
             lay.addWidget(canvas)
+        self.acf_fig = Figure(figsize=(3.2, 1.8), dpi=90, layout="constrained")
+        self.acf_canvas = FigureCanvasQTAgg(self.acf_fig)
+        self.acf_ax = self.acf_fig.add_subplot(111)
+        self.acf_canvas.setMinimumHeight(150)
+        lay.addWidget(self.acf_canvas)
+        self.acf_label = QLabel()
+        self.acf_label.setWordWrap(True)
+        lay.addWidget(self.acf_label)
         self.fit_label = QLabel()
         self.fit_label.setWordWrap(True)
         self.fit_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -188,13 +198,15 @@ class NoiseInspector(JobWidget):
         return worker
 
     def _on_measured(self, value) -> None:
-        self.signal, self.residual, self.binned = value
+        self.signal, self.residual, self.binned, self.correlation = value
         centres, std, counts = self.binned
         model_signal, model_std = noise_curve(self.trained, signal_range=(centres[0],
                                                                           centres[-1]))
         self.report = describe_noise_model(self.trained, model_signal, model_std)
         self.report["empirical"] = {"signal": centres.tolist(), "std": std.tolist(),
                                     "pixels": counts.astype(int).tolist()}
+        self.report["noise_correlation_measured"] = self.correlation.to_dict()
+        self._draw_correlation()
         self.slider.setEnabled(True)
         self.export_button.setEnabled(True)
         self._draw_curve()
@@ -266,6 +278,24 @@ class NoiseInspector(JobWidget):
             f"Signal level {self.level:.4g}: predicted std {dens['std']:.4g}, measured "
             f"{np.std(res) if res.size > 1 else float('nan'):.4g} ({res.size} pixels)")
         self.density_canvas.draw_idle()
+
+    def _draw_correlation(self) -> None:
+        """The noise's measured 2-D autocorrelation (lag 0 in the middle) and its extent."""
+        corr = self.correlation
+        acf = np.array(corr.acf, dtype=float)
+        c = acf.shape[0] // 2
+        shown = acf.copy()
+        shown[c, c] = np.nan  # lag 0 is 1 by definition: keep the colour range for the rest
+        ax = self.acf_ax
+        ax.clear()
+        ax.imshow(shown, cmap="RdBu_r", vmin=-1, vmax=1, extent=(-c - 0.5, c + 0.5, c + 0.5,
+                                                                  -c - 0.5))
+        ax.set_xlabel("lag X (px)", fontsize=7)
+        ax.set_ylabel("lag Y (px)", fontsize=7)
+        ax.set_title("noise autocorrelation", fontsize=8)
+        ax.tick_params(labelsize=7)
+        self.acf_canvas.draw_idle()
+        self.acf_label.setText(corr.describe()[0].upper() + corr.describe()[1:] + ".")
 
     def _draw_curve(self) -> None:
         if self.trained is None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -37,7 +39,7 @@ from ..core import (
 from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker, progress_widgets
 from ._layers import default_axes, read_layer
 from ._plots import LossPlot, NoisePlot
-from ._results import add_outputs, summary_text
+from ._results import add_outputs, show_warnings, summary_text
 from ._workers import train_and_predict
 
 PRESET_LABELS = {"cpu": "Fast CPU", "gpu": "Quality GPU"}
@@ -46,6 +48,7 @@ NOISE_LABELS = {"gaussian": "Gaussian", "gmm2": "Gaussian mixture, 2 components"
                 "gmm3": "Gaussian mixture, 3 components"}
 STATUS_SECONDS = 0.1  # progress bar and status line refresh at most ten times a second
 DEFAULT_TIME_LIMIT = 60  # seconds: a demo-sized run on a laptop CPU
+BLIND_SPOTS = ("auto", "pixel", "1x3", "1x5", "3x1", "5x1", "3x3", "5x5", "7x7")
 
 
 def _clock(seconds: float) -> str:
@@ -105,6 +108,10 @@ class TrainWidget(JobWidget):
         self.progress, self.status = progress_widgets()
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setToolTip("What training chose from the data, and warnings about the result")
+        lay.addWidget(self.notice)
         self.loss_plot = LossPlot()
         lay.addWidget(self.loss_plot)
         self.noise_plot = NoisePlot()
@@ -170,6 +177,18 @@ class TrainWidget(JobWidget):
         form.addRow("Learning rate", self.learning_rate)
         self.seed = _spin(0, 2**31 - 1, 0)
         form.addRow("Seed", self.seed)
+        self.blind_spot = QComboBox()
+        self.blind_spot.setEditable(True)
+        self.blind_spot.addItems(BLIND_SPOTS)
+        self.blind_spot.setToolTip(
+            "What is hidden around each masked pixel (n2v, n2s, nnet). auto: measured from the "
+            "image's noise correlation when training starts (one pixel when the noise is "
+            "independent); HxW blocks (odd sizes, e.g. 1x5) hide neighbours whose noise is "
+            "correlated with the pixel's, as a confocal's scan line makes them")
+        form.addRow("Blind spot", self.blind_spot)
+        self.tta = QCheckBox("Average over 8 flips/rotations (8× slower prediction)")
+        self.tta.setToolTip("Test-time augmentation; see docs/benchmarks.md for its gain")
+        form.addRow("Test-time aug.", self.tta)
         self.tile_size = _spin(64, 4096, 512, 64, " px")
         form.addRow("Prediction tile", self.tile_size)
         box.addWidget(inner)
@@ -220,7 +239,8 @@ class TrainWidget(JobWidget):
             time_budget=float(self.time_limit.value()) or None,
             patch_size=self.patch_size.value(), batch_size=self.batch_size.value(),
             learning_rate=self.learning_rate.value(), seed=self.seed.value())
-        return config
+        spot = self.blind_spot.currentText().strip().lower() or "auto"
+        return replace(config, mask=replace(config.mask, blind_spot=spot))
 
     # -- actions --------------------------------------------------------------------------
     def start_training(self, *_):
@@ -243,9 +263,10 @@ class TrainWidget(JobWidget):
             return None
         self.session, self.trained, self.result, self._source = session, None, None, layer
         self.loss_plot.clear_data()
+        self.notice.setText("")
         self.noise_plot.clear_data()
         provenance = {"source": layer.name, "config": config.to_dict(), "axes": layout.axes}
-        tile = TileConfig.for_size(self.tile_size.value())
+        tile = TileConfig.for_size(self.tile_size.value(), tta=self.tta.isChecked())
         worker = self.runner.start(train_and_predict, session, self.output.path(), layer.name,
                                    tile, provenance=provenance)
         if worker is not None:
@@ -298,6 +319,8 @@ class TrainWidget(JobWidget):
                                 f"{_clock(event.elapsed)} elapsed")
 
     def _show_train(self, event: TrainEvent) -> None:
+        if event.notice:
+            self.notice.setText(event.notice[0].upper() + event.notice[1:] + ".")
         self.loss_plot.add(event)
         if event.noise_curve is not None:
             self.noise_plot.set_curve(*event.noise_curve, force=event.progress >= 1.0)
@@ -322,6 +345,7 @@ class TrainWidget(JobWidget):
             self.status.setText(f"Prediction cancelled; the model is kept{stopped}.")
             return
         add_outputs(self.viewer, self._source, result, self.noise_plot)
+        show_warnings(result, self.notice)
         self.progress.setValue(1000)
         fit = summary_text(result)
         self.status.setText(

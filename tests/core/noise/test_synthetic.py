@@ -94,3 +94,20 @@ def test_speckle(clean: np.ndarray) -> None:
 def test_exception_kind(clean: np.ndarray) -> None:
     with pytest.raises(ValueError, match="noise kind"):
         add_noise(clean, "pink")
+
+
+@pytest.mark.parametrize(("kind", "length"), [("scanline", 3), ("resampled", 3),
+                                              ("scanline", 2)])
+def test_correlated_noise_has_its_known_autocorrelation(kind: str, length: int) -> None:
+    from napari_blind_denoise.core.noise.synthetic import noise_autocorrelation, noise_kernel
+
+    flat = np.full((256, 256), 100.0, np.float32)
+    noise = add_noise(flat, kind, sigma=0.1, peak=1e4, length=length, seed=1) - flat
+    true = noise_autocorrelation(noise_kernel(kind, length), 2)
+    n = noise.astype(np.float64) - noise.mean()
+    for dy in range(3):
+        for dx in range(3):
+            a = n[: n.shape[0] - dy, : n.shape[1] - dx]
+            b = n[dy:, dx:]
+            rho = (a * b).mean() / n.var()
+            assert rho == pytest.approx(true[2 + dy, 2 + dx], abs=0.03), (dy, dx)

@@ -203,6 +203,15 @@ class Method:
         return config
 
     # -- training ---------------------------------------------------------------------------
+    def adapt(self, config: DenoiseConfig, data, layout: Layout
+              ) -> tuple[DenoiseConfig, dict[str, Any]]:
+        """Choices made from the training data when training starts (default: none).
+
+        Returns the configuration to train with and what to record in the model's ``info``;
+        an ``info["notice"]`` line is shown to the user before the first step.
+        """
+        return config, {}
+
     def network(self, config: DenoiseConfig) -> nn.Module:
         """The whole trainable network (``forward`` returns the denoised signal)."""
         from ..nets import UNet
@@ -272,6 +281,10 @@ class Method:
         if mode not in modes:
             raise ValueError(f"inference mode {mode!r} is not available for {self.id!r} "
                              f"models; choose from {list(modes)}")
+
+    def remedy(self, config: DenoiseConfig) -> str:
+        """What to try when a result kept the noise (shown with the warning), or ``""``."""
+        return ""
 
     # -- outputs ----------------------------------------------------------------------------
     def outputs(self) -> tuple[ExtraOutput, ...]:

@@ -8,28 +8,64 @@ pixel predicted while hidden, ``inference="phases"``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..config import DenoiseConfig, MaskConfig
+from ..config import DenoiseConfig, MaskConfig, format_blind_spot
 from ..masking import BlindSpotMasker, GridMasker
+from ..noise.correlation import estimate_noise_correlation
 from .base import Inferrer, Method
 
 if TYPE_CHECKING:
+    from ..data.axes import Layout
     from ..masking import Masker
     from ..trained import TrainedModel
+
+MAX_HIDE = 3  # the largest half-extent an automatic blind spot takes (a 7-pixel block)
+
+
+def auto_blind_spot(config: DenoiseConfig, data, layout: Layout
+                    ) -> tuple[DenoiseConfig, dict[str, Any]]:
+    """Resolve ``blind_spot="auto"``: measure the noise correlation and hide the correlated
+    neighbours (``pixel`` when the noise is independent)."""
+    if config.mask.blind_spot != "auto":
+        return config, {"blind_spot": config.mask.blind_spot}
+    corr = estimate_noise_correlation(data, layout, seed=config.train.seed)
+    hide = (min(corr.extent[0], MAX_HIDE), min(corr.extent[1], MAX_HIDE))
+    spot = format_blind_spot(hide)
+    config = replace(config, mask=replace(config.mask, blind_spot=spot))
+    what = "one-pixel" if spot == "pixel" else spot.replace("x", "×")
+    return config, {"noise_correlation": corr.to_dict(), "blind_spot": spot,
+                    "notice": f"{corr.describe()}: using a {what} blind spot"}
 
 
 class MaskedMethod(Method):
     """A denoiser trained on masked pixels; the masker follows ``config.mask.kind``."""
 
+    def adapt(self, config: DenoiseConfig, data, layout: Layout
+              ) -> tuple[DenoiseConfig, dict[str, Any]]:
+        """``blind_spot="auto"``: shaped by the noise correlation measured on the image."""
+        return auto_blind_spot(config, data, layout)
+
     def masker(self, config: DenoiseConfig) -> Masker:
-        """``n2v``: random blind spots; ``n2s``: a J-invariant grid."""
+        """``n2v``: random blind spots; ``n2s``: a J-invariant grid; each hiding the
+        configured block."""
         mask = config.mask
         if mask.kind == "n2v":
-            return BlindSpotMasker(mask.masked_fraction, mask.neighbourhood_radius)
+            return BlindSpotMasker(mask.masked_fraction, mask.neighbourhood_radius, mask.hide)
         if mask.kind == "n2s":
-            return GridMasker(mask.grid_period)
+            return GridMasker(mask.grid_period, mask.hide)
         raise ValueError(f"unknown mask kind {mask.kind!r}")
+
+    def remedy(self, config: DenoiseConfig) -> str:
+        """A larger blind spot (noise correlated beyond the one used)."""
+        spot = config.mask.blind_spot
+        if spot == "pixel":
+            return ("noise correlated between neighbouring pixels is learned as signal by a "
+                    "one-pixel blind spot: try a larger blind spot (3x3 or 5x5; Advanced > "
+                    "Blind spot in napari, --blind-spot on the command line)")
+        return (f"the {spot} blind spot may be smaller than the noise's correlation: try a "
+                "larger one (5x5 or 7x7)")
 
     def inference_modes(self, config: DenoiseConfig) -> tuple[str, ...]:
         """``unmasked`` (one pass); grid-masked models also ``phases`` (``grid_period**2``
@@ -40,7 +76,8 @@ class MaskedMethod(Method):
         """One pass, or the J-invariant average over the grid phases."""
         self.check_mode(trained.config, mode)
         if mode == "phases":
-            return GridMasker(trained.config.mask.grid_period).predict_hidden
+            mask = trained.config.mask
+            return GridMasker(mask.grid_period, mask.hide).predict_hidden
         return super().inferrer(trained, mode)
 
 
@@ -53,7 +90,7 @@ class Noise2Void(MaskedMethod):
                    "(Krull et al. 2019).")
     # 3% masked pixels: measured ~0.9 dB better than the paper's 0.2% at equal time
     mask: ClassVar[MaskConfig] = MaskConfig(kind="n2v", masked_fraction=0.03,
-                                            neighbourhood_radius=2)
+                                            neighbourhood_radius=2, blind_spot="auto")
 
 
 class Noise2Self(MaskedMethod):
@@ -63,4 +100,4 @@ class Noise2Self(MaskedMethod):
     name = "Noise2Self"
     description = ("J-invariant grid masking, masked pixels replaced by the mean of their "
                    "neighbours (Batson & Royer 2019).")
-    mask: ClassVar[MaskConfig] = MaskConfig(kind="n2s", grid_period=4)
+    mask: ClassVar[MaskConfig] = MaskConfig(kind="n2s", grid_period=4, blind_spot="auto")

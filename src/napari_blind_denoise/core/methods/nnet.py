@@ -76,7 +76,7 @@ class NNet(MaskedMethod):
     description = ("Grid-masked denoiser (D-net) trained jointly with a pixel-wise noise model "
                    "(N-net, Gaussian or Gaussian mixture) by masked-pixel likelihood "
                    "(Ollion et al. 2021).")
-    mask: ClassVar[MaskConfig] = MaskConfig(kind="n2s", grid_period=4)
+    mask: ClassVar[MaskConfig] = MaskConfig(kind="n2s", grid_period=4, blind_spot="auto")
     noise_model_kinds = NOISE_MODEL_KINDS
 
     # -- training ---------------------------------------------------------------------------
@@ -127,7 +127,8 @@ class NNet(MaskedMethod):
             return trained
         trained.info["noise_correction"] = measure_correction(
             trained.model.denoiser, trained.model.noise_net, data, layout, trained.norm,
-            period=cfg.mask.grid_period, divisor=cfg.model.divisor, seed=cfg.train.seed)
+            period=cfg.mask.grid_period, hide=cfg.mask.hide, divisor=cfg.model.divisor,
+            seed=cfg.train.seed)
         return trained
 
     # -- outputs ----------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def _binned_ratio(signal: np.ndarray, err2: np.ndarray, var: np.ndarray,
 
 def measure_correction(denoiser: torch.nn.Module, noise_net: NoiseNet, data, layout: Layout,
                        norm: NormStats, *, period: int, divisor: int,
-                       seed: int = 0) -> dict[str, Any]:
+                       hide: tuple[int, int] = (0, 0), seed: int = 0) -> dict[str, Any]:
     """Per-channel std factors that remove the D-net's error from the noise model.
 
     Parameters
@@ -90,8 +90,8 @@ def measure_correction(denoiser: torch.nn.Module, noise_net: NoiseNet, data, lay
         The trained D-net and N-net (CPU or GPU; evaluated in ``eval`` mode).
     data, layout, norm
         The training image, its layout and normalisation.
-    period
-        Grid-masking period the D-net was trained with.
+    period, hide
+        Grid-masking period and blind-spot block the D-net was trained with.
     divisor
         The D-net's size divisor (``2**depth``).
 
@@ -122,7 +122,7 @@ def measure_correction(denoiser: torch.nn.Module, noise_net: NoiseNet, data, lay
             edges.append(np.linspace(lo, hi if hi > lo else lo + 1e-6, BINS + 1))
         grid = np.stack([0.5 * (e[:-1] + e[1:]) for e in edges])
         ratio = np.ones((channels, BINS))
-        masker = GridMasker(period)
+        masker = GridMasker(period, hide)
         for _ in range(ITERATIONS):
             noisy = clean + _sample(mix, _factor_map(grid, np.sqrt(ratio), clean), gen)
             err2 = (masker.predict_hidden(denoiser, noisy.to(dev)).cpu() - clean).square()

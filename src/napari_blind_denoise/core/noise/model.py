@@ -303,8 +303,9 @@ def describe_noise_model(trained: TrainedModel, signal: np.ndarray, std: np.ndar
         "method": "re-noising: the D-net's squared error removed from the N-net's variance",
         "std_factor_min": float(np.min(corr["factor"])),
         "std_factor_max": float(np.max(corr["factor"]))}
+    correlation = (trained.info.get("adapted") or {}).get("noise_correlation")
     return {"method": trained.method, "kind": cfg.kind, "components": cfg.components,
-            "calibration": calibration,
+            "calibration": calibration, "noise_correlation": correlation,
             "hidden": cfg.hidden, "min_std_normalised": cfg.min_std,
             "pixelwise": True, "variance_model": "a * signal + b", "a": a, "b": b,
             "signal_range": [float(signal[0]), float(signal[-1])],
