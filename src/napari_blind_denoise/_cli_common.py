@@ -100,6 +100,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    "flips/rotations (8x the prediction time)")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing files napari-blind-denoise did not write (never a "
+                   "folder with foreign content, never an input)")
 
 
 def make_config(args):
@@ -139,7 +142,7 @@ def drain(gen, on_event):
             return stop.value
 
 
-def requested_outputs(args, method) -> dict[str, list]:
+def requested_outputs(args, method, inputs=()) -> dict[str, list]:
     """``--<group>-out`` groups asked for -> the method's outputs written to files.
 
     Raises
@@ -147,7 +150,7 @@ def requested_outputs(args, method) -> dict[str, list]:
     InputError
         A flag names a group the method has no outputs in, or a path that is not a folder.
     """
-    from .io.outputs import check_output_dir
+    from .io.outputs import check_group_folder
 
     groups = {}
     for group, ids in output_groups().items():
@@ -158,20 +161,33 @@ def requested_outputs(args, method) -> dict[str, list]:
         if not outs:
             raise InputError(f"--{group}-out needs a method with {group} outputs "
                              f"({', '.join(ids)}), not {method.id}")
-        check_output_dir(folder, f"--{group}-out")
+        check_group_folder(folder, outs, inputs, flag=f"--{group}-out",
+                           overwrite=args.overwrite)
         groups[group] = outs
     return groups
 
 
-def check_flags(args) -> dict[str, list]:
-    """Refuse options the chosen method has no use for (before any work); the requested
-    output groups."""
+def check_flags(args, inputs=()) -> dict[str, list]:
+    """Refuse options the chosen method has no use for, and outputs that would replace an
+    input or data this program did not write (before any work); the requested output
+    groups."""
     method = get_method(args.method)
     if getattr(args, "noise_model", None) is not None and not method.noise_model:
         with_noise = ", ".join(m.id for m in METHODS.values() if m.noise_model)
         raise InputError(f"--noise-model needs a method with a noise model ({with_noise}), "
                          f"not {args.method}")
-    return requested_outputs(args, method)
+    if getattr(args, "save_model", None):
+        check_model_dir(args.save_model, inputs)
+    return requested_outputs(args, method, inputs)
+
+
+def check_model_dir(folder, inputs) -> None:
+    """Refuse a ``--save-model`` folder that holds an input or anything but our model."""
+    from .core.atomic import check_replaceable, refuse_inputs
+    from .core.checkpoint import is_model_folder
+
+    refuse_inputs(folder, inputs, "--save-model folder")
+    check_replaceable(folder, is_model_folder, what="--save-model folder")
 
 
 def output_sink(args, out_path, groups: dict[str, list]):
@@ -180,7 +196,7 @@ def output_sink(args, out_path, groups: dict[str, list]):
     from .io import PathSink
 
     folders = {o.name: getattr(args, f"{g}_out") for g, outs in groups.items() for o in outs}
-    return PathSink({"denoised": out_path}, folders)
+    return PathSink({"denoised": out_path}, folders, overwrite=args.overwrite)
 
 
 def write_group_files(args, groups: dict[str, list], result, sink) -> dict:
@@ -190,7 +206,7 @@ def write_group_files(args, groups: dict[str, list], result, sink) -> dict:
     summary: dict = {}
     for group, outs in groups.items():
         folder = getattr(args, f"{group}_out")
-        write_output_files(folder, outs, result, sink)
+        write_output_files(folder, outs, result, sink, overwrite=args.overwrite)
         summary[f"{group}_out"] = str(folder)
         for out in outs:
             summary.update({key: result.tables[out.name][field] for key, field in out.report})

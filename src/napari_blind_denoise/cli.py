@@ -53,7 +53,7 @@ def cmd_denoise(args) -> int:
     from .io.images import check_output_path
 
     t0 = time.perf_counter()
-    groups = check_flags(args)
+    groups = check_flags(args, [args.input])
     out_path = check_output_path(args.output, [args.input])
     data, axes = load(args.input, args.axes)
     sink = output_sink(args, out_path, groups)
@@ -82,10 +82,10 @@ def cmd_predict(args) -> int:
     from .io.images import check_output_path
 
     t0 = time.perf_counter()
-    out_path = check_output_path(args.output, [args.input])
+    out_path = check_output_path(args.output, [args.input, args.model])
     device = pick_device(args.device)
     trained = load_model(args.model, device)
-    groups = requested_outputs(args, trained.spec)
+    groups = requested_outputs(args, trained.spec, [args.input, args.model])
     data, file_axes = read_image(args.input)
     axes = check_image(data, trained.axes_for(tuple(data.shape), args.axes or file_axes)).axes
     sink = output_sink(args, out_path, groups)
@@ -103,7 +103,7 @@ def cmd_eval(args) -> int:
     from .core.metrics import score
 
     t0 = time.perf_counter()
-    check_flags(args)
+    check_flags(args, [args.noisy, args.clean])
     if args.output:
         from .io.images import check_output_path
 
@@ -140,17 +140,20 @@ def cmd_demo(args) -> int:
     """Denoise the embedded sample; write the result and a side-by-side PNG."""
     from .core.metrics import psnr
     from .io import write_image
+    from .io.images import written_by_us
     from .sample_data import load_sample
 
     t0 = time.perf_counter()
     check_flags(args)
+    _check_demo_folder(Path(args.out), args.overwrite)
     noisy, clean = load_sample()
     out_dir = Path(args.out)
     args.axes = "YX"
     run = _train_and_apply(args, noisy, "YX")
     trained, result = run.trained, run.images["denoised"]
-    denoised = write_image(out_dir / "denoised.tif", result, "YX")
-    png = _side_by_side(out_dir / "comparison.png", noisy, result, clean)
+    denoised = write_image(out_dir / "denoised.tif", result, "YX", owned=written_by_us,
+                           overwrite=args.overwrite)
+    png = _side_by_side(out_dir / "comparison.png", noisy, result, clean, args.overwrite)
     p_in, p_out = psnr(noisy, clean), psnr(result, clean)
     emit(args, {"method": trained.method, "steps": trained.info["steps"],
                 "train_seconds": trained.info["train_seconds"],
@@ -162,7 +165,23 @@ def cmd_demo(args) -> int:
     return 0
 
 
-def _side_by_side(path: Path, noisy, result, clean) -> Path:
+def _demo_owned(path: Path) -> bool:
+    """A demo folder's file is ours when the folder's ``denoised.tif`` is (we write both)."""
+    from .io.images import written_by_us
+
+    return written_by_us(path) or written_by_us(path.parent / "denoised.tif")
+
+
+def _check_demo_folder(folder: Path, overwrite: bool) -> None:
+    """Refuse, before any work, to replace foreign files named like the demo's outputs."""
+    from .core.atomic import check_replaceable
+
+    for name in ("denoised.tif", "comparison.png"):
+        check_replaceable(folder / name, _demo_owned, what="demo output",
+                          overwrite=overwrite)
+
+
+def _side_by_side(path: Path, noisy, result, clean, overwrite: bool = False) -> Path:
     import imageio.v3 as iio
 
     from .core.atomic import replace_path, tmp_sibling
@@ -175,7 +194,7 @@ def _side_by_side(path: Path, noisy, result, clean) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_sibling(path)
     iio.imwrite(tmp, img, extension=".png")
-    replace_path(tmp, path)
+    replace_path(tmp, path, _demo_owned, overwrite=overwrite)
     return path
 
 

@@ -8,7 +8,8 @@ runners ``train``, ``predict`` and ``pipeline`` (docs/architecture.md).
 """
 
 from .api import denoise
-from .checkpoint import load_model, save_model
+from .atomic import ForeignDataError
+from .checkpoint import is_model_folder, load_model, save_model
 from .config import (
     NOISE_MODEL_KINDS,
     DenoiseConfig,
@@ -65,6 +66,7 @@ __all__ = [
     "CheckpointError",
     "DenoiseConfig",
     "ExtraOutput",
+    "ForeignDataError",
     "InputError",
     "Layout",
     "MaskConfig",
@@ -100,6 +102,7 @@ __all__ = [
     "get_method",
     "guess_axes",
     "has_noise_model",
+    "is_model_folder",
     "load_model",
     "method_ids",
     "noise_curve",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .atomic import remove_path, replace_path, tmp_sibling
+from .atomic import check_replaceable, remove_path, replace_path, tmp_sibling
 from .config import DenoiseConfig
 from .data.normalize import NormStats
 from .errors import CheckpointError
@@ -22,11 +22,29 @@ WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 
 
+def is_model_folder(path: str | os.PathLike) -> bool:
+    """True for a model folder this program wrote: its manifest and weights, nothing else."""
+    path = Path(path)
+    if not path.is_dir() or {p.name for p in path.iterdir()} != {CONFIG, WEIGHTS}:
+        return False
+    try:
+        _read_meta(path)
+    except CheckpointError:
+        return False
+    return True
+
+
 def save_model(trained: TrainedModel, folder: str | os.PathLike) -> Path:
-    """Write a model folder atomically (a temporary sibling folder renamed into place)."""
+    """Write a model folder atomically (a temporary sibling folder renamed into place).
+
+    An existing ``folder`` is replaced only if it is a model folder this program wrote
+    (:func:`is_model_folder`); anything else raises
+    :class:`~napari_blind_denoise.core.atomic.ForeignDataError` and is left untouched.
+    """
     from safetensors.torch import save_file
 
     folder = Path(folder)
+    check_replaceable(folder, is_model_folder, what="model folder")
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_sibling(folder)
     tmp.mkdir()
@@ -45,7 +63,7 @@ def save_model(trained: TrainedModel, folder: str | os.PathLike) -> Path:
             "info": trained.info,
         }
         (tmp / CONFIG).write_text(json.dumps(meta, indent=2))
-        replace_path(tmp, folder)
+        replace_path(tmp, folder, is_model_folder)
     finally:
         remove_path(tmp)
     return folder

@@ -15,6 +15,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -34,6 +35,7 @@ from ..core import (
     TrainingSession,
     default_config,
     get_method,
+    is_model_folder,
     save_model,
 )
 from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker, progress_widgets
@@ -298,6 +300,11 @@ class TrainWidget(JobWidget):
         folder = QFileDialog.getSaveFileName(self, "Save model folder", "model")[0]
         if not folder:
             return
+        if Path(folder).exists() and is_model_folder(folder):
+            answer = QMessageBox.question(self, "Replace model?",
+                                          f"{folder} holds a saved model. Replace it?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
         try:
             show_info(f"Model saved to {self.save_model_to(folder)}")
         except Exception as exc:  # noqa: BLE001 - reported to the user

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.atomic import remove_path, replace_path, tmp_sibling
+from ..core.atomic import (
+    SOFTWARE,
+    check_replaceable,
+    refuse_inputs,
+    remove_path,
+    replace_path,
+    tmp_sibling,
+)
 from ..core.errors import InputError
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -78,14 +85,66 @@ def read_image(path: str | os.PathLike) -> tuple[object, str | None]:
                      "use TIFF, zarr, PNG or .npy")
 
 
+def is_our_zarr(path: str | os.PathLike) -> bool:
+    """True for a zarr store this program wrote (its attributes carry our marker)."""
+    import json
+
+    meta = Path(path) / "zarr.json"
+    try:
+        attrs = json.loads(meta.read_text()).get("attributes", {})
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(attrs, dict) and ATTR_KEY in attrs
+
+
+def is_our_tiff(path: str | os.PathLike) -> bool:
+    """True for a TIFF this program wrote (its ``Software`` tag is ours)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tf:
+            return tf.pages[0].software == SOFTWARE
+    except Exception:  # noqa: BLE001 - anything unreadable is not ours
+        return False
+
+
+def written_by_us(path: str | os.PathLike) -> bool:
+    """True when the file or store at ``path`` carries this program's marker (TIFF, zarr,
+    JSON), or is a CSV that one of our JSON files beside it lists as its own."""
+    import json
+
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".zarr":
+        return is_our_zarr(p)
+    if suffix in TIFF_SUFFIXES:
+        return is_our_tiff(p)
+    if suffix in (".json", ".csv"):
+        for js in [p] if suffix == ".json" else sorted(p.parent.glob("*.json")):
+            try:
+                data = json.loads(js.read_text())
+            except (OSError, ValueError):
+                continue
+            listed = {Path(str(v)).name for v in dict(data.get("files") or {}).values()} if (
+                isinstance(data, dict)) else set()
+            if isinstance(data, dict) and data.get("written_by") == SOFTWARE and (
+                    js == p or p.name in listed):
+                return True
+    return False
+
+
 def check_output_path(output: str | os.PathLike, inputs: list[str | os.PathLike]) -> Path:
-    """Refuse unknown output suffixes and outputs that would overwrite an input."""
+    """Refuse unknown output suffixes, outputs that are (or hold) an input, and an existing
+    ``.zarr`` output this program did not write (a TIFF the user named may be replaced)."""
     out = Path(output)
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
         raise InputError(f"output {out} must end in .tif, .tiff or .zarr")
     for i in inputs:
         if Path(i).resolve() == out.resolve():
             raise InputError(f"output {out} is the same file as the input; choose another name")
+    refuse_inputs(out, inputs)
+    if is_zarr_path(out):
+        check_replaceable(out, is_our_zarr)
     return out
 
 
@@ -97,13 +156,18 @@ class OutputArray:
     path: Path
     tmp: Path | None
     axes: str
+    implicit: bool = False
+    overwrite: bool = False
 
     def commit(self) -> Path:
-        """Move the finished output into place (atomic rename)."""
+        """Move the finished output into place (atomic rename). An existing zarr store, or
+        a file of an ``implicit`` name, is replaced only if this program wrote it."""
         if is_zarr_path(self.path):
-            replace_path(self.tmp, self.path)
+            replace_path(self.tmp, self.path, is_our_zarr)
         else:
-            write_image(self.path, np.asarray(self.array), self.axes)
+            write_image(self.path, np.asarray(self.array), self.axes,
+                        owned=written_by_us if self.implicit else None,
+                        overwrite=self.overwrite)
         self.tmp = None
         return self.path
 
@@ -115,12 +179,17 @@ class OutputArray:
 
 
 def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
-                chunks: tuple[int, ...] | None = None, attrs: dict | None = None) -> OutputArray:
-    """Create a float32 output: a temporary zarr store for ``.zarr``, else a numpy array."""
+                chunks: tuple[int, ...] | None = None, attrs: dict | None = None, *,
+                implicit: bool = False, overwrite: bool = False) -> OutputArray:
+    """Create a float32 output: a temporary zarr store for ``.zarr``, else a numpy array.
+
+    ``implicit``: the program chose the file name (e.g. ``noise_std.tif`` in a folder), so an
+    existing file there is replaced only if this program wrote it (or ``overwrite``).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not is_zarr_path(path):
-        return OutputArray(np.zeros(shape, np.float32), path, None, axes)
+        return OutputArray(np.zeros(shape, np.float32), path, None, axes, implicit, overwrite)
     import zarr
 
     tmp = tmp_sibling(path)
@@ -129,29 +198,36 @@ def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
     arr = zarr.open_array(store=str(tmp), mode="w", shape=shape, chunks=chunks,
                           dtype="float32", fill_value=0.0)
     arr.attrs.update({"axes": axes, ATTR_KEY: attrs or {}})
-    return OutputArray(arr, path, tmp, axes)
+    return OutputArray(arr, path, tmp, axes, implicit, overwrite)
 
 
-def write_image(path: str | os.PathLike, data: np.ndarray, axes: str | None = None) -> Path:
-    """Write a TIFF (zlib) or zarr atomically; ``axes`` stored as metadata."""
+def write_image(path: str | os.PathLike, data: np.ndarray, axes: str | None = None, *,
+                owned=None, overwrite: bool = False) -> Path:
+    """Write a TIFF (zlib) or zarr atomically; ``axes`` stored as metadata, and our marker.
+
+    An existing zarr store is replaced only if this program wrote it; an existing file only
+    if ``owned(path)`` says so (``None``: the caller named the path, it may be replaced) or
+    with ``overwrite``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    zarr_out = is_zarr_path(path)
+    check_replaceable(path, is_our_zarr if zarr_out else owned, overwrite=overwrite)
     tmp = tmp_sibling(path)
     try:
-        if is_zarr_path(path):
+        if zarr_out:
             import zarr
 
             arr = zarr.open_array(store=str(tmp), mode="w", shape=data.shape, dtype=data.dtype)
             arr[...] = data
-            if axes:
-                arr.attrs["axes"] = axes
+            arr.attrs.update({"axes": axes or "", ATTR_KEY: {}})
         else:
             import tifffile
 
             meta = {"axes": axes} if axes else None
             tifffile.imwrite(tmp, data, metadata=meta, compression="zlib",
-                             photometric="minisblack")
-        replace_path(tmp, path)
+                             photometric="minisblack", software=SOFTWARE)
+        replace_path(tmp, path, is_our_zarr if zarr_out else owned, overwrite=overwrite)
     finally:
         remove_path(tmp)
     return path

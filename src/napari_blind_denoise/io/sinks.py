@@ -36,9 +36,11 @@ class PathSink:
     """
 
     def __init__(self, paths: dict[str, str | os.PathLike],
-                 folders: dict[str, str | os.PathLike] | None = None) -> None:
+                 folders: dict[str, str | os.PathLike] | None = None, *,
+                 overwrite: bool = False) -> None:
         self.paths = {k: Path(v) for k, v in paths.items()}
         self.folders = {k: Path(v) for k, v in (folders or {}).items()}
+        self.overwrite = overwrite
 
     def path(self, name: str) -> Path:
         """The file an output goes to."""
@@ -48,8 +50,10 @@ class PathSink:
 
     def open(self, name: str, shape: tuple[int, ...], axes: str,
              attrs: dict[str, Any]) -> OutputArray:
-        """The output ``name``, written on ``commit``."""
-        return open_output(self.path(name), shape, axes, attrs=attrs)
+        """The output ``name``, written on ``commit`` (a file in a folder replaces only a file
+        this program wrote there, or any file with ``overwrite``)."""
+        return open_output(self.path(name), shape, axes, attrs=attrs,
+                           implicit=name not in self.paths, overwrite=self.overwrite)
 
 
 class StoreSink:
