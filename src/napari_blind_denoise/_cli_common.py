@@ -77,7 +77,8 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
 
 def add_device(p: argparse.ArgumentParser) -> None:
     """The ``--device`` flag."""
-    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    p.add_argument("--device", default="auto", metavar="|".join((*DEVICE_CHOICES, "cuda:N")),
+                   help="compute device (default: auto = CUDA, then Apple MPS, then CPU)")
 
 
 def add_output_flags(p: argparse.ArgumentParser) -> None:

@@ -94,7 +94,7 @@ def cmd_predict(args) -> int:
     extra = write_group_files(args, groups, result, sink)
     emit(args, {"method": trained.method, "input": str(args.input), "output": str(out_path),
                 "model": str(args.model), "total_seconds": round(time.perf_counter() - t0, 3),
-                **extra, **quality_summary(result)})
+                "device": str(device), **extra, **quality_summary(result)})
     return 0
 
 
@@ -124,6 +124,7 @@ def cmd_eval(args) -> int:
     summary = {"method": trained.method, "noisy": str(args.noisy), "clean": str(args.clean),
                "steps": trained.info["steps"], "train_seconds": trained.info["train_seconds"],
                "total_seconds": round(time.perf_counter() - t0, 3),
+               "device": trained.info["device"],
                **{f"input_{k}": round(v, 4) for k, v in before.items()},
                **{f"result_{k}": round(v, 4) for k, v in after.items()},
                "output": args.output, **quality_summary(run)}
@@ -158,7 +159,8 @@ def cmd_demo(args) -> int:
     emit(args, {"method": trained.method, "steps": trained.info["steps"],
                 "train_seconds": trained.info["train_seconds"],
                 "total_seconds": round(time.perf_counter() - t0, 3),
-                "psnr_noisy": round(p_in, 2), "psnr_denoised": round(p_out, 2),
+                "device": trained.info["device"], "psnr_noisy": round(p_in, 2),
+                "psnr_denoised": round(p_out, 2),
                 "output": str(denoised), "comparison": str(png), **quality_summary(run)})
     if args.gui:
         _show_in_napari(noisy, clean, result, trained.method)

@@ -32,10 +32,16 @@ def test_exception_cuda_unavailable() -> None:
         pick_device("cuda")
 
 
-@pytest.mark.parametrize("name", ["gpu", "tpu", "", "cuda:0"])
+@pytest.mark.parametrize("name", ["gpu", "tpu", "", "cuda:a", "mps:0"])
 def test_exception_bad_name(name: str) -> None:
     with pytest.raises(ValueError, match="device must be one of"):
         pick_device(name)
+
+
+def test_cuda_index_needs_cuda(monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        pick_device("cuda:0")
 
 
 def test_describe_cpu() -> None:

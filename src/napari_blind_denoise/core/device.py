@@ -16,28 +16,45 @@ def _mps_available() -> bool:
 
 
 def pick_device(preference: str = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then CPU; a forced device must exist.
+    """``auto`` picks CUDA, then Apple MPS, then CPU; a forced device (``cpu``, ``cuda``,
+    ``cuda:N``, ``mps``) must exist.
 
     Raises
     ------
     ValueError
         Unknown name, or the requested accelerator is not available.
     """
-    pref = preference.lower()
-    if pref not in DEVICE_CHOICES:
-        raise ValueError(f"device must be one of {DEVICE_CHOICES}, got {preference!r}")
+    pref = str(preference).lower().strip()
+    base, colon, index = pref.partition(":")
+    if base not in DEVICE_CHOICES or (colon and (base != "cuda" or not index.isdigit())):
+        raise ValueError(f"device must be one of {DEVICE_CHOICES} or cuda:N, "
+                         f"got {preference!r}")
+    if index and torch.cuda.is_available() and int(index) >= torch.cuda.device_count():
+        raise ValueError(f"{pref} was requested but torch sees "
+                         f"{torch.cuda.device_count()} CUDA GPU(s)")
     if pref == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if pref == "cuda" and not torch.cuda.is_available():
+    if base == "cuda" and not torch.cuda.is_available():
         raise ValueError("CUDA was requested but torch sees no CUDA GPU "
                          f"(torch {torch.__version__}; is this a CPU-only build?)")
     if pref == "mps" and not _mps_available():
         raise ValueError("Apple MPS was requested but is not available on this machine")
     return torch.device(pref)
+
+
+def free_memory(device: torch.device) -> None:
+    """Return cached accelerator memory to the driver (between phases, after an OOM)."""
+    import gc
+
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps" and hasattr(torch, "mps"):
+        torch.mps.empty_cache()
 
 
 def describe_device(device: torch.device) -> str:

@@ -28,6 +28,7 @@ import torch
 from .checkpoint import save_model
 from .config import TileConfig
 from .data.validate import check_image
+from .device import free_memory
 from .events import Phase
 from .methods import ExtraOutput, OutputContext
 from .noise.correlation import removed_noise_fraction
@@ -142,6 +143,7 @@ def run_pipeline(session: TrainingSession, *, sink=None, tile: TileConfig | None
     t0 = time.perf_counter()
     stop = stop if stop is not None else threading.Event()
     trained = yield from _train(session, stop)
+    free_memory(session.device)  # the optimiser's state is gone: give its memory back
     result = yield from apply_pipeline(
         trained, session.data, session.layout.axes, sink=sink, tile=tile, stop=stop,
         outputs=outputs, model_dir=model_dir, device=session.device, attrs=attrs)

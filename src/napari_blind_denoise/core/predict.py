@@ -7,6 +7,8 @@ tile rows of one plane whatever the size of the stack.
 
 from __future__ import annotations
 
+import copy
+import logging
 import threading
 import time
 from collections.abc import Generator
@@ -18,7 +20,7 @@ from .config import TileConfig
 from .data.axes import Layout
 from .data.tiling import tile_starts, tile_weights
 from .data.validate import check_image
-from .device import autocast, configure_threads, pick_device
+from .device import autocast, configure_threads, free_memory, pick_device
 from .errors import InputError
 from .events import PredictEvent
 from .trained import TrainedModel
@@ -42,6 +44,9 @@ def check_compatible(trained: TrainedModel, layout: Layout) -> None:
             f"but the image has {layout.channels} (axes {layout.axes})")
 
 
+logger = logging.getLogger("napari_blind_denoise")
+
+
 class _Net:
     """Applies the network to one normalised ``(C, Y, X)`` tile."""
 
@@ -50,7 +55,10 @@ class _Net:
         spec = trained.spec
         mode = mode or spec.inference_modes(trained.config)[0]
         self.infer = spec.inferrer(trained, mode)
-        self.model = trained.model.to(device).eval().to(memory_format=torch.channels_last)
+        model = trained.model
+        if next(model.parameters()).device != device:  # never move the caller's model
+            model = copy.deepcopy(model).to(device)
+        self.model = model.eval().to(memory_format=torch.channels_last)
         self.device = device
         self.transforms = range(8) if tta else range(1)
 
@@ -132,22 +140,43 @@ def predict(
     elif tuple(out.shape) != layout.shape:
         raise InputError(f"output shape {tuple(out.shape)} differs from input {layout.shape}")
     net = _Net(trained, device, inference, tile.tta)
+    size, overlap = tile.tile_size, tile.overlap
+    while True:
+        try:
+            yield from _predict_all(net, trained, data, out, layout, size, overlap, stop)
+            return out
+        except torch.OutOfMemoryError:
+            # GPU memory: start again with tiles of half the edge, down to MIN_OOM_TILE
+            free_memory(device)
+            if size // 2 < MIN_OOM_TILE:
+                raise InputError(f"out of memory on {device} even with {size}-pixel tiles; "
+                                 "free the device or use --device cpu") from None
+            size //= 2
+            overlap = min(overlap, size // 4)
+            logger.warning("out of memory on %s: retrying prediction with %d-pixel tiles",
+                           device, size)
+
+
+MIN_OOM_TILE = 64  # the smallest tile edge an out-of-memory retry goes down to
+
+
+def _predict_all(net, trained, data, out, layout: Layout, size: int, overlap: int, stop):
+    """Every plane, tile by tile; yields one :class:`PredictEvent` per tile."""
     div = trained.config.model.divisor
-    th = _round_tile(tile.tile_size, div, layout.height)
-    tw = _round_tile(tile.tile_size, div, layout.width)
-    ys = tile_starts(layout.height, th, tile.overlap)
-    xs = tile_starts(layout.width, tw, tile.overlap)
+    th = _round_tile(size, div, layout.height)
+    tw = _round_tile(size, div, layout.width)
+    ys = tile_starts(layout.height, th, overlap)
+    xs = tile_starts(layout.width, tw, overlap)
     n_tiles = layout.n_planes * len(ys) * len(xs)
     t0 = time.perf_counter()
     done = 0
     for plane in layout.planes():
         for _ in _predict_plane(net, trained, data, out, layout, plane, (th, tw), (ys, xs),
-                                tile.overlap):
+                                overlap):
             done += 1
             yield PredictEvent(tile=done, n_tiles=n_tiles, elapsed=time.perf_counter() - t0)
             if stop is not None and stop.is_set():
-                return out
-    return out
+                return
 
 
 def _predict_plane(net, trained, data, out, layout: Layout, plane, size, starts, overlap):

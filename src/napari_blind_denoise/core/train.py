@@ -25,13 +25,15 @@ from .data.axes import Layout
 from .data.normalize import NormStats, compute_norm_stats
 from .data.patches import PatchSampler, fit_patch_size, split_regions
 from .data.validate import check_image
-from .device import configure_threads, pick_device, use_amp
+from .device import configure_threads, free_memory, pick_device, use_amp
 from .errors import InputError
 from .events import TrainEvent
 from .methods import Batch, Method, get_method
 from .schedule import WeightAverage, lr_at
 from .trained import TrainedModel
 from .version import __version__
+
+MAX_SKIPPED_STEPS = 20  # non-finite losses in a row tolerated under mixed precision
 
 __all__ = ["TrainedModel", "TrainingSession", "WeightAverage", "lr_at", "run_to_completion",
            "train"]
@@ -97,6 +99,9 @@ class TrainingSession:
         self._last_mse = math.nan
         self._monitor_info: dict[str, Any] = {}
         self.adapted: dict[str, Any] = {}  # what the method chose from the data
+        self._pending_notices: list[str] = []
+        self._batch_halved = False
+        self._skipped = self._skipped_in_a_row = 0
         self.norm: NormStats | None = None
         self.model: torch.nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None
@@ -127,6 +132,8 @@ class TrainingSession:
             "package_version": __version__,
             "torch_version": torch.__version__,
             "adapted": {k: v for k, v in self.adapted.items() if k != "notice"},
+            "skipped_steps": self._skipped,
+            "batch_halved": self._batch_halved,
             **self._monitor_info,
         }
         return TrainedModel(model, self.config, self.norm, self.layout.axes, info)
@@ -171,9 +178,7 @@ class TrainingSession:
         val: tuple[float | None, float | None] = (None, None)
         for step in range(1, cfg.steps + 1):
             lr = self._set_lr(step, time.perf_counter() - t0)
-            sources = sampler.sample_all(cfg.batch_size, rng, cfg.augment)
-            batch = make_batch([torch.from_numpy(x) for x in sources], gen)
-            loss = self._step(scaler, batch)
+            loss = self._safe_step(scaler, sampler, make_batch, rng, gen)
             if ema is not None:
                 ema.update(step)
             self._steps_done = step
@@ -184,11 +189,43 @@ class TrainingSession:
             if step % cfg.val_every == 0 or last:
                 with ema.swapped() if ema is not None else contextlib.nullcontext():
                     *val, curve = self._validate(val_batch, step)
-            yield self._event(step, loss, lr, elapsed, val, curve,
-                              self.adapted.get("notice") if step == 1 else None)
+            yield self._event(step, loss, lr, elapsed, val, curve, self._notice(step))
             if last:
                 break
         return self.method.finish(self.best_model(), self.data, self.layout)
+
+    def _notice(self, step: int) -> str | None:
+        """What to tell the user at this step: the method's choices first, then faults."""
+        notes = [self.adapted.get("notice")] if step == 1 else []
+        notes += self._pending_notices
+        self._pending_notices = []
+        text = "; ".join(n for n in notes if n)
+        return text or None
+
+    def _safe_step(self, scaler, sampler, make_batch, rng, gen) -> float:
+        """One optimiser step; on GPU out-of-memory the batch is halved once and the step
+        retried; a non-finite loss under mixed precision skips the step (the loss scale is
+        lowered) unless it persists."""
+        cfg = self.config.train
+        while True:
+            sources = sampler.sample_all(cfg.batch_size, rng, cfg.augment)
+            batch = make_batch([torch.from_numpy(x) for x in sources], gen)
+            try:
+                return self._step(scaler, batch)
+            except torch.OutOfMemoryError:
+                self.optimizer.zero_grad(set_to_none=True)
+                free_memory(self.device)
+                if self._batch_halved or cfg.batch_size < 2:
+                    raise InputError(
+                        f"out of memory on {self.device} with {cfg.batch_size} patches of "
+                        f"{cfg.patch_size} px per step; use a smaller --patch-size or "
+                        "--batch-size, or --device cpu") from None
+                self._batch_halved = True
+                cfg = replace(cfg, batch_size=cfg.batch_size // 2)
+                self.config = replace(self.config, train=cfg)
+                self._pending_notices.append(
+                    f"out of memory on {self.device}: the batch was halved to "
+                    f"{cfg.batch_size} patches")
 
     def _set_lr(self, step: int, elapsed: float) -> float:
         """Schedule position from steps or the clock, whichever is further; returns the rate."""
@@ -222,8 +259,15 @@ class TrainingSession:
         scores = self.method.objective(self.model, self._to_device(batch))
         loss = scores.loss
         if not torch.isfinite(loss):
-            raise FloatingPointError("training diverged (loss is not finite); "
-                                     "try a lower learning rate")
+            self._skipped += 1
+            self._skipped_in_a_row += 1
+            if not scaler.is_enabled() or self._skipped_in_a_row > MAX_SKIPPED_STEPS:
+                raise FloatingPointError("training diverged (loss is not finite); "
+                                         "try a lower learning rate")
+            # mixed precision: an overflow in float16, skip this step as GradScaler would
+            scaler.update(scaler.get_scale() / 2)
+            return float("nan")
+        self._skipped_in_a_row = 0
         opt = self.optimizer
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
