@@ -494,9 +494,9 @@ def test_blind_spot_auto_on_scan_line_noise(capsys, tmp_path: Path) -> None:
     rc, stdout, err = cli(capsys, "denoise", src, "-o", tmp_path / "out.tif", "--method", "n2s",
                           "--steps", 3, "--json", *FAST)
     assert rc == 0, err
-    assert "noise correlated over 2 px along X" in err and "using a 1×5 blind spot" in err
+    assert "noise correlated over 2 px along X" in err and "using a 3×7 blind spot" in err
     adapted = last_json(stdout)["adapted"]
-    assert adapted["blind_spot"] == "1x5"
+    assert adapted["blind_spot"] == "3x7"
     assert adapted["noise_correlation"]["extent_x"] == 2
     assert adapted["noise_correlation"]["extent_y"] == 0
 

@@ -267,8 +267,8 @@ def test_blind_spot_choice_and_what_was_measured(viewer, train_widget, qtbot, tm
     train_widget.steps.setValue(3)
     assert train_widget.config().mask.blind_spot == "auto"
     run_job(qtbot, train_widget, train_widget.start_training)
-    assert "using a 1×5 blind spot" in train_widget.notice.text()
-    assert train_widget.trained.config.mask.blind_spot == "1x5"
+    assert "using a 3×7 blind spot" in train_widget.notice.text()
+    assert train_widget.trained.config.mask.blind_spot == "3x7"
     train_widget.blind_spot.setCurrentText("3x3")
     assert train_widget.config().mask.blind_spot == "3x3"
     train_widget.blind_spot.setCurrentText("4x4")

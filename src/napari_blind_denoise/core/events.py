@@ -41,7 +41,7 @@ class TrainEvent:
         ``TrainConfig.select_tolerance`` of it, for every method.
     notice
         On the first step only: what the method chose from the data, for the user (e.g.
-        "noise correlated over 2 px along X: using a 1×5 blind spot"), or ``None``.
+        "noise correlated over 2 px along X: using a 3×7 blind spot"), or ``None``.
     """
 
     step: int

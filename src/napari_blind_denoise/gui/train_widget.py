@@ -50,7 +50,7 @@ NOISE_LABELS = {"gaussian": "Gaussian", "gmm2": "Gaussian mixture, 2 components"
                 "gmm3": "Gaussian mixture, 3 components"}
 STATUS_SECONDS = 0.1  # progress bar and status line refresh at most ten times a second
 DEFAULT_TIME_LIMIT = 60  # seconds: a demo-sized run on a laptop CPU
-BLIND_SPOTS = ("auto", "pixel", "1x3", "1x5", "3x1", "5x1", "3x3", "5x5", "7x7")
+BLIND_SPOTS = ("auto", "pixel", "3x3", "3x5", "5x3", "3x7", "5x5", "7x7", "1x5", "5x1")
 
 
 def _clock(seconds: float) -> str:
