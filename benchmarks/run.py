@@ -91,7 +91,7 @@ def metrics(kind: str, pred: np.ndarray, clean: np.ndarray) -> tuple[float, floa
     return s["psnr"], s["ssim"]
 
 
-def run_method(kind: str, name: str, method: str, budget: float) -> dict:
+def run_method(kind: str, name: str, method: str, budget: float, tta: bool = False) -> dict:
     """One (image, method) cell; runs inside a fresh worker process."""
     noisy, clean = load_pair(kind, name)
     t0 = time.perf_counter()
@@ -111,8 +111,18 @@ def run_method(kind: str, name: str, method: str, budget: float) -> dict:
             cfg = replace(cfg, mask=replace(cfg.mask, blind_spot=spot))
         trained = run_to_completion(train(noisy, "YX", cfg, device="cpu"))
         train_s = trained.info["train_seconds"]
+        t1 = time.perf_counter()
         pred = run_to_completion(predict(trained, noisy, "YX", device="cpu"))
-        extra = {"steps": trained.info["steps"], "blind_spot": trained.config.mask.blind_spot}
+        extra = {"steps": trained.info["steps"], "blind_spot": trained.config.mask.blind_spot,
+                 "predict_s": round(time.perf_counter() - t1, 3)}
+        if tta:  # the same model, predicted with test-time augmentation as well
+            from napari_blind_denoise.core import TileConfig
+
+            t1 = time.perf_counter()
+            aug = run_to_completion(predict(trained, noisy, "YX", device="cpu",
+                                            tile=TileConfig(tta=True)))
+            extra.update(psnr_tta=metrics(kind, aug, clean)[0],
+                         predict_tta_s=round(time.perf_counter() - t1, 3))
     else:
         pred, extra = baseline(kind, method, noisy, clean)
         train_s = 0.0
@@ -204,6 +214,9 @@ def main() -> int:
     ap.add_argument("--bsd68-limit", type=int, default=5, help="number of BSD68 images")
     ap.add_argument("--hela-limit", type=int, default=None, help="HeLa channels (all: 3)")
     ap.add_argument("--per-image", action="store_true")
+    ap.add_argument("--tta", action="store_true",
+                    help="learned methods: also score the same model with test-time "
+                    "augmentation (psnr_tta, predict_tta_s)")
     ap.add_argument("--jsonl", help="append raw results to this file")
     ap.add_argument("--report", nargs="+", metavar="JSONL",
                     help="only print the table of saved results (later files override "
@@ -228,7 +241,8 @@ def main() -> int:
         for name in image_names(kind, limits.get(kind)):
             for method in args.methods.split(","):
                 with ProcessPoolExecutor(1, mp_context=ctx) as pool:
-                    r = pool.submit(run_method, kind, name, method, args.budget).result()
+                    r = pool.submit(run_method, kind, name, method, args.budget,
+                                    args.tta).result()
                 rows.append(r)
                 print(json.dumps(r), file=sys.stderr, flush=True)
                 if args.jsonl:
