@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -58,8 +59,15 @@ class PixelShuffleN2S(Noise2Self):
         return make
 
 
-def run_one(kind: str, name: str, variant: str, budget: float) -> dict:
-    """Train ``variant`` for ``budget`` seconds and score the full-resolution prediction."""
+def run_one(kind: str, name: str, variant: str, budget: float | None,
+            steps: int | None = None) -> dict:
+    """Train ``variant`` for ``budget`` seconds (or ``steps`` steps) and score the
+    full-resolution prediction.
+
+    Variants: ``pixel``, ``auto`` (the measured block, one plain pass at inference),
+    ``auto-phases`` (the same model, J-invariant inference: every pixel predicted with its
+    block hidden), ``n2v``/``n2v-pixel``, ``pd<s>`` (pixel shuffle with stride ``s``).
+    """
     from napari_blind_denoise.core import (
         TrainingSession,
         default_config,
@@ -70,8 +78,10 @@ def run_one(kind: str, name: str, variant: str, budget: float) -> dict:
     )
 
     noisy, clean = load_pair(kind, name)
-    cfg = default_config("n2s", "cpu", time_budget=budget, steps=10**9)
-    method_id = "n2s"
+    method_id = "n2v" if variant.startswith("n2v") else "n2s"
+    limits = {"steps": steps} if steps else {"time_budget": budget, "steps": 10**9}
+    cfg = default_config(method_id, "cpu", **limits)
+    inference = None
     if variant.startswith("pd"):
         stride = int(variant[2:])
         method = PixelShuffleN2S(stride)
@@ -81,18 +91,23 @@ def run_one(kind: str, name: str, variant: str, budget: float) -> dict:
         cfg = replace(cfg, method=method_id,
                       train=replace(cfg.train, patch_size=32 * stride,
                                     batch_size=max(1, 64 // (stride * stride))))
-    elif variant == "pixel":
+    elif variant.endswith("pixel"):
         cfg = replace(cfg, mask=replace(cfg.mask, blind_spot="pixel"))
+    elif variant == "auto-phases":
+        inference = "phases"
     try:
         session = TrainingSession(noisy, "YX", cfg)
         trained = run_to_completion(session.run())
-        pred = run_to_completion(predict(trained, noisy, "YX"))
+        t0 = time.perf_counter()
+        pred = run_to_completion(predict(trained, noisy, "YX", inference=inference))
+        predict_s = time.perf_counter() - t0
     finally:
-        if method_id != "n2s":
+        if method_id not in ("n2s", "n2v"):
             unregister(method_id)
     psnr, ssim = metrics(kind, pred, clean)
     return {"set": kind, "image": name, "variant": variant, "psnr": round(psnr, 3),
             "ssim": round(ssim, 4), "steps": trained.info["steps"],
+            "train_s": round(trained.info["train_seconds"], 1), "predict_s": round(predict_s, 2),
             "blind_spot": trained.config.mask.blind_spot}
 
 
@@ -103,13 +118,18 @@ def main() -> int:
     ap.add_argument("--sets", default="hela-scan,hela-resampled,w2s")
     ap.add_argument("--variants", default="pixel,auto,pd2,pd3")
     ap.add_argument("--limit", type=int, default=1, help="images per set")
+    ap.add_argument("--images", help="comma-separated image names (instead of --limit)")
+    ap.add_argument("--steps", type=int, help="fixed training steps instead of --budget")
     ap.add_argument("--jsonl")
     args = ap.parse_args()
     print("| image | variant | blind spot | PSNR | SSIM | steps |\n|---|---|---|---|---|---|")
     for kind in args.sets.split(","):
-        for name in image_names(kind, args.limit):
+        names = image_names(kind, None if args.images else args.limit)
+        if args.images:
+            names = [n for n in names if n in args.images.split(",")]
+        for name in names:
             for variant in args.variants.split(","):
-                r = run_one(kind, name, variant, args.budget)
+                r = run_one(kind, name, variant, args.budget, args.steps)
                 print(f"| {kind} {name} | {variant} | {r['blind_spot']} | {r['psnr']:.2f} | "
                       f"{r['ssim']:.4f} | {r['steps']} |", flush=True)
                 if args.jsonl:

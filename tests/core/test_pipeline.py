@@ -171,6 +171,28 @@ def test_hand_back_check_fires_on_identity_and_not_on_a_good_result(image) -> No
     assert good.removed_noise > 0.8 and good.warnings == []
 
 
+@pytest.mark.parametrize(("spot", "expected"), [
+    ("pixel", tuple(range(8))), ("5x5", tuple(range(8))), ("3x7", (0, 2, 4, 6)),
+    ("3x1", (0, 2, 4, 6))])
+def test_oblong_blind_spots_keep_the_axes_in_training_and_tta(spot: str, expected) -> None:
+    from dataclasses import replace
+
+    from napari_blind_denoise.core.predict import _Net
+    from napari_blind_denoise.core.trained import TrainedModel
+
+    cfg = tiny_config("n2s")
+    cfg = replace(cfg, mask=replace(cfg.mask, blind_spot=spot))
+    method = get_method("n2s")
+    assert method.transforms(cfg) == expected
+    import torch
+
+    from napari_blind_denoise.core import NormStats
+
+    trained = TrainedModel(method.network(cfg), cfg, NormStats(low=(0.0,), high=(1.0,)), "YX")
+    assert _Net(trained, torch.device("cpu"), None, tta=True).transforms == expected
+    assert _Net(trained, torch.device("cpu"), None, tta=False).transforms == (0,)
+
+
 def test_tta_averages_the_eight_transforms(image) -> None:
     import torch
 

@@ -60,13 +60,14 @@ class _Net:
             model = copy.deepcopy(model).to(device)
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.device = device
-        self.transforms = range(8) if tta else range(1)
+        # test-time augmentation: the flips/rotations the method trained with
+        self.transforms = spec.transforms(trained.config) if tta else (0,)
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(tile)[None].to(self.device)
         total = None
         with torch.inference_mode(), autocast(self.device):
-            for k in self.transforms:  # test-time augmentation: the 8 flips/rotations
+            for k in self.transforms:
                 t = dihedral(x, k).contiguous(memory_format=torch.channels_last)
                 y = undo_dihedral(self.infer(self.model, t).float(), k)
                 total = y if total is None else total + y

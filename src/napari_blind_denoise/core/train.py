@@ -150,7 +150,7 @@ class TrainingSession:
         train_region, val_region, _ = split_regions(self.layout, cfg.patch_size)
         partners = self.inputs[1:]
         sampler = PatchSampler(self.data, self.layout, self.norm, cfg.patch_size, train_region,
-                               partners)
+                               partners, self.method.transforms(self.config))
         val_sampler = PatchSampler(self.data, self.layout, self.norm, cfg.patch_size,
                                    val_region, partners)
         make_batch = self.method.batch_maker(self.config)

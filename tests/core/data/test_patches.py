@@ -7,6 +7,8 @@ import pytest
 
 from napari_blind_denoise.core import NormStats, validate_axes
 from napari_blind_denoise.core.data.patches import (
+    AXIS_PRESERVING,
+    DIHEDRAL,
     PatchSampler,
     Region,
     augment,
@@ -85,6 +87,33 @@ def test_sampler_is_seeded(rng: np.random.Generator) -> None:
     np.testing.assert_array_equal(a, b)
     with pytest.raises(AssertionError):
         np.testing.assert_array_equal(a, sampler.sample(4, np.random.default_rng(2)))
+
+
+def test_axis_preserving_transforms_never_swap_y_and_x() -> None:
+    p = np.arange(12.0).reshape(1, 3, 4)
+    assert all(augment(p, k).shape == p.shape for k in AXIS_PRESERVING)
+    assert all(augment(p, k).shape == (1, 4, 3) for k in set(DIHEDRAL) - set(AXIS_PRESERVING))
+
+
+@pytest.mark.parametrize(("transforms", "swapped"), [(AXIS_PRESERVING, False), (DIHEDRAL, True)])
+def test_sampler_draws_only_the_given_transforms(transforms, swapped: bool) -> None:
+    # values vary along Y only: a window keeps constant rows unless Y and X were swapped
+    data = np.repeat(np.arange(30.0, dtype=np.float32)[:, None], 30, axis=1)
+    layout = validate_axes("YX", data.shape)
+    sampler = PatchSampler(data, layout, NormStats(low=(0.0,), high=(1.0,)), 8,
+                           Region(0, 23, 0, 23), transforms=transforms)
+    batch = sampler.sample(64, np.random.default_rng(0))[:, 0]
+    rows_constant = np.all(batch == batch[:, :, :1], axis=(1, 2))
+    assert (not rows_constant.all()) == swapped
+    flipped_y = batch[:, 0, 0] > batch[:, -1, 0]
+    assert flipped_y.any() and not flipped_y.all()  # the Y flips are still drawn
+
+
+def test_sampler_refuses_unknown_transforms() -> None:
+    data = np.zeros((20, 20), np.float32)
+    with pytest.raises(ValueError, match="subset"):
+        PatchSampler(data, validate_axes("YX", data.shape), NormStats(low=(0.0,), high=(1.0,)),
+                     8, Region(0, 13, 0, 13), transforms=(8,))
 
 
 @pytest.mark.parametrize(("shape", "size", "divisor", "expected"), [

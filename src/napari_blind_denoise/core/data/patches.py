@@ -65,6 +65,13 @@ def split_regions(layout: Layout, size: int) -> tuple[Region, Region, bool]:
     return full, full, False
 
 
+#: The 8 flips/rotations (indices for :func:`augment`).
+DIHEDRAL: tuple[int, ...] = tuple(range(8))
+#: The 4 that keep Y along Y and X along X (no 90° rotation, no transpose): for noise or
+#: blind spots that differ between the axes, e.g. a scan-line correlation along X.
+AXIS_PRESERVING: tuple[int, ...] = (0, 2, 4, 6)
+
+
 def augment(patch: np.ndarray, k: int) -> np.ndarray:
     """One of the 8 dihedral transforms (rot90 ``k % 4`` times, flipped if ``k >= 4``)."""
     out = np.rot90(patch, k % 4, axes=(-2, -1))
@@ -91,11 +98,16 @@ class PatchSampler:
     partners
         Further arrays of the same shape (e.g. a second noisy acquisition of the same
         field): :meth:`sample_all` reads the same windows, with the same transforms, from each.
+    transforms
+        The :func:`augment` transforms to draw from (default: all 8).
     """
 
     def __init__(self, array, layout: Layout, stats: NormStats, size: int, region: Region,
-                 partners: tuple = ()) -> None:
+                 partners: tuple = (), transforms: tuple[int, ...] = DIHEDRAL) -> None:
+        if not transforms or any(k not in DIHEDRAL for k in transforms):
+            raise ValueError(f"transforms must be a non-empty subset of {DIHEDRAL}")
         self.arrays = (array, *partners)
+        self.transforms = tuple(transforms)
         self.layout = layout
         self.stats = stats
         self.size = size
@@ -123,13 +135,13 @@ class PatchSampler:
             x = int(rng.integers(r.x0, r.x1))
             windows = [self.read(plane, y, x, i) for i in range(len(self.arrays))]
             if augment_:
-                k = int(rng.integers(8))
+                k = self.transforms[int(rng.integers(len(self.transforms)))]
                 windows = [augment(p, k) for p in windows]
             for dst, p in zip(out, windows, strict=True):
                 dst.append(np.ascontiguousarray(p))
         return tuple(np.stack(o) for o in out)
 
     def sample(self, n: int, rng: np.random.Generator, augment_: bool = True) -> np.ndarray:
-        """``n`` random windows of the first array, each randomly flipped/rotated when
-        ``augment_``."""
+        """``n`` random windows of the first array, each randomly flipped/rotated (one of
+        ``transforms``) when ``augment_``."""
         return self.sample_all(n, rng, augment_)[0]

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ..config import DenoiseConfig, MaskConfig, NoiseModelConfig
+from ..data.patches import DIHEDRAL
 from ..device import autocast
 from ..losses import masked_mse
 
@@ -254,6 +255,12 @@ class Method:
     def monitor(self, model: nn.Module, signal: torch.Tensor, norm: NormStats) -> Monitor:
         """What to report at a validation step from the validation ``signal`` estimate."""
         return Monitor(None, {})
+
+    def transforms(self, config: DenoiseConfig) -> tuple[int, ...]:
+        """The flips/rotations (:func:`~..data.patches.augment` indices) that leave what the
+        model assumes unchanged: drawn from in training and averaged over by test-time
+        augmentation. Default: all 8."""
+        return DIHEDRAL
 
     def finish(self, trained: TrainedModel, data, layout: Layout) -> TrainedModel:
         """A post-training step on the kept model (default: none)."""

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..config import DenoiseConfig, MaskConfig, format_blind_spot
+from ..data.patches import AXIS_PRESERVING, DIHEDRAL
 from ..masking import BlindSpotMasker, GridMasker
 from ..noise.correlation import estimate_noise_correlation
 from .base import Inferrer, Method
@@ -65,6 +66,13 @@ class MaskedMethod(Method):
         if mask.kind == "n2s":
             return GridMasker(mask.grid_period, mask.hide)
         raise ValueError(f"unknown mask kind {mask.kind!r}")
+
+    def transforms(self, config: DenoiseConfig) -> tuple[int, ...]:
+        """All 8 flips/rotations for a square blind spot; for an oblong one (noise correlated
+        along one axis) only those keeping Y and X in place, since a 90° rotation would turn
+        the X-correlated noise into Y-correlated noise the blind spot does not cover."""
+        ey, ex = config.mask.hide
+        return DIHEDRAL if ey == ex else AXIS_PRESERVING
 
     def remedy(self, config: DenoiseConfig) -> str:
         """A larger blind spot (noise correlated beyond the one used)."""
