@@ -255,8 +255,13 @@ class Method:
         """What to report at a validation step from the validation ``signal`` estimate."""
         return Monitor(None, {})
 
-    def finish(self, trained: TrainedModel, data, layout: Layout) -> TrainedModel:
-        """A post-training step on the kept model (default: none)."""
+    def finish(self, trained: TrainedModel, data, layout: Layout, *,
+               stop: threading.Event | None = None) -> TrainedModel:
+        """A post-training step on the kept model (default: none).
+
+        It must check ``stop`` at least every few tens of milliseconds of work and, once
+        set, return the kept model as it is (noting in ``trained.info`` what was skipped).
+        """
         return trained
 
     # -- inference --------------------------------------------------------------------------
