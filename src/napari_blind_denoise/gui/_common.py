@@ -261,17 +261,19 @@ class JobRunner:
         """Ask the job to stop at its next step (its generator checks ``stop_event``)."""
         self.stop_event.set()
 
-    def close(self, timeout_ms: int = 30_000) -> None:
-        """Stop the job, wait for its thread and drop its results (dock or viewer closing)."""
+    def close(self) -> None:
+        """Stop the job and drop its results (dock or viewer closing), without waiting.
+
+        The GUI thread never blocks here: the stop event is set and the worker ends by
+        itself at its next check (every phase checks it within about a second,
+        ``tests/core/test_stop.py``); its lock is released when it has finished.
+        """
         self.closed = True
         worker = self.worker
         if worker is None:
             return
         self.stop_event.set()
         worker.quit()
-        deadline = time.monotonic() + timeout_ms / 1000
-        while worker.is_running and time.monotonic() < deadline:
-            time.sleep(0.01)  # the generator stops at its next step or tile
 
 
 class JobWidget(QWidget):
