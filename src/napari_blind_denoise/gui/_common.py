@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import tempfile
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +23,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core import BlindDenoiseError, available_devices
+from ._cache import cache_limit, cache_root, create_session, enforce_cap, read_marker
 from ._layers import layer_problem
 
 logger = logging.getLogger("napari_blind_denoise")
@@ -37,11 +35,15 @@ _SESSION_DIR: list[Path] = []
 
 
 def session_dir() -> Path:
-    """The per-session cache folder for result stores and models (created on first use)."""
-    if not _SESSION_DIR:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        root = Path(tempfile.gettempdir()) / "napari-blind-denoise"
-        _SESSION_DIR.append(root / f"session-{stamp}-{os.getpid()}")
+    """The per-session cache folder for result stores and models (created with our marker
+    on first use, when ended sessions beyond the cache cap are removed, ``_cache``)."""
+    if not _SESSION_DIR or read_marker(_SESSION_DIR[0]) is None:
+        root = cache_root()
+        _SESSION_DIR[:] = [create_session(root)]
+        try:
+            enforce_cap(root, cache_limit(), keep=_SESSION_DIR)
+        except OSError:
+            logger.exception("could not apply the cache size cap")
     return _SESSION_DIR[0]
 
 
