@@ -69,3 +69,92 @@ def test_job_lock_released_when_a_worker_cannot_be_created(monkeypatch, qtbot):
     worker = runner.start(gen)
     assert worker is not None, "the job lock leaked after the failed start"
     qtbot.waitUntil(lambda: not runner.running, timeout=10_000)
+
+
+PHASES = ("train", "calibration", "predict", "output")
+
+
+def _reach(phase, widget, qtbot, calibrating):
+    """Wait until the running job is in ``phase``."""
+    if phase == "train":
+        qtbot.waitUntil(lambda: len(widget.loss_plot.steps) >= 2, timeout=60_000)
+    elif phase == "calibration":
+        qtbot.waitUntil(calibrating.is_set, timeout=60_000)
+    else:
+        qtbot.waitUntil(lambda: widget._phase == phase, timeout=120_000)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["stop", "close"])
+@pytest.mark.parametrize("phase", PHASES)
+def test_stop_or_close_in_every_phase_ends_the_worker(viewer, sample, train_widget, qtbot,
+                                                      monkeypatch, phase, how):
+    """Stop (button) or close (dock/viewer) at a seeded random point of each phase: the GUI
+    thread is never blocked, the worker ends within 2 s, no worker thread is left, and after
+    a Stop the kept model predicts."""
+    import random
+    import time
+
+    from qtpy.QtCore import QThreadPool
+
+    calibrating = _mark_calibration(monkeypatch)
+    pool = QThreadPool.globalInstance()
+    idle_threads = pool.activeThreadCount()
+    widget = train_widget
+    widget.method.setCurrentIndex(widget.method.findData("nnet"))
+    widget.layer_picker.select(sample[0])
+    widget.steps.setValue(100_000 if phase == "train" else 20)
+    runner = widget.runner
+    worker = widget.start_training()
+    assert worker is not None
+    _reach(phase, widget, qtbot, calibrating)
+    qtbot.wait(int(1000 * random.Random(f"{phase}-{how}").uniform(0.0, 0.1)))
+    assert worker.is_running, f"the job ended before the {phase} phase could be stopped"
+    t0 = time.perf_counter()
+    (widget.stop if how == "stop" else runner.close)()
+    blocked = time.perf_counter() - t0
+    assert blocked < 0.1, f"{how} blocked the GUI thread for {blocked:.2f} s"
+    if how == "stop" and phase in ("train", "calibration"):
+        # the request is used up by training: the job goes on to predict; stop that too
+        qtbot.waitUntil(lambda: widget._phase == "predict", timeout=5_000)
+        assert time.perf_counter() - t0 < 2.0
+        t0 = time.perf_counter()
+        widget.stop()
+    qtbot.waitUntil(lambda: not worker.is_running, timeout=10_000)
+    assert time.perf_counter() - t0 < 2.0
+    qtbot.waitUntil(lambda: not runner.running, timeout=5_000)
+    qtbot.waitUntil(lambda: pool.activeThreadCount() == idle_threads, timeout=5_000)
+    if how == "stop":
+        _assert_model_kept(widget.trained, sample[0], phase)
+    else:
+        assert widget.trained is None, "results of a closed job were kept"
+
+
+def _mark_calibration(monkeypatch):
+    """An event set when the N-net calibration starts (in the worker thread)."""
+    import threading
+
+    from napari_blind_denoise.core.methods import nnet
+
+    calibrating = threading.Event()
+    real = nnet.measure_correction
+
+    def marked(*args, **kwargs):
+        calibrating.set()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nnet, "measure_correction", marked)
+    return calibrating
+
+
+def _assert_model_kept(trained, layer, phase):
+    import numpy as np
+
+    from napari_blind_denoise.core import predict, run_to_completion
+
+    assert trained is not None, "no model kept"
+    if phase in ("train", "calibration"):
+        assert trained.info.get("calibration") == "stopped"
+    small = np.asarray(layer.data[:64, :64], np.float32)
+    out = run_to_completion(predict(trained, small, "YX"))
+    assert np.isfinite(out).all() and out.std() < small.std()

@@ -8,7 +8,7 @@ runners ``train``, ``predict`` and ``pipeline`` (docs/architecture.md).
 """
 
 from .api import denoise
-from .atomic import ForeignDataError
+from .atomic import SOFTWARE, ForeignDataError
 from .checkpoint import is_model_folder, load_model, save_model
 from .config import (
     NOISE_MODEL_KINDS,
@@ -62,6 +62,7 @@ __all__ = [
     "NOISE_KINDS",
     "NOISE_MODEL_KINDS",
     "PRESETS",
+    "SOFTWARE",
     "BlindDenoiseError",
     "CheckpointError",
     "DenoiseConfig",

@@ -3,9 +3,11 @@ extra outputs, as one generator of small frozen events with one stop mechanism.
 
 Events: :class:`TrainEvent` per step, :class:`Phase` at each new phase, :class:`PredictEvent`
 per tile or window. ``stop`` (a ``threading.Event``) means "end the current phase": during
-training it ends training, keeps the best model and goes on to predict (the request is used
-up); during prediction it abandons the output (nothing committed, ``complete`` False); during
-the extra outputs it keeps the denoised image and abandons the extras.
+training, or the method's post-training step (the N-net's noise calibration), it ends them,
+keeps the best model as it is and goes on to predict (the request is used up); during
+prediction it abandons the output (nothing committed, ``complete`` False); during the extra
+outputs it keeps the denoised image and abandons the extras. Every phase checks it at least
+every few tens of milliseconds of work on a CPU, so it takes effect within about a second.
 
 Where outputs go is the caller's choice through a *sink*: ``sink.open(name, shape, axes,
 attrs)`` returns a handle with ``array`` (to fill), ``commit()`` (returns what the caller
@@ -121,17 +123,11 @@ class PipelineResult:
 
 
 def _train(session: TrainingSession, stop: threading.Event):
-    """Drive training, turning a stop request into ``session.stop()`` (request used up)."""
-    gen = session.run()
-    while True:
-        if stop.is_set():
-            session.stop()
-            stop.clear()
-        try:
-            event = next(gen)
-        except StopIteration as done:
-            return done.value
-        yield event
+    """Drive training (and the method's post-training step, e.g. the noise calibration);
+    a stop request ends both, keeps the best model and is used up, so prediction follows."""
+    trained = yield from session.run(stop=stop)
+    stop.clear()
+    return trained
 
 
 def run_pipeline(session: TrainingSession, *, sink=None, tile: TileConfig | None = None,

@@ -90,6 +90,8 @@ class TrainingSession:
         self.config = _fit_config(config, self.layout, self.method)
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self._stop = threading.Event()
+        self._requests: tuple[threading.Event, ...] = (self._stop,)
+        self._stopped_early = False
         self._best_state: dict[str, torch.Tensor] | None = None
         self._best_val = math.inf  # lowest validation loss (reported)
         self._best_mse = math.inf  # lowest validation masked MSE (selects the kept model)
@@ -111,6 +113,10 @@ class TrainingSession:
         """Ask the loop to end after the current step (thread-safe)."""
         self._stop.set()
 
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was called or the event given to :meth:`run` was set."""
+        return any(e.is_set() for e in self._requests)
+
     def best_model(self) -> TrainedModel:
         """The kept model so far: the newest whose validation masked MSE is within
         ``select_tolerance`` of the lowest seen. Usable even after the loop was closed."""
@@ -127,7 +133,7 @@ class TrainingSession:
             "best_val_mse": None if math.isinf(self._best_mse) else self._best_mse,
             "selected_on": "val_mse",
             "train_seconds": round(self._train_seconds, 3),
-            "stopped_early": self._stop.is_set(),
+            "stopped_early": self._stopped_early or self.stopping(),
             "device": str(self.device),
             "package_version": __version__,
             "torch_version": torch.__version__,
@@ -166,8 +172,17 @@ class TrainingSession:
                                           lr=lr_at(0.0, cfg), weight_decay=cfg.weight_decay)
         return sampler, make_batch, val
 
-    def run(self) -> Generator[TrainEvent, None, TrainedModel]:
-        """Train; yields one :class:`TrainEvent` per step, returns the best model."""
+    def run(self, stop: threading.Event | None = None,
+            ) -> Generator[TrainEvent, None, TrainedModel]:
+        """Train; yields one :class:`TrainEvent` per step, returns the best model.
+
+        ``stop`` (or :meth:`stop`) ends training after the current step and skips what is
+        left of the method's post-training step (:meth:`Method.finish`, e.g. the noise
+        calibration); either is checked while that step runs, so the kept model comes back
+        promptly.
+        """
+        if stop is not None:
+            self._requests = (self._stop, stop)
         cfg = self.config.train
         rng = np.random.default_rng(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
@@ -184,7 +199,7 @@ class TrainingSession:
             self._steps_done = step
             elapsed = self._train_seconds = time.perf_counter() - t0
             out_of_time = cfg.time_budget is not None and elapsed >= cfg.time_budget
-            last = step == cfg.steps or out_of_time or self._stop.is_set()
+            last = step == cfg.steps or out_of_time or self.stopping()
             curve = None
             if step % cfg.val_every == 0 or last:
                 with ema.swapped() if ema is not None else contextlib.nullcontext():
@@ -192,7 +207,9 @@ class TrainingSession:
             yield self._event(step, loss, lr, elapsed, val, curve, self._notice(step))
             if last:
                 break
-        return self.method.finish(self.best_model(), self.data, self.layout)
+        self._stopped_early = self.stopping()
+        return self.method.finish(self.best_model(), self.data, self.layout,
+                                  stop=_AnyEvent(self._requests))
 
     def _notice(self, step: int) -> str | None:
         """What to tell the user at this step: the method's choices first, then faults."""
@@ -297,6 +314,16 @@ class TrainingSession:
         curve, info = self.method.monitor(self.model, scores.signal, self.norm)
         self._monitor_info.update(info)
         return loss, mse, curve
+
+
+class _AnyEvent:
+    """Looks like a ``threading.Event`` that is set when any of ``events`` is."""
+
+    def __init__(self, events: tuple[threading.Event, ...]) -> None:
+        self._events = events
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self._events)
 
 
 def train(data, axes: str | None, config: DenoiseConfig, *,

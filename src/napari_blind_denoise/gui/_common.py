@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import tempfile
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +23,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core import BlindDenoiseError, available_devices
+from ._cache import cache_limit, cache_root, create_session, enforce_cap, read_marker
 from ._layers import layer_problem
 
 logger = logging.getLogger("napari_blind_denoise")
@@ -37,11 +35,15 @@ _SESSION_DIR: list[Path] = []
 
 
 def session_dir() -> Path:
-    """The per-session cache folder for result stores and models (created on first use)."""
-    if not _SESSION_DIR:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        root = Path(tempfile.gettempdir()) / "napari-blind-denoise"
-        _SESSION_DIR.append(root / f"session-{stamp}-{os.getpid()}")
+    """The per-session cache folder for result stores and models (created with our marker
+    on first use, when ended sessions beyond the cache cap are removed, ``_cache``)."""
+    if not _SESSION_DIR or read_marker(_SESSION_DIR[0]) is None:
+        root = cache_root()
+        _SESSION_DIR[:] = [create_session(root)]
+        try:
+            enforce_cap(root, cache_limit(), keep=_SESSION_DIR)
+        except OSError:
+            logger.exception("could not apply the cache size cap")
     return _SESSION_DIR[0]
 
 
@@ -261,17 +263,19 @@ class JobRunner:
         """Ask the job to stop at its next step (its generator checks ``stop_event``)."""
         self.stop_event.set()
 
-    def close(self, timeout_ms: int = 30_000) -> None:
-        """Stop the job, wait for its thread and drop its results (dock or viewer closing)."""
+    def close(self) -> None:
+        """Stop the job and drop its results (dock or viewer closing), without waiting.
+
+        The GUI thread never blocks here: the stop event is set and the worker ends by
+        itself at its next check (every phase checks it within about a second,
+        ``tests/core/test_stop.py``); its lock is released when it has finished.
+        """
         self.closed = True
         worker = self.worker
         if worker is None:
             return
         self.stop_event.set()
         worker.quit()
-        deadline = time.monotonic() + timeout_ms / 1000
-        while worker.is_running and time.monotonic() < deadline:
-            time.sleep(0.01)  # the generator stops at its next step or tile
 
 
 class JobWidget(QWidget):

@@ -38,6 +38,7 @@ from ..core import (
     is_model_folder,
     save_model,
 )
+from ._cache_widget import CacheRow
 from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker, progress_widgets
 from ._layers import default_axes, read_layer
 from ._plots import LossPlot, NoisePlot
@@ -105,6 +106,8 @@ class TrainWidget(JobWidget):
         self.output = FolderField()
         form2 = QFormLayout()
         form2.addRow("Output folder", self.output)
+        self.cache = CacheRow(self.viewer)
+        form2.addRow(self.cache)
         lay.addLayout(form2)
         lay.addLayout(self._build_buttons())
         self.progress, self.status = progress_widgets()
@@ -363,6 +366,7 @@ class TrainWidget(JobWidget):
     def _on_finish(self) -> None:
         self._phase = "idle"
         self._set_running(False)
+        self.cache.refresh()
 
     def _set_running(self, running: bool) -> None:
         self.train_button.setEnabled(not running and self.layer_picker.layer() is not None)

@@ -2,6 +2,7 @@
 
 from .images import (
     OutputArray,
+    is_our_zarr,
     is_zarr_path,
     open_output,
     read_image,
@@ -9,5 +10,5 @@ from .images import (
 )
 from .sinks import PathSink, StoreSink, safe_name, unique_path
 
-__all__ = ["OutputArray", "PathSink", "StoreSink", "is_zarr_path", "open_output",
+__all__ = ["OutputArray", "PathSink", "StoreSink", "is_our_zarr", "is_zarr_path", "open_output",
            "read_image", "safe_name", "unique_path", "write_image"]

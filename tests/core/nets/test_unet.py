@@ -85,3 +85,34 @@ def test_gradients_reach_every_parameter() -> None:
 def test_exception_residual_needs_equal_channels() -> None:
     with pytest.raises(ValueError, match="residual"):
         ModelConfig(residual=True, in_channels=1, out_channels=2)
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_last_layer_runs_in_float32_under_autocast(residual: bool) -> None:
+    """Mixed-precision inference must not round the output to half precision: the head
+    runs outside autocast on float32 input, and the output is float32. (CPU autocast in
+    bfloat16 stands in for CUDA's float16: no GPU here.)"""
+    torch.manual_seed(0)
+    net = UNet(ModelConfig(in_channels=1, out_channels=1, depth=2, base_channels=8,
+                           residual=residual)).eval()
+    seen = {}
+
+    def hook(module, args, output):
+        seen["autocast"] = torch.is_autocast_enabled("cpu")
+        seen["in"], seen["out"] = args[0].dtype, output.dtype
+
+    net.head.register_forward_hook(hook)
+    x = torch.rand(2, 1, 32, 32) * 1000
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        y = net(x)
+        inner = net.bottom(torch.rand(1, 16, 8, 8))
+    assert inner.dtype == torch.bfloat16, "autocast was not active in the test"
+    assert seen == {"autocast": False, "in": torch.float32, "out": torch.float32}
+    assert y.dtype == torch.float32
+    if residual:  # the input added back in full precision, not rounded to 8 bits
+        with torch.no_grad():
+            net.head.weight.zero_()
+            net.head.bias.zero_()
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                same = net(x)
+        assert torch.equal(same, x)

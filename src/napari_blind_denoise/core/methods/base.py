@@ -262,8 +262,13 @@ class Method:
         augmentation. Default: all 8."""
         return DIHEDRAL
 
-    def finish(self, trained: TrainedModel, data, layout: Layout) -> TrainedModel:
-        """A post-training step on the kept model (default: none)."""
+    def finish(self, trained: TrainedModel, data, layout: Layout, *,
+               stop: threading.Event | None = None) -> TrainedModel:
+        """A post-training step on the kept model (default: none).
+
+        It must check ``stop`` at least every few tens of milliseconds of work and, once
+        set, return the kept model as it is (noting in ``trained.info`` what was skipped).
+        """
         return trained
 
     # -- inference --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ a per-pixel noise std map, the residual, the noise curve and a Poisson-Gaussian 
 from __future__ import annotations
 
 import math
+import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -120,15 +121,26 @@ class NNet(MaskedMethod):
         info = {"signal_range": [[float(a), float(b)] for a, b in rng.T]}
         return Monitor((tuple(map(float, s)), tuple(map(float, std))), info)
 
-    def finish(self, trained: TrainedModel, data, layout: Layout) -> TrainedModel:
-        """Remove the D-net's own error from the noise model (``noise_model.calibrate``)."""
+    def finish(self, trained: TrainedModel, data, layout: Layout, *,
+               stop: threading.Event | None = None) -> TrainedModel:
+        """Remove the D-net's own error from the noise model (``noise_model.calibrate``).
+
+        A stop request (before or during it) skips the calibration: the kept model keeps
+        its uncalibrated noise model and ``info["calibration"]`` is ``"stopped"``.
+        """
         cfg = trained.config
         if not cfg.noise_model.calibrate:
             return trained
-        trained.info["noise_correction"] = measure_correction(
-            trained.model.denoiser, trained.model.noise_net, data, layout, trained.norm,
-            period=cfg.mask.grid_period, hide=cfg.mask.hide, divisor=cfg.model.divisor,
-            seed=cfg.train.seed)
+        correction = None
+        if stop is None or not stop.is_set():
+            correction = measure_correction(
+                trained.model.denoiser, trained.model.noise_net, data, layout, trained.norm,
+                period=cfg.mask.grid_period, hide=cfg.mask.hide, divisor=cfg.model.divisor,
+                seed=cfg.train.seed, stop=stop)
+        if correction is None:
+            trained.info["calibration"] = "stopped"
+        else:
+            trained.info["noise_correction"] = correction
         return trained
 
     # -- outputs ----------------------------------------------------------------------------

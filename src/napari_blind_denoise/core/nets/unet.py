@@ -27,6 +27,8 @@ def conv_block(c_in: int, c_out: int, batch_norm: bool) -> nn.Sequential:
 class UNet(nn.Module):
     """Encoder-decoder with skip connections; ``(B, C, Y, X)`` in and out.
 
+    The output is float32: the last 1x1 convolution runs outside autocast.
+
     Inputs whose Y/X are not a multiple of ``2**depth`` are mirror-padded and cropped back.
     """
 
@@ -64,7 +66,10 @@ class UNet(nn.Module):
         for up, dec in zip(self.up, self.dec, strict=True):
             y = F.interpolate(up(y), scale_factor=2.0, mode="nearest")
             y = dec(torch.cat([y, skips.pop()], dim=1))
-        y = self.head(y)
-        if self.config.residual:
-            y = y + inp
+        # the last layer (and the residual sum) in float32 even under mixed precision: a
+        # float16 output would round the denoised image to 11 significant bits
+        with torch.autocast(device_type=y.device.type, enabled=False):
+            y = self.head(y.float())
+            if self.config.residual:
+                y = y + inp.float()
         return y[..., :h, :w]

@@ -14,10 +14,14 @@ squared error by signal. The noise std is then scaled down by
 ``k(s) = sqrt(1 - e^2(s) / var_model(s))``, floored at ``MIN_FACTOR``, and the step is
 repeated once with the corrected noise. ``X^`` is smoother than the true signal, so this
 under- rather than over-corrects.
+
+The work runs one crop and one grid phase at a time and checks a stop event between them
+(tens of milliseconds on a CPU), so a stop request ends it promptly: it then returns ``None``.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -79,9 +83,36 @@ def _binned_ratio(signal: np.ndarray, err2: np.ndarray, var: np.ndarray,
     return np.interp(centres, centres[ok], ratio)
 
 
+class _Stopped(Exception):
+    """The stop event was set during the calibration."""
+
+
+def _per_crop(fn, batch: torch.Tensor, stop: threading.Event | None) -> torch.Tensor:
+    """``fn`` applied to one crop of ``batch`` ``(B, ...)`` at a time, checking ``stop``
+    before each."""
+    outs = []
+    for i in range(batch.shape[0]):
+        if stop is not None and stop.is_set():
+            raise _Stopped
+        outs.append(fn(batch[i:i + 1]))
+    return torch.cat(outs)
+
+
+def _predict_hidden(masker: GridMasker, denoiser: torch.nn.Module, noisy: torch.Tensor,
+                    dev: torch.device, stop: threading.Event | None) -> torch.Tensor:
+    """:meth:`GridMasker.predict_hidden` one crop and one grid phase at a time (CPU out)."""
+    out = torch.zeros_like(noisy, dtype=torch.float32)
+    for phase in range(masker.n_phases):
+        m = masker.mask_phase(noisy, phase)
+        pred = _per_crop(lambda x: denoiser(x.to(dev)).float().cpu(), m.input, stop)
+        out = out + pred * m.mask
+    return out
+
+
 def measure_correction(denoiser: torch.nn.Module, noise_net: NoiseNet, data, layout: Layout,
                        norm: NormStats, *, period: int, divisor: int,
-                       hide: tuple[int, int] = (0, 0), seed: int = 0) -> dict[str, Any]:
+                       hide: tuple[int, int] = (0, 0), seed: int = 0,
+                       stop: threading.Event | None = None) -> dict[str, Any] | None:
     """Per-channel std factors that remove the D-net's error from the noise model.
 
     Parameters
@@ -94,46 +125,70 @@ def measure_correction(denoiser: torch.nn.Module, noise_net: NoiseNet, data, lay
         Grid-masking period and blind-spot block the D-net was trained with.
     divisor
         The D-net's size divisor (``2**depth``).
+    stop
+        Checked before every crop and grid phase: once set, the calibration ends early.
 
     Returns
     -------
-    dict
+    dict or None
         ``signal`` and ``factor``: lists of ``C`` lists of ``BINS`` values; ``signal`` in
-        normalised units, ``factor`` multiplies the N-net's stds and means.
+        normalised units, ``factor`` multiplies the N-net's stds and means. ``None`` when
+        ``stop`` ended it (the networks are left as they were).
     """
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     size = fit_patch_size(layout, CROP, divisor)
     region = Region(0, layout.height - size + 1, 0, layout.width - size + 1)
     y = torch.from_numpy(PatchSampler(data, layout, norm, size, region).sample(CROPS, rng, False))
-    dev = next(denoiser.parameters()).device
     was = denoiser.training, noise_net.training
     denoiser.eval()
     noise_net.eval()
-    with torch.no_grad():
-        clean = denoiser(y.to(dev)).float()
-        mix = Mixture(*(p.cpu() for p in noise_net(clean)))
-        clean = clean.cpu()
-        var = mix.total_std().square()
-        channels = y.shape[1]
-        edges = []
-        for c in range(channels):
-            lo, hi = np.percentile(clean[:, c].numpy(), [0.5, 99.5])
-            edges.append(np.linspace(lo, hi if hi > lo else lo + 1e-6, BINS + 1))
-        grid = np.stack([0.5 * (e[:-1] + e[1:]) for e in edges])
-        ratio = np.ones((channels, BINS))
-        masker = GridMasker(period, hide)
-        for _ in range(ITERATIONS):
-            noisy = clean + _sample(mix, _factor_map(grid, np.sqrt(ratio), clean), gen)
-            err2 = (masker.predict_hidden(denoiser, noisy.to(dev)).cpu() - clean).square()
-            ratio = np.stack([_binned_ratio(clean[:, c].numpy().ravel(),
-                                            err2[:, c].numpy().ravel(),
-                                            var[:, c].numpy().ravel(), edges[c])
-                              for c in range(channels)])
-    denoiser.train(was[0])
-    noise_net.train(was[1])
+    try:
+        with torch.no_grad():
+            grid, ratio = _measure(denoiser, noise_net, y, GridMasker(period, hide), gen, stop)
+    except _Stopped:
+        return None
+    finally:
+        denoiser.train(was[0])
+        noise_net.train(was[1])
     return {"signal": grid.tolist(), "factor": np.sqrt(ratio).tolist(),
             "crops": CROPS, "crop": size, "iterations": ITERATIONS}
+
+
+def _measure(denoiser: torch.nn.Module, noise_net: NoiseNet, y: torch.Tensor,
+             masker: GridMasker, gen: torch.Generator, stop: threading.Event | None,
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Signal grid ``(C, BINS)`` and variance ratio ``(C, BINS)`` from the crops ``y``."""
+    dev = next(denoiser.parameters()).device
+    clean = _per_crop(lambda x: denoiser(x.to(dev)).float().cpu(), y, stop)
+    mix = Mixture(*_per_crop_mixture(noise_net, clean, dev, stop))
+    var = mix.total_std().square()
+    channels = y.shape[1]
+    edges = []
+    for c in range(channels):
+        lo, hi = np.percentile(clean[:, c].numpy(), [0.5, 99.5])
+        edges.append(np.linspace(lo, hi if hi > lo else lo + 1e-6, BINS + 1))
+    grid = np.stack([0.5 * (e[:-1] + e[1:]) for e in edges])
+    ratio = np.ones((channels, BINS))
+    for _ in range(ITERATIONS):
+        noisy = clean + _sample(mix, _factor_map(grid, np.sqrt(ratio), clean), gen)
+        err2 = (_predict_hidden(masker, denoiser, noisy, dev, stop) - clean).square()
+        ratio = np.stack([_binned_ratio(clean[:, c].numpy().ravel(),
+                                        err2[:, c].numpy().ravel(),
+                                        var[:, c].numpy().ravel(), edges[c])
+                          for c in range(channels)])
+    return grid, ratio
+
+
+def _per_crop_mixture(noise_net: NoiseNet, clean: torch.Tensor, dev: torch.device,
+                      stop: threading.Event | None) -> tuple[torch.Tensor, ...]:
+    """The N-net's mixture parameters at ``clean`` (CPU), one crop at a time."""
+    parts = []
+    for i in range(clean.shape[0]):
+        if stop is not None and stop.is_set():
+            raise _Stopped
+        parts.append([p.cpu() for p in noise_net(clean[i:i + 1].to(dev))])
+    return tuple(torch.cat(ps) for ps in zip(*parts, strict=True))
 
 
 def apply_correction(mix: Mixture, signal: np.ndarray,
