@@ -31,7 +31,7 @@ from tests.conftest import make_noisy, tiny_config
 pytestmark = pytest.mark.slow
 
 RUNS = 10
-LATENCY = 2.0  # seconds from Stop to the end of the phase
+LATENCY = 3.0  # s from Stop to the end of the phase (~1 s aimed; margin: shared 2 cores)
 TILE = TileConfig(tile_size=64, overlap=8)
 
 

