@@ -183,6 +183,19 @@ def test_preset_sets_parameters(train_widget):
     assert cfg.model == PRESETS["cpu"][0]
 
 
+def test_method_presets_follow_the_method(train_widget):
+    from napari_blind_denoise.core.methods import default_config
+
+    train_widget.method.setCurrentIndex(train_widget.method.findData("s2s"))
+    for preset in ("gpu", "cpu"):
+        train_widget.preset.setCurrentIndex(train_widget.preset.findData(preset))
+        own = default_config("s2s", preset)
+        assert train_widget.steps.value() == own.train.steps
+        assert train_widget.learning_rate.value() == pytest.approx(own.train.learning_rate)
+        assert train_widget.config().model == own.model
+        assert train_widget.config().self2self == own.self2self
+
+
 def test_save_model_then_reload(viewer, sample, train_widget, qtbot, tmp_path):
     from napari_blind_denoise.core.checkpoint import load_model
 

@@ -16,6 +16,7 @@ from .config import (
     MaskConfig,
     ModelConfig,
     NoiseModelConfig,
+    Self2SelfConfig,
     TileConfig,
     TrainConfig,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "Phase",
     "PipelineResult",
     "PredictEvent",
+    "Self2SelfConfig",
     "TileConfig",
     "TrainConfig",
     "TrainEvent",

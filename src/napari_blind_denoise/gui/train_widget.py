@@ -96,6 +96,8 @@ class TrainWidget(JobWidget):
         self._on_layer_changed()
         self._on_method_changed()
         self._apply_preset()
+        # a method may adapt the presets (s2s has its own)
+        self.method.currentIndexChanged.connect(self._apply_preset)
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
@@ -226,7 +228,7 @@ class TrainWidget(JobWidget):
         self.noise_kind_label.setVisible(method.noise_model)
 
     def _apply_preset(self, *_) -> None:
-        _, train = PRESETS[self.preset.currentData()]
+        train = default_config(self.method.currentData(), self.preset.currentData()).train
         self.steps.setValue(train.steps)
         self.patch_size.setValue(train.patch_size)
         self.batch_size.setValue(train.batch_size)
