@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from .core.device import DEVICE_CHOICES
 from .core.errors import InputError
@@ -82,12 +83,39 @@ def add_device(p: argparse.ArgumentParser) -> None:
 
 
 def add_output_flags(p: argparse.ArgumentParser) -> None:
-    """One ``--<group>-out DIR`` flag per output group of the registered methods."""
+    """One ``--<group>-out`` flag per output group of the registered methods: a folder, or
+    for a group of one image (``uncertainty``) also that image's ``.tif``/``.zarr`` path."""
     for group, ids in output_groups().items():
-        files = sorted({f"{o.name}.{_SUFFIX[o.kind]}" for m in ids
-                        for o in METHODS[m].outputs() if o.group == group and o.files})
-        p.add_argument(f"--{group}-out", metavar="DIR", dest=f"{group}_out",
-                       help=f"{', '.join(ids)} only: write {', '.join(files)} here")
+        outs = {(o.name, o.kind) for m in ids for o in METHODS[m].outputs()
+                if o.group == group and o.files}
+        files = sorted(f"{name}.{_SUFFIX[kind]}" for name, kind in outs)
+        if len(outs) == 1 and next(iter(outs))[1] == "image":
+            p.add_argument(f"--{group}-out", metavar="PATH", dest=f"{group}_out",
+                           help=f"{', '.join(ids)} only: write the {group} image to this "
+                           f".tif/.zarr path, or as {files[0]} into this folder")
+        else:
+            p.add_argument(f"--{group}-out", metavar="DIR", dest=f"{group}_out",
+                           help=f"{', '.join(ids)} only: write {', '.join(files)} here")
+
+
+def group_file(path, outputs) -> bool:
+    """True when a group's ``--<group>-out`` names the file of the group's one image output
+    (a ``.tif``/``.tiff``/``.zarr`` path), not a folder.
+
+    Raises
+    ------
+    InputError
+        A file path for a group that writes several files.
+    """
+    from .io.images import OUTPUT_SUFFIXES
+
+    if Path(path).suffix.lower() not in OUTPUT_SUFFIXES:
+        return False
+    if len(outputs) == 1 and outputs[0].kind == "image":
+        return True
+    files = ", ".join(f"{o.name}.{_SUFFIX[o.kind]}" for o in outputs)
+    raise InputError(f"--{outputs[0].group}-out takes a folder ({files} are written there), "
+                     f"not {path}")
 
 
 _SUFFIX = {"image": "tif", "curve": "csv", "table": "json"}
@@ -151,6 +179,7 @@ def requested_outputs(args, method, inputs=()) -> dict[str, list]:
     InputError
         A flag names a group the method has no outputs in, or a path that is not a folder.
     """
+    from .io.images import check_output_path
     from .io.outputs import check_group_folder
 
     groups = {}
@@ -162,8 +191,11 @@ def requested_outputs(args, method, inputs=()) -> dict[str, list]:
         if not outs:
             raise InputError(f"--{group}-out needs a method with {group} outputs "
                              f"({', '.join(ids)}), not {method.id}")
-        check_group_folder(folder, outs, inputs, flag=f"--{group}-out",
-                           overwrite=args.overwrite)
+        if group_file(folder, outs):
+            check_output_path(folder, list(inputs))
+        else:
+            check_group_folder(folder, outs, inputs, flag=f"--{group}-out",
+                               overwrite=args.overwrite)
         groups[group] = outs
     return groups
 
@@ -193,11 +225,19 @@ def check_model_dir(folder, inputs) -> None:
 
 def output_sink(args, out_path, groups: dict[str, list]):
     """The sink writing the denoised image to ``out_path`` and each requested group's
-    images into its ``--<group>-out`` folder."""
+    images into its ``--<group>-out`` folder (or to the file it names)."""
     from .io import PathSink
 
-    folders = {o.name: getattr(args, f"{g}_out") for g, outs in groups.items() for o in outs}
-    return PathSink({"denoised": out_path}, folders, overwrite=args.overwrite)
+    paths, folders = {"denoised": Path(out_path)}, {}
+    for g, outs in groups.items():
+        target = getattr(args, f"{g}_out")
+        if group_file(target, outs):
+            if Path(target).resolve() in {p.resolve() for p in paths.values()}:
+                raise InputError(f"--{g}-out {target} is already another output's path")
+            paths[outs[0].name] = Path(target)
+        else:
+            folders.update({o.name: target for o in outs})
+    return PathSink(paths, folders, overwrite=args.overwrite)
 
 
 def write_group_files(args, groups: dict[str, list], result, sink) -> dict:
@@ -207,7 +247,8 @@ def write_group_files(args, groups: dict[str, list], result, sink) -> dict:
     summary: dict = {}
     for group, outs in groups.items():
         folder = getattr(args, f"{group}_out")
-        write_output_files(folder, outs, result, sink, overwrite=args.overwrite)
+        if not group_file(folder, outs):  # a group's one image: written by the sink
+            write_output_files(folder, outs, result, sink, overwrite=args.overwrite)
         summary[f"{group}_out"] = str(folder)
         for out in outs:
             summary.update({key: result.tables[out.name][field] for key, field in out.report})
