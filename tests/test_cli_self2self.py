@@ -75,3 +75,23 @@ def test_a_file_path_for_a_folder_group_is_refused(noisy_tif: Path, tmp_path: Pa
                "--noise-out", str(tmp_path / "n.tif"), "--steps", "2", "--quiet"])
     assert rc == 2
     assert "--noise-out takes a folder" in capsys.readouterr().err
+
+
+def test_exclude_mask_and_above(noisy_tif: Path, tmp_path: Path, capsys) -> None:
+    noisy = tifffile.imread(noisy_tif)
+    mask = np.zeros(noisy.shape, np.uint8)
+    mask[10:20, 10:20] = 1
+    tifffile.imwrite(tmp_path / "mask.tif", mask)
+    out = tmp_path / "out.tif"
+    assert main(["denoise", str(noisy_tif), "-o", str(out), "--exclude-mask",
+                 str(tmp_path / "mask.tif"), "--exclude-above", str(float(noisy.max())),
+                 *FAST]) == 0
+    assert np.isfinite(tifffile.imread(out)).all()  # the excluded pixels are filled in
+
+
+def test_exclusion_refused_for_other_methods(noisy_tif: Path, tmp_path: Path, capsys) -> None:
+    rc = main(["denoise", str(noisy_tif), "-o", str(tmp_path / "out.tif"), "--method", "n2v",
+               "--exclude-above", "5"])
+    assert rc == 2
+    assert "--exclude-above needs a method that fills in unknown pixels (s2s)" in (
+        capsys.readouterr().err)

@@ -68,6 +68,13 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
                    help="n2v/n2s/nnet: what is hidden around each masked pixel: auto (default: "
                    "from the noise correlation measured on the image), pixel, or a block such "
                    "as 1x5 or 3x3 for noise correlated between neighbouring pixels")
+    missing = ", ".join(m.id for m in METHODS.values() if m.accepts_missing)
+    p.add_argument("--exclude-mask", metavar="PATH",
+                   help=f"{missing} only: an image of the input's shape whose non-zero pixels "
+                   "are known to be corrupted (dead/hot pixels, a damaged region): never used "
+                   "in training, filled in by the result (NaN pixels always are)")
+    p.add_argument("--exclude-above", type=float, metavar="VALUE",
+                   help=f"{missing} only: treat values >= VALUE (saturated) the same way")
     p.add_argument("--save-model", metavar="DIR", help="also save the trained model here")
     with_noise = [m.id for m in METHODS.values() if m.noise_model]
     p.add_argument("--noise-model", choices=_noise_model_kinds(), default=None,
@@ -192,7 +199,7 @@ def requested_outputs(args, method, inputs=()) -> dict[str, list]:
             raise InputError(f"--{group}-out needs a method with {group} outputs "
                              f"({', '.join(ids)}), not {method.id}")
         if group_file(folder, outs):
-            check_output_path(folder, list(inputs))
+            check_output_path(folder, [i for i in inputs if i is not None])
         else:
             check_group_folder(folder, outs, inputs, flag=f"--{group}-out",
                                overwrite=args.overwrite)
@@ -208,6 +215,13 @@ def check_flags(args, inputs=()) -> dict[str, list]:
     if getattr(args, "noise_model", None) is not None and not method.noise_model:
         with_noise = ", ".join(m.id for m in METHODS.values() if m.noise_model)
         raise InputError(f"--noise-model needs a method with a noise model ({with_noise}), "
+                         f"not {args.method}")
+    excluding = [f for f in ("exclude_mask", "exclude_above") if getattr(args, f, None)
+                 is not None]
+    if excluding and not method.accepts_missing:
+        missing = ", ".join(m.id for m in METHODS.values() if m.accepts_missing)
+        flag = "--" + excluding[0].replace("_", "-")
+        raise InputError(f"{flag} needs a method that fills in unknown pixels ({missing}), "
                          f"not {args.method}")
     if getattr(args, "save_model", None):
         check_model_dir(args.save_model, inputs)
@@ -284,6 +298,17 @@ def quality_summary(result) -> dict:
         adapted["noise_correlation"] = {k: v for k, v in corr.items() if k != "acf"}
     return {"adapted": adapted, "removed_noise": result.removed_noise,
             "warnings": result.warnings}
+
+
+def with_exclusions(args, data):
+    """``data`` with the pixels ``--exclude-mask``/``--exclude-above`` name marked unknown."""
+    from .core.data.exclude import exclude_pixels
+    from .io import read_image
+
+    mask = None
+    if getattr(args, "exclude_mask", None) is not None:
+        mask, _ = read_image(args.exclude_mask)
+    return exclude_pixels(data, mask, above=getattr(args, "exclude_above", None))
 
 
 def load(path: str, axes: str | None):
