@@ -287,3 +287,21 @@ def test_blind_spot_choice_and_what_was_measured(viewer, train_widget, qtbot, tm
     train_widget.blind_spot.setCurrentText("4x4")
     assert train_widget.start_training() is None
     assert "blind spot must be" in train_widget.status.text()
+
+
+def test_self2self_adds_its_uncertainty_layer(viewer, train_widget, qtbot):
+    """s2s from the widget: its preset, a denoised layer and the ensemble's uncertainty."""
+    from tests.conftest import make_noisy
+
+    layer = viewer.add_image(make_noisy((64, 64))[0], name="small")
+    train_widget.method.setCurrentIndex(train_widget.method.findData("s2s"))
+    train_widget.time_limit.setValue(0)
+    train_widget.steps.setValue(3)
+    train_widget.patch_size.setValue(32)
+    train_widget.batch_size.setValue(2)
+    train_widget.layer_picker.select(layer)
+    run_job(qtbot, train_widget, train_widget.start_training)
+    assert "small denoised" in viewer.layers
+    spread = viewer.layers["small uncertainty"]
+    assert spread.colormap.name == "magma"
+    assert spread.data.shape == (64, 64) and np.asarray(spread.data).min() > 0
