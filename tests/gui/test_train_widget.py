@@ -186,6 +186,7 @@ def test_preset_sets_parameters(train_widget):
 def test_method_presets_follow_the_method(train_widget):
     from napari_blind_denoise.core.methods import default_config
 
+    assert not train_widget.exclude.isVisibleTo(train_widget)  # n2v: no exclusion
     train_widget.method.setCurrentIndex(train_widget.method.findData("s2s"))
     for preset in ("gpu", "cpu"):
         train_widget.preset.setCurrentIndex(train_widget.preset.findData(preset))
@@ -300,8 +301,16 @@ def test_self2self_adds_its_uncertainty_layer(viewer, train_widget, qtbot):
     train_widget.patch_size.setValue(32)
     train_widget.batch_size.setValue(2)
     train_widget.layer_picker.select(layer)
+    assert train_widget.exclude.isVisibleTo(train_widget)
+    lost = np.zeros((64, 64), np.uint8)
+    lost[20:30, 20:30] = 1
+    layer.data[20:30, 20:30] = 1e6  # corrupted: must not reach the result
+    viewer.add_labels(lost, name="lost")
+    train_widget.exclude.setCurrentText("lost")
     run_job(qtbot, train_widget, train_widget.start_training)
     assert "small denoised" in viewer.layers
+    filled = np.asarray(viewer.layers["small denoised"].data)[20:30, 20:30]
+    assert np.isfinite(filled).all() and filled.max() < 1e4
     spread = viewer.layers["small uncertainty"]
     assert spread.colormap.name == "magma"
     assert spread.data.shape == (64, 64) and np.asarray(spread.data).min() > 0

@@ -21,6 +21,7 @@ from .config import (
     TrainConfig,
 )
 from .data.axes import Layout, guess_axes, validate_axes
+from .data.exclude import exclude_pixels
 from .data.normalize import NormStats, compute_norm_stats
 from .data.validate import check_image
 from .device import DEVICE_CHOICES, available_devices, describe_device, pick_device
@@ -99,6 +100,7 @@ __all__ = [
     "describe_device",
     "describe_noise_model",
     "estimate_noise_correlation",
+    "exclude_pixels",
     "fit_affine",
     "fit_poisson_gaussian",
     "get_method",
