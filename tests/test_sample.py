@@ -79,3 +79,16 @@ def test_quality_on_sample(sample: tuple[np.ndarray, np.ndarray], method: str) -
     before, after = psnr(noisy, clean), psnr(result, clean)
     assert after - before >= 4.0, (
         f"{method}: {before:.2f} dB -> {after:.2f} dB after {trained.info['steps']} steps")
+
+
+@pytest.mark.slow
+def test_self2self_quality_on_sample(sample: tuple[np.ndarray, np.ndarray]) -> None:
+    """The s2s cpu preset gains at least 4 dB on a 256x256 crop of the sample within 60 s of
+    training (its ensemble of passes included in the prediction)."""
+    noisy, clean = (a[128:384, 128:384] for a in sample)
+    config = default_config("s2s", "cpu", time_budget=60, steps=10**9)
+    trained = run_to_completion(train(noisy, "YX", config, device="cpu"))
+    result = run_to_completion(predict(trained, noisy, "YX", tile=TileConfig(), device="cpu"))
+    before, after = psnr(noisy, clean), psnr(result, clean)
+    assert after - before >= 4.0, (
+        f"s2s: {before:.2f} dB -> {after:.2f} dB after {trained.info['steps']} steps")

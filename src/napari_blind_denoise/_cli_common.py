@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from .core.device import DEVICE_CHOICES
 from .core.errors import InputError
@@ -67,6 +68,13 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
                    help="n2v/n2s/nnet: what is hidden around each masked pixel: auto (default: "
                    "from the noise correlation measured on the image), pixel, or a block such "
                    "as 1x5 or 3x3 for noise correlated between neighbouring pixels")
+    missing = ", ".join(m.id for m in METHODS.values() if m.accepts_missing)
+    p.add_argument("--exclude-mask", metavar="PATH",
+                   help=f"{missing} only: an image of the input's shape whose non-zero pixels "
+                   "are known to be corrupted (dead/hot pixels, a damaged region): never used "
+                   "in training, filled in by the result (NaN pixels always are)")
+    p.add_argument("--exclude-above", type=float, metavar="VALUE",
+                   help=f"{missing} only: treat values >= VALUE (saturated) the same way")
     p.add_argument("--save-model", metavar="DIR", help="also save the trained model here")
     with_noise = [m.id for m in METHODS.values() if m.noise_model]
     p.add_argument("--noise-model", choices=_noise_model_kinds(), default=None,
@@ -82,12 +90,39 @@ def add_device(p: argparse.ArgumentParser) -> None:
 
 
 def add_output_flags(p: argparse.ArgumentParser) -> None:
-    """One ``--<group>-out DIR`` flag per output group of the registered methods."""
+    """One ``--<group>-out`` flag per output group of the registered methods: a folder, or
+    for a group of one image (``uncertainty``) also that image's ``.tif``/``.zarr`` path."""
     for group, ids in output_groups().items():
-        files = sorted({f"{o.name}.{_SUFFIX[o.kind]}" for m in ids
-                        for o in METHODS[m].outputs() if o.group == group and o.files})
-        p.add_argument(f"--{group}-out", metavar="DIR", dest=f"{group}_out",
-                       help=f"{', '.join(ids)} only: write {', '.join(files)} here")
+        outs = {(o.name, o.kind) for m in ids for o in METHODS[m].outputs()
+                if o.group == group and o.files}
+        files = sorted(f"{name}.{_SUFFIX[kind]}" for name, kind in outs)
+        if len(outs) == 1 and next(iter(outs))[1] == "image":
+            p.add_argument(f"--{group}-out", metavar="PATH", dest=f"{group}_out",
+                           help=f"{', '.join(ids)} only: write the {group} image to this "
+                           f".tif/.zarr path, or as {files[0]} into this folder")
+        else:
+            p.add_argument(f"--{group}-out", metavar="DIR", dest=f"{group}_out",
+                           help=f"{', '.join(ids)} only: write {', '.join(files)} here")
+
+
+def group_file(path, outputs) -> bool:
+    """True when a group's ``--<group>-out`` names the file of the group's one image output
+    (a ``.tif``/``.tiff``/``.zarr`` path), not a folder.
+
+    Raises
+    ------
+    InputError
+        A file path for a group that writes several files.
+    """
+    from .io.images import OUTPUT_SUFFIXES
+
+    if Path(path).suffix.lower() not in OUTPUT_SUFFIXES:
+        return False
+    if len(outputs) == 1 and outputs[0].kind == "image":
+        return True
+    files = ", ".join(f"{o.name}.{_SUFFIX[o.kind]}" for o in outputs)
+    raise InputError(f"--{outputs[0].group}-out takes a folder ({files} are written there), "
+                     f"not {path}")
 
 
 _SUFFIX = {"image": "tif", "curve": "csv", "table": "json"}
@@ -151,6 +186,7 @@ def requested_outputs(args, method, inputs=()) -> dict[str, list]:
     InputError
         A flag names a group the method has no outputs in, or a path that is not a folder.
     """
+    from .io.images import check_output_path
     from .io.outputs import check_group_folder
 
     groups = {}
@@ -162,8 +198,11 @@ def requested_outputs(args, method, inputs=()) -> dict[str, list]:
         if not outs:
             raise InputError(f"--{group}-out needs a method with {group} outputs "
                              f"({', '.join(ids)}), not {method.id}")
-        check_group_folder(folder, outs, inputs, flag=f"--{group}-out",
-                           overwrite=args.overwrite)
+        if group_file(folder, outs):
+            check_output_path(folder, [i for i in inputs if i is not None])
+        else:
+            check_group_folder(folder, outs, inputs, flag=f"--{group}-out",
+                               overwrite=args.overwrite)
         groups[group] = outs
     return groups
 
@@ -176,6 +215,13 @@ def check_flags(args, inputs=()) -> dict[str, list]:
     if getattr(args, "noise_model", None) is not None and not method.noise_model:
         with_noise = ", ".join(m.id for m in METHODS.values() if m.noise_model)
         raise InputError(f"--noise-model needs a method with a noise model ({with_noise}), "
+                         f"not {args.method}")
+    excluding = [f for f in ("exclude_mask", "exclude_above") if getattr(args, f, None)
+                 is not None]
+    if excluding and not method.accepts_missing:
+        missing = ", ".join(m.id for m in METHODS.values() if m.accepts_missing)
+        flag = "--" + excluding[0].replace("_", "-")
+        raise InputError(f"{flag} needs a method that fills in unknown pixels ({missing}), "
                          f"not {args.method}")
     if getattr(args, "save_model", None):
         check_model_dir(args.save_model, inputs)
@@ -193,11 +239,19 @@ def check_model_dir(folder, inputs) -> None:
 
 def output_sink(args, out_path, groups: dict[str, list]):
     """The sink writing the denoised image to ``out_path`` and each requested group's
-    images into its ``--<group>-out`` folder."""
+    images into its ``--<group>-out`` folder (or to the file it names)."""
     from .io import PathSink
 
-    folders = {o.name: getattr(args, f"{g}_out") for g, outs in groups.items() for o in outs}
-    return PathSink({"denoised": out_path}, folders, overwrite=args.overwrite)
+    paths, folders = {"denoised": Path(out_path)}, {}
+    for g, outs in groups.items():
+        target = getattr(args, f"{g}_out")
+        if group_file(target, outs):
+            if Path(target).resolve() in {p.resolve() for p in paths.values()}:
+                raise InputError(f"--{g}-out {target} is already another output's path")
+            paths[outs[0].name] = Path(target)
+        else:
+            folders.update({o.name: target for o in outs})
+    return PathSink(paths, folders, overwrite=args.overwrite)
 
 
 def write_group_files(args, groups: dict[str, list], result, sink) -> dict:
@@ -207,7 +261,8 @@ def write_group_files(args, groups: dict[str, list], result, sink) -> dict:
     summary: dict = {}
     for group, outs in groups.items():
         folder = getattr(args, f"{group}_out")
-        write_output_files(folder, outs, result, sink, overwrite=args.overwrite)
+        if not group_file(folder, outs):  # a group's one image: written by the sink
+            write_output_files(folder, outs, result, sink, overwrite=args.overwrite)
         summary[f"{group}_out"] = str(folder)
         for out in outs:
             summary.update({key: result.tables[out.name][field] for key, field in out.report})
@@ -243,6 +298,17 @@ def quality_summary(result) -> dict:
         adapted["noise_correlation"] = {k: v for k, v in corr.items() if k != "acf"}
     return {"adapted": adapted, "removed_noise": result.removed_noise,
             "warnings": result.warnings}
+
+
+def with_exclusions(args, data):
+    """``data`` with the pixels ``--exclude-mask``/``--exclude-above`` name marked unknown."""
+    from .core.data.exclude import exclude_pixels
+    from .io import read_image
+
+    mask = None
+    if getattr(args, "exclude_mask", None) is not None:
+        mask, _ = read_image(args.exclude_mask)
+    return exclude_pixels(data, mask, above=getattr(args, "exclude_above", None))
 
 
 def load(path: str, axes: str | None):

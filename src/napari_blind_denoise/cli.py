@@ -27,6 +27,7 @@ from ._cli_common import (
     quality_summary,
     requested_outputs,
     run_job,
+    with_exclusions,
     write_group_files,
 )
 from .core.errors import BlindDenoiseError, InputError
@@ -41,7 +42,7 @@ def _train_and_apply(args, data, axes, groups=None, sink=None, attrs=None):
     from .core.pipeline import run_pipeline
 
     config, device = make_config(args)
-    session = TrainingSession(data, axes, config, device=device)
+    session = TrainingSession(with_exclusions(args, data), axes, config, device=device)
     return run_job(partial(run_pipeline, session), args, groups or {}, sink,
                    model_dir=args.save_model, attrs=attrs)
 
@@ -53,7 +54,7 @@ def cmd_denoise(args) -> int:
     from .io.images import check_output_path
 
     t0 = time.perf_counter()
-    groups = check_flags(args, [args.input])
+    groups = check_flags(args, [args.input, args.exclude_mask])
     out_path = check_output_path(args.output, [args.input])
     data, axes = load(args.input, args.axes)
     sink = output_sink(args, out_path, groups)

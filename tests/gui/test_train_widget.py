@@ -183,6 +183,20 @@ def test_preset_sets_parameters(train_widget):
     assert cfg.model == PRESETS["cpu"][0]
 
 
+def test_method_presets_follow_the_method(train_widget):
+    from napari_blind_denoise.core.methods import default_config
+
+    assert not train_widget.exclude.isVisibleTo(train_widget)  # n2v: no exclusion
+    train_widget.method.setCurrentIndex(train_widget.method.findData("s2s"))
+    for preset in ("gpu", "cpu"):
+        train_widget.preset.setCurrentIndex(train_widget.preset.findData(preset))
+        own = default_config("s2s", preset)
+        assert train_widget.steps.value() == own.train.steps
+        assert train_widget.learning_rate.value() == pytest.approx(own.train.learning_rate)
+        assert train_widget.config().model == own.model
+        assert train_widget.config().self2self == own.self2self
+
+
 def test_save_model_then_reload(viewer, sample, train_widget, qtbot, tmp_path):
     from napari_blind_denoise.core.checkpoint import load_model
 
@@ -274,3 +288,29 @@ def test_blind_spot_choice_and_what_was_measured(viewer, train_widget, qtbot, tm
     train_widget.blind_spot.setCurrentText("4x4")
     assert train_widget.start_training() is None
     assert "blind spot must be" in train_widget.status.text()
+
+
+def test_self2self_adds_its_uncertainty_layer(viewer, train_widget, qtbot):
+    """s2s from the widget: its preset, a denoised layer and the ensemble's uncertainty."""
+    from tests.conftest import make_noisy
+
+    layer = viewer.add_image(make_noisy((64, 64))[0], name="small")
+    train_widget.method.setCurrentIndex(train_widget.method.findData("s2s"))
+    train_widget.time_limit.setValue(0)
+    train_widget.steps.setValue(3)
+    train_widget.patch_size.setValue(32)
+    train_widget.batch_size.setValue(2)
+    train_widget.layer_picker.select(layer)
+    assert train_widget.exclude.isVisibleTo(train_widget)
+    lost = np.zeros((64, 64), np.uint8)
+    lost[20:30, 20:30] = 1
+    layer.data[20:30, 20:30] = 1e6  # corrupted: must not reach the result
+    viewer.add_labels(lost, name="lost")
+    train_widget.exclude.setCurrentText("lost")
+    run_job(qtbot, train_widget, train_widget.start_training)
+    assert "small denoised" in viewer.layers
+    filled = np.asarray(viewer.layers["small denoised"].data)[20:30, 20:30]
+    assert np.isfinite(filled).all() and filled.max() < 1e4
+    spread = viewer.layers["small uncertainty"]
+    assert spread.colormap.name == "magma"
+    assert spread.data.shape == (64, 64) and np.asarray(spread.data).min() > 0

@@ -16,10 +16,12 @@ from .config import (
     MaskConfig,
     ModelConfig,
     NoiseModelConfig,
+    Self2SelfConfig,
     TileConfig,
     TrainConfig,
 )
 from .data.axes import Layout, guess_axes, validate_axes
+from .data.exclude import exclude_pixels
 from .data.normalize import NormStats, compute_norm_stats
 from .data.validate import check_image
 from .device import DEVICE_CHOICES, available_devices, describe_device, pick_device
@@ -81,6 +83,7 @@ __all__ = [
     "Phase",
     "PipelineResult",
     "PredictEvent",
+    "Self2SelfConfig",
     "TileConfig",
     "TrainConfig",
     "TrainEvent",
@@ -98,6 +101,7 @@ __all__ = [
     "describe_device",
     "describe_noise_model",
     "estimate_noise_correlation",
+    "exclude_pixels",
     "fit_affine",
     "fit_poisson_gaussian",
     "get_method",

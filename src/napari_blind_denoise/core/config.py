@@ -269,11 +269,48 @@ class NoiseModelConfig(_FromDict):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Self2SelfConfig(_FromDict):
+    """Self2Self (``s2s``, Quan et al. 2020): Bernoulli-sampled inputs and a dropout ensemble.
+
+    Parameters
+    ----------
+    keep_probability
+        Each pixel is kept in the network's input with this probability (paper: 0.7); the
+        loss scores the dropped ones.
+    dropout
+        Dropout rate of the decoder's convolutions, in training and in the ensemble passes
+        (paper: 0.3).
+    passes
+        Stochastic passes averaged at prediction, each with dropout on and a fresh Bernoulli
+        input (paper: 50).
+    pass_batch
+        Passes run together as one batch (memory against speed).
+    seed
+        Seed of the passes' random draws, so a model predicts the same twice.
+    """
+
+    keep_probability: float = 0.7
+    dropout: float = 0.3
+    passes: int = 50
+    pass_batch: int = 8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.keep_probability < 1.0:
+            raise ValueError("keep_probability must be in (0, 1)")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError("dropout must be in [0, 1)")
+        if self.passes < 1 or self.pass_batch < 1:
+            raise ValueError("passes and pass_batch must be >= 1")
+
+
+@dataclass(frozen=True, kw_only=True)
 class DenoiseConfig:
     """Everything one training run needs, bundled for storage and the GUI.
 
     ``noise_model`` is set (by :func:`~napari_blind_denoise.core.methods.default_config`)
-    only for methods with a learned noise model (``nnet``); ``None`` otherwise.
+    only for methods with a learned noise model (``nnet``); ``None`` otherwise. Likewise
+    ``self2self`` only for ``s2s``.
     """
 
     method: str = "n2v"
@@ -281,6 +318,7 @@ class DenoiseConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     noise_model: NoiseModelConfig | None = None
+    self2self: Self2SelfConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON representation."""
@@ -296,4 +334,6 @@ class DenoiseConfig:
             train=TrainConfig.from_dict(data["train"]),
             noise_model=(None if data.get("noise_model") is None
                          else NoiseModelConfig.from_dict(data["noise_model"])),
+            self2self=(None if data.get("self2self") is None
+                       else Self2SelfConfig.from_dict(data["self2self"])),
         )

@@ -197,7 +197,7 @@ def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
             result.complete = False
             return result
         check_result(result, data, handle.array, layout)
-        ctx = OutputContext(trained, data, handle.array, layout, stop)
+        ctx = OutputContext(trained, data, handle.array, layout, stop, tile, device)
         extras = yield from _extra_outputs(ctx, outputs, sink, attrs, result)
     except BaseException:
         handle.abort()

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Generator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,6 +25,9 @@ from .device import autocast, configure_threads, free_memory, pick_device
 from .errors import InputError
 from .events import PredictEvent
 from .trained import TrainedModel
+
+if TYPE_CHECKING:
+    from .methods.base import Inferrer
 
 
 def _round_tile(size: int, divisor: int, limit: int) -> int:
@@ -51,10 +55,11 @@ class _Net:
     """Applies the network to one normalised ``(C, Y, X)`` tile."""
 
     def __init__(self, trained: TrainedModel, device: torch.device, mode: str | None,
-                 tta: bool = False) -> None:
+                 tta: bool = False, infer: Inferrer | None = None) -> None:
         spec = trained.spec
-        mode = mode or spec.inference_modes(trained.config)[0]
-        self.infer = spec.inferrer(trained, mode)
+        if infer is None:
+            infer = spec.inferrer(trained, mode or spec.inference_modes(trained.config)[0])
+        self.infer = infer
         model = trained.model
         if next(model.parameters()).device != device:  # never move the caller's model
             model = copy.deepcopy(model).to(device)
@@ -98,6 +103,7 @@ def predict(
     device: str | torch.device = "auto",
     inference: str | None = None,
     stop: threading.Event | None = None,
+    inferrer: Inferrer | None = None,
 ) -> Generator[PredictEvent, None, object]:
     """Denoise ``data`` tile by tile.
 
@@ -119,6 +125,9 @@ def predict(
         pixel predicted while masked, ``grid_period**2`` times slower.
     stop
         Set it to end early; rows not yet reached stay as initialised in ``out``.
+    inferrer
+        Instead of an inference mode: the method's own ``(network, tile) -> tile`` function
+        (e.g. a per-pixel statistic of its stochastic passes, for an extra output).
 
     Yields
     ------
@@ -140,7 +149,7 @@ def predict(
         out = np.zeros(layout.shape, np.float32)
     elif tuple(out.shape) != layout.shape:
         raise InputError(f"output shape {tuple(out.shape)} differs from input {layout.shape}")
-    net = _Net(trained, device, inference, tile.tta)
+    net = _Net(trained, device, inference, tile.tta, inferrer)
     size, overlap = tile.tile_size, tile.overlap
     while True:
         try:

@@ -152,7 +152,8 @@ class TrainingSession:
         torch.manual_seed(cfg.seed)
         if self.device.type == "cpu":
             configure_threads()
-        self.norm = compute_norm_stats(self.data, self.layout, rng=np.random.default_rng(cfg.seed))
+        self.norm = compute_norm_stats(self.data, self.layout, rng=np.random.default_rng(cfg.seed),
+                                       allow_missing=self.method.accepts_missing)
         train_region, val_region, _ = split_regions(self.layout, cfg.patch_size)
         partners = self.inputs[1:]
         sampler = PatchSampler(self.data, self.layout, self.norm, cfg.patch_size, train_region,

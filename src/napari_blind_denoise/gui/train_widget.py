@@ -34,6 +34,7 @@ from ..core import (
     TrainEvent,
     TrainingSession,
     default_config,
+    exclude_pixels,
     get_method,
     is_model_folder,
     save_model,
@@ -80,6 +81,9 @@ def _losses(event: TrainEvent) -> str:
     return f"NLL {event.loss:.4g}, masked MSE {event.mse:.4g}{val}"
 
 
+NO_EXCLUSION = "(none)"
+
+
 class TrainWidget(JobWidget):
     """Dock widget: train a self-supervised denoiser on a layer and add the denoised layer."""
 
@@ -97,6 +101,8 @@ class TrainWidget(JobWidget):
         self._on_layer_changed()
         self._on_method_changed()
         self._apply_preset()
+        # a method may adapt the presets (s2s has its own)
+        self.method.currentIndexChanged.connect(self._apply_preset)
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
@@ -196,6 +202,16 @@ class TrainWidget(JobWidget):
         form.addRow("Test-time aug.", self.tta)
         self.tile_size = _spin(64, 4096, 512, 64, " px")
         form.addRow("Prediction tile", self.tile_size)
+        self.exclude = QComboBox()
+        self.exclude.setToolTip(
+            "A labels or image layer of the image's shape whose non-zero pixels are known to "
+            "be corrupted (dead/hot pixels, a damaged region): never used in training and "
+            "filled in by the result (s2s; NaN pixels always are)")
+        self.exclude_label = QLabel("Exclude pixels")
+        form.addRow(self.exclude_label, self.exclude)
+        for ev in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed):
+            ev.connect(self._refresh_exclude)
+        self._refresh_exclude()
         box.addWidget(inner)
         return box
 
@@ -227,9 +243,28 @@ class TrainWidget(JobWidget):
             self.noise_kind.addItem(NOISE_LABELS.get(kind, kind), kind)
         self.noise_kind.setVisible(method.noise_model)
         self.noise_kind_label.setVisible(method.noise_model)
+        self.exclude.setVisible(method.accepts_missing)
+        self.exclude_label.setVisible(method.accepts_missing)
+
+    def _refresh_exclude(self, *_) -> None:
+        """The labels and image layers offered as an exclusion mask."""
+        current = self.exclude.currentText()
+        names = [layer.name for layer in self.viewer.layers
+                 if getattr(layer, "_type_string", "") in ("labels", "image")]
+        self.exclude.clear()
+        self.exclude.addItems([NO_EXCLUSION, *names])
+        if current in names:
+            self.exclude.setCurrentText(current)
+
+    def _excluding(self, data, method: str):
+        """``data`` with the chosen mask layer's pixels marked unknown (``s2s``)."""
+        name = self.exclude.currentText()
+        if not get_method(method).accepts_missing or name in ("", NO_EXCLUSION):
+            return data
+        return exclude_pixels(data, self.viewer.layers[name].data)
 
     def _apply_preset(self, *_) -> None:
-        _, train = PRESETS[self.preset.currentData()]
+        train = default_config(self.method.currentData(), self.preset.currentData()).train
         self.steps.setValue(train.steps)
         self.patch_size.setValue(train.patch_size)
         self.batch_size.setValue(train.batch_size)
@@ -261,6 +296,7 @@ class TrainWidget(JobWidget):
                 raise InputError("no suitable image layer: open an image first")
             config = self.config()
             data, layout = read_layer(layer, self.axes.text().strip().upper() or None)
+            data = self._excluding(data, config.method)
             session = TrainingSession(data, layout.axes, config, device=self.device.device())
         except (InputError, ValueError) as exc:
             show_error(f"Cannot train: {exc}")

@@ -77,7 +77,8 @@ def test_in_cli_choices_with_its_output_flag(ibs, noisy_clean, tmp_path: Path,
     with pytest.raises(SystemExit):
         main(["denoise", "--help"])
     help_text = capsys.readouterr().out
-    assert "ibs-test" in help_text and "--spread-out DIR" in help_text
+    # a group of one image: a .tif path or a folder
+    assert "ibs-test" in help_text and "--spread-out PATH" in help_text
     noisy, _ = noisy_clean
     src = tmp_path / "noisy.tif"
     tifffile.imwrite(src, noisy)

@@ -7,6 +7,7 @@ import pytest
 from napari_blind_denoise.core import (
     METHODS,
     PRESETS,
+    DenoiseConfig,
     NoiseModelConfig,
     default_config,
     method_ids,
@@ -14,11 +15,13 @@ from napari_blind_denoise.core import (
 
 
 def test_registry() -> None:
-    assert method_ids() == ["n2v", "n2s", "nnet"]
+    assert method_ids() == ["n2v", "n2s", "nnet", "s2s"]
     for mid, method in METHODS.items():
         assert method.id == mid
-        assert method.mask.kind == ("n2s" if mid == "nnet" else mid)
+        if mid != "s2s":  # Self2Self samples its own Bernoulli masks
+            assert method.mask.kind == ("n2s" if mid == "nnet" else mid)
         assert method.name and method.description
+    assert [m for m, v in METHODS.items() if v.accepts_missing] == ["s2s"]
     assert [m for m, v in METHODS.items() if v.noise_model] == ["nnet"]
 
 
@@ -30,6 +33,23 @@ def test_default_config(method: str, preset: str) -> None:
     assert cfg.mask == METHODS[method].mask
     assert (cfg.model, cfg.train) == PRESETS[preset]
     assert (cfg.noise_model is not None) == METHODS[method].noise_model
+    assert cfg.self2self is None
+
+
+@pytest.mark.parametrize("preset", ["cpu", "gpu"])
+def test_self2self_presets(preset: str) -> None:
+    cfg = default_config("s2s", preset, steps=7, time_budget=9.0)
+    assert (cfg.train.steps, cfg.train.time_budget) == (7, 9.0)  # overrides win
+    assert cfg.model.depth == 5  # the paper's five poolings
+    assert cfg.self2self.keep_probability == 0.7
+    if preset == "gpu":  # the paper
+        assert (cfg.model.base_channels, cfg.train.learning_rate) == (48, 1e-4)
+        assert cfg.self2self.passes == 50
+        assert default_config("s2s", "gpu").train.steps == 150_000
+    else:  # small and fast
+        assert cfg.model.base_channels < 48 and cfg.train.learning_rate > 1e-4
+        assert 10 <= cfg.self2self.passes <= 20
+    assert DenoiseConfig.from_dict(cfg.to_dict()) == cfg
 
 
 @pytest.mark.parametrize("kind", ["gaussian", "gmm2", "gmm3"])

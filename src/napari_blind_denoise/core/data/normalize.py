@@ -82,23 +82,35 @@ def compute_norm_stats(
     percentiles: tuple[float, float] = (0.5, 99.5),
     max_values: int = 4_000_000,
     rng: np.random.Generator | None = None,
+    allow_missing: bool = False,
 ) -> NormStats:
     """Percentile statistics per channel; also refuses NaN/inf and constant images.
+
+    ``allow_missing``: non-finite pixels are unknown ones (a method that fills them in) and
+    are left out of the statistics instead.
 
     Raises
     ------
     InputError
-        If any sampled value is not finite, or a channel is constant.
+        If any sampled value is not finite (unless ``allow_missing``; then if a channel has
+        no finite value), or a channel is constant.
     """
     rng = rng if rng is not None else np.random.default_rng(0)
     values = sample_values(array, layout, max_values, rng)
-    if not np.all(np.isfinite(values)):
-        raise InputError("the image contains NaN or infinite values; fix or mask them first")
-    lo = np.percentile(values, percentiles[0], axis=1)
-    hi = np.percentile(values, percentiles[1], axis=1)
+    finite = np.isfinite(values)
+    percentile = np.percentile
+    if not finite.all():
+        if not allow_missing:
+            raise InputError("the image contains NaN or infinite values; fix or mask them "
+                             "first (s2s treats them as unknown pixels and fills them in)")
+        if not finite.any(axis=1).all():
+            raise InputError("a channel of the image has no known (finite) pixel")
+        values, percentile = np.where(finite, values, np.nan), np.nanpercentile
+    lo = percentile(values, percentiles[0], axis=1)
+    hi = percentile(values, percentiles[1], axis=1)
     for c in range(values.shape[0]):
         if hi[c] <= lo[c]:
-            vmin, vmax = values[c].min(), values[c].max()
+            vmin, vmax = np.nanmin(values[c]), np.nanmax(values[c])
             if vmax <= vmin:
                 raise InputError(
                     f"channel {c} of the image is constant (all {vmin:g}); nothing to denoise")

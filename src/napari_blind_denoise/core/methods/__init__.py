@@ -12,6 +12,7 @@ from ..config import DenoiseConfig, ModelConfig, NoiseModelConfig, TrainConfig
 from .base import Batch, ExtraOutput, Method, Monitor, OutputContext, Scores, masked_l2
 from .blindspot import MaskedMethod, Noise2Self, Noise2Void
 from .nnet import NNet
+from .self2self import Self2Self
 
 METHODS: dict[str, Method] = {}
 
@@ -29,7 +30,7 @@ def unregister(method_id: str) -> None:
     METHODS.pop(method_id, None)
 
 
-for _method in (Noise2Void(), Noise2Self(), NNet()):
+for _method in (Noise2Void(), Noise2Self(), NNet(), Self2Self()):
     register(_method)
 
 
@@ -83,7 +84,8 @@ def default_config(method: str = "n2v", preset: str = "cpu", *,
     method
         A registered method id.
     preset
-        ``"cpu"`` or ``"gpu"``.
+        ``"cpu"`` or ``"gpu"``: the shared settings of :data:`PRESETS`, as the method
+        adapts them (:meth:`Method.preset`; ``s2s`` has its own).
     noise_model
         Methods with a noise model (``nnet``) only: a kind (``"gaussian"``, ``"gmm2"``,
         ``"gmm3"``) or a :class:`NoiseModelConfig`; ``None`` gives the default (``gaussian``).
@@ -93,16 +95,17 @@ def default_config(method: str = "n2v", preset: str = "cpu", *,
     spec = get_method(method)
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {list(PRESETS)}")
-    model, train = PRESETS[preset]
+    fields = spec.preset(preset, *PRESETS[preset])
     if noise_model is not None and not spec.noise_model:
         with_noise = [m for m, v in METHODS.items() if v.noise_model]
         raise ValueError(f"method {method!r} has no noise model; noise_model applies to "
                          f"{with_noise}")
-    return DenoiseConfig(method=method, mask=spec.mask, model=model,
-                         train=replace(train, **train_overrides),
-                         noise_model=spec.noise_config(noise_model))
+    fields["train"] = replace(fields["train"], **train_overrides)
+    return DenoiseConfig(method=method, mask=spec.mask,
+                         noise_model=spec.noise_config(noise_model), **fields)
 
 
 __all__ = ["METHODS", "PRESETS", "Batch", "ExtraOutput", "MaskedMethod", "Method", "Monitor",
-           "NNet", "Noise2Self", "Noise2Void", "OutputContext", "Scores", "default_config",
-           "get_method", "masked_l2", "method_ids", "output_groups", "register", "unregister"]
+           "NNet", "Noise2Self", "Noise2Void", "OutputContext", "Scores", "Self2Self",
+           "default_config", "get_method", "masked_l2", "method_ids", "output_groups",
+           "register", "unregister"]

@@ -27,7 +27,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import DenoiseConfig, MaskConfig, NoiseModelConfig
+from ..config import (
+    DenoiseConfig,
+    MaskConfig,
+    ModelConfig,
+    NoiseModelConfig,
+    TileConfig,
+    TrainConfig,
+)
 from ..data.patches import DIHEDRAL
 from ..device import autocast
 from ..losses import masked_mse
@@ -72,7 +79,8 @@ OutputKind = Literal["image", "curve", "table"]
 class OutputContext:
     """What an extra output is computed from (all in the input's intensity units).
 
-    ``results`` holds the outputs computed before this one, by name.
+    ``tile`` and ``device`` are how the denoised image was predicted. ``results`` holds the
+    outputs computed before this one, by name.
     """
 
     trained: TrainedModel
@@ -80,6 +88,8 @@ class OutputContext:
     denoised: Any
     layout: Layout
     stop: threading.Event | None = None
+    tile: TileConfig | None = None
+    device: Any = "auto"
     results: dict[str, Any] = field(default_factory=dict)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -163,6 +173,9 @@ class Method:
         The masking options stored in the method's default configuration.
     noise_model_kinds
         Kinds of learned noise model the method accepts (empty: none).
+    accepts_missing
+        The method treats non-finite pixels (NaN, inf) as unknown: never in the input, never
+        scored, filled in by prediction. Others refuse images with such pixels.
     """
 
     id: ClassVar[str] = ""
@@ -171,6 +184,7 @@ class Method:
     inputs: ClassVar[int] = 1
     mask: ClassVar[MaskConfig] = MaskConfig()
     noise_model_kinds: ClassVar[tuple[str, ...]] = ()
+    accepts_missing: ClassVar[bool] = False
 
     @property
     def noise_model(self) -> bool:
@@ -181,6 +195,12 @@ class Method:
         return f"<method {self.id}: {self.name}>"
 
     # -- configuration ----------------------------------------------------------------------
+    def preset(self, name: str, model: ModelConfig, train: TrainConfig) -> dict[str, Any]:
+        """:class:`DenoiseConfig` fields for the shared preset ``name`` (``cpu``, ``gpu``),
+        given its ``model`` and ``train`` settings: ``model``, ``train`` and any section of
+        the method's own. Default: the shared settings unchanged."""
+        return {"model": model, "train": train}
+
     def noise_config(self, noise_model: str | NoiseModelConfig | None
                      ) -> NoiseModelConfig | None:
         """The noise-model configuration for a user's choice (``None``: the default)."""

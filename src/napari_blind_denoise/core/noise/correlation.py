@@ -108,7 +108,8 @@ def _tile_origins(layout: Layout, rng: np.random.Generator, size: int):
 
 
 def flat_tiles(data, layout: Layout, *, seed: int = 0) -> list[tuple]:
-    """Origins ``(plane, y, x)`` and edge of the flattest tiles of ``data`` (channel-pooled).
+    """Origins ``(plane, y, x)`` and edge of the flattest tiles of ``data`` (channel-pooled);
+    tiles with non-finite pixels are left out.
 
     Returns
     -------
@@ -120,6 +121,8 @@ def flat_tiles(data, layout: Layout, *, seed: int = 0) -> list[tuple]:
     scored = []
     for plane, y, x in _tile_origins(layout, rng, size):
         block = layout.read(data, plane, slice(y, y + size), slice(x, x + size))
+        if not np.isfinite(block).all():  # unknown pixels (a method that fills them in)
+            continue
         res = _detrend(np.asarray(block, np.float64))
         scored.append((float(res.var()), plane, y, x))
     scored.sort(key=lambda t: t[0])
