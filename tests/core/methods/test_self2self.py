@@ -146,3 +146,16 @@ def test_inpainting_recovers_dropped_pixels() -> None:
     assert psnr(out, clean) > psnr(dropped_input, clean) + 6.0
     err = np.abs(out - clean)[lost].mean()
     assert err < 0.4 * np.abs(dropped_input - clean)[lost].mean()  # measured 0.29
+
+
+@pytest.mark.parametrize(("kind", "told"), [("scanline", True), ("gaussian", False)])
+def test_correlated_noise_is_reported(kind: str, told: bool) -> None:
+    from napari_blind_denoise.core import add_noise, validate_axes
+
+    clean = make_blobs((128, 128), seed=6) * 300.0 + 50.0
+    noisy = add_noise(clean, kind, sigma=0.1, **({"length": 3} if kind == "scanline" else {}))
+    cfg = tiny_config()
+    adapted, info = get_method("s2s").adapt(cfg, noisy, validate_axes("YX", noisy.shape))
+    assert adapted == cfg  # nothing changes: the user is told
+    assert ("Self2Self assumes pixel-independent noise" in info.get("notice", "")) == told
+    assert info["noise_correlation"]["independent"] == (not told)

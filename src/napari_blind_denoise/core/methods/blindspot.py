@@ -49,6 +49,19 @@ def auto_blind_spot(config: DenoiseConfig, data, layout: Layout
                     "notice": f"{corr.describe()}: using a {what} blind spot"}
 
 
+def correlation_notice(config: DenoiseConfig, data, layout: Layout, name: str
+                       ) -> dict[str, Any]:
+    """For a method whose blind spot cannot grow: measure the noise correlation and, when
+    there is any, tell the user that ``name`` will learn it as signal."""
+    corr = estimate_noise_correlation(data, layout, seed=config.train.seed)
+    info: dict[str, Any] = {"noise_correlation": corr.to_dict()}
+    if not corr.independent:
+        info["notice"] = (f"{corr.describe()}: {name} assumes pixel-independent noise and may "
+                          "keep this noise; Noise2Void and Noise2Self (n2v, n2s) shape their "
+                          "blind spot to it")
+    return info
+
+
 class MaskedMethod(Method):
     """A denoiser trained on masked pixels; the masker follows ``config.mask.kind``."""
 

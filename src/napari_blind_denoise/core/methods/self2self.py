@@ -25,8 +25,10 @@ from torch import nn
 from ..config import DenoiseConfig, ModelConfig, Self2SelfConfig, TrainConfig
 from ..nets import Self2SelfNet
 from .base import Batch, BatchMaker, ExtraOutput, Inferrer, Method, OutputContext
+from .blindspot import correlation_notice
 
 if TYPE_CHECKING:
+    from ..data.axes import Layout
     from ..trained import TrainedModel
 
 # the paper's schedule: 150,000 Adam steps at 1e-4 on the whole image (one per step), 50
@@ -95,6 +97,12 @@ class Self2Self(Method):
         if config.self2self is None:
             config = replace(config, self2self=Self2SelfConfig())
         return config
+
+    def adapt(self, config: DenoiseConfig, data, layout: Layout
+              ) -> tuple[DenoiseConfig, dict[str, Any]]:
+        """Measure the noise's spatial correlation: Bernoulli sampling hides single pixels,
+        so correlated noise is learned as signal; the user is told (nothing changes)."""
+        return config, correlation_notice(config, data, layout, self.name)
 
     # -- training ---------------------------------------------------------------------------
     def network(self, config: DenoiseConfig) -> nn.Module:
