@@ -82,3 +82,13 @@ def test_removed_noise_fraction(clean) -> None:
     assert removed_noise_fraction(noisy, clean, layout) > 0.85
     half = clean + 0.5 * (noisy - clean)  # keeps half of the noise amplitude
     assert 0.15 < removed_noise_fraction(noisy, half, layout) < 0.4
+
+
+def test_no_tile_without_unknown_pixels_is_reported_not_measured() -> None:
+    from napari_blind_denoise.core.noise.correlation import estimate_noise_correlation
+
+    data = np.random.default_rng(0).normal(size=(64, 64)).astype(np.float32)
+    data[::4, ::4] = np.nan  # a NaN in every tile
+    corr = estimate_noise_correlation(data, validate_axes("YX", data.shape))
+    assert corr.tiles == 0 and corr.independent
+    assert "not measured" in corr.describe()

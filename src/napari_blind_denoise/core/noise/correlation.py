@@ -69,6 +69,8 @@ class NoiseCorrelation:
     def describe(self) -> str:
         """One line for the user."""
         ry, rx = self.lag1
+        if self.tiles == 0:
+            return "noise correlation not measured (no tile free of excluded pixels)"
         if self.independent:
             return (f"noise looks pixel-independent (lag-1 correlation {ry:.2f} along Y, "
                     f"{rx:.2f} along X)")
@@ -186,6 +188,10 @@ def estimate_noise_correlation(data, layout: Layout, *, max_lag: int = MAX_LAG,
     """
     max_lag = max(2, min(max_lag, min(layout.height, layout.width, TILE) // 3))
     tiles = flat_tiles(data, layout, seed=seed)
+    if not tiles:  # every tile holds unknown pixels: nothing to measure
+        acf = np.zeros((2 * max_lag + 1,) * 2)
+        acf[max_lag, max_lag] = 1.0
+        return NoiseCorrelation(acf, (0, 0), 0)
     cov = _pooled_acf(_read_residuals(data, layout, tiles), max_lag)
     c = max_lag
     level = max(abs(float(np.mean(layout.read(data, p, slice(y, y + s), slice(x, x + s)))))
