@@ -91,8 +91,10 @@ def metrics(kind: str, pred: np.ndarray, clean: np.ndarray) -> tuple[float, floa
     return s["psnr"], s["ssim"]
 
 
-def run_method(kind: str, name: str, method: str, budget: float, tta: bool = False) -> dict:
-    """One (image, method) cell; runs inside a fresh worker process."""
+def run_method(kind: str, name: str, method: str, budget: float, tta: bool = False,
+               steps: int | None = None) -> dict:
+    """One (image, method) cell; runs inside a fresh worker process. ``steps``: train that
+    many steps instead of for ``budget`` seconds (quality independent of machine load)."""
     noisy, clean = load_pair(kind, name)
     t0 = time.perf_counter()
     if method.split("-")[0] in ("n2v", "n2s", "nnet"):
@@ -106,7 +108,8 @@ def run_method(kind: str, name: str, method: str, budget: float, tta: bool = Fal
         )
 
         base, _, spot = method.partition("-")
-        cfg = default_config(base, "cpu", time_budget=budget, steps=10**9)
+        limit = {"steps": steps} if steps else {"time_budget": budget, "steps": 10**9}
+        cfg = default_config(base, "cpu", **limit)
         if spot:
             cfg = replace(cfg, mask=replace(cfg.mask, blind_spot=spot))
         trained = run_to_completion(train(noisy, "YX", cfg, device="cpu"))
@@ -208,6 +211,9 @@ def main() -> int:
     """Command-line entry."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", type=float, default=120.0, help="training seconds per image")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="train a fixed number of steps instead of --budget seconds: quality "
+                         "that does not depend on the machine's load (seconds still recorded)")
     ap.add_argument("--sets", default="w2s,bsd68")
     ap.add_argument("--methods", default="n2v,n2s,blur,nlm")
     ap.add_argument("--w2s-limit", type=int, default=None, help="number of W2S pairs (all: 30)")
@@ -242,13 +248,14 @@ def main() -> int:
             for method in args.methods.split(","):
                 with ProcessPoolExecutor(1, mp_context=ctx) as pool:
                     r = pool.submit(run_method, kind, name, method, args.budget,
-                                    args.tta).result()
+                                    args.tta, args.steps).result()
                 rows.append(r)
                 print(json.dumps(r), file=sys.stderr, flush=True)
                 if args.jsonl:
                     with open(args.jsonl, "a") as f:
                         f.write(json.dumps(r) + "\n")
-    print(f"\nBudget {args.budget:g} s per image and method, CPU "
+    limit = f"{args.steps} steps" if args.steps else f"Budget {args.budget:g} s"
+    print(f"\n{limit} per image and method, CPU "
           f"({mp.cpu_count()} cores).\n")
     print(table(rows, args.per_image))
     return 0
