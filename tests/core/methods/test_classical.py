@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+import torch
 
 from napari_blind_denoise.core import (
     TrainingSession,
@@ -30,7 +31,7 @@ from napari_blind_denoise.core.methods.classical import (
     invariant_loss,
     probes,
 )
-from napari_blind_denoise.core.pipeline import run_pipeline
+from napari_blind_denoise.core.pipeline import PipelineResult, compare_with_classical, run_pipeline
 from tests.conftest import make_blobs
 
 SIGMAS = [p["sigma"] for p in FAMILIES["gaussian"].grid(1.0)]  # the Gaussian candidates
@@ -177,3 +178,43 @@ def test_time_budget_is_respected() -> None:
     assert events[-1].elapsed < 0.3 + 1.5  # ends after the candidate that crossed it
     assert events[-1].notice and "calibrated" in events[-1].notice
     assert trained.info["adapted"]["classical"]["candidates_tried"] == len(events)
+
+
+# -- the yardstick -------------------------------------------------------------------------
+
+class Oracle(torch.nn.Module):
+    """Returns the clean image whatever it is given: the best denoiser there is."""
+
+    def __init__(self, clean: np.ndarray) -> None:
+        super().__init__()
+        self.clean = torch.from_numpy(clean)[None, None]
+        self.placeholder = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.clean.expand_as(x)
+
+
+def test_yardstick_warns_about_an_untrained_network() -> None:
+    noisy = add_noise(make_blobs((64, 64), seed=2), "gaussian", sigma=0.1, seed=1)
+    cfg = default_config("n2s", steps=1, patch_size=32, batch_size=2, val_patches=2)
+    session = TrainingSession(noisy, "YX", cfg, device="cpu")
+    result = run_to_completion(run_pipeline(session, yardstick=True))
+    assert result.yardstick is not None and not result.yardstick["network_better"]
+    warning = result.warnings[-1]
+    assert "scores better on this image than the trained Noise2Self" in warning
+    assert "self-supervised" in warning and "not a comparison with a clean image" in warning
+    assert result.yardstick["classical"] in warning
+
+
+def test_yardstick_is_silent_for_a_better_denoiser() -> None:
+    clean = make_blobs((64, 64), seed=2)
+    noisy = add_noise(clean, "gaussian", sigma=0.1, seed=1)
+    session = TrainingSession(noisy, "YX", default_config("n2s", steps=1, patch_size=32,
+                                                          batch_size=2, val_patches=2),
+                              device="cpu")
+    trained = run_to_completion(session.run())
+    trained.model = Oracle(trained.norm.normalize(clean[None])[0])
+    result = PipelineResult(trained)
+    compare_with_classical(result, noisy, session.layout)
+    assert result.yardstick["network_better"] and result.warnings == []
+    assert result.yardstick["network_loss"] < result.yardstick["classical_loss"]

@@ -194,6 +194,10 @@ class Method:
     accepts_missing
         The method treats non-finite pixels (NaN, inf) as unknown: never in the input, never
         scored, filled in by prediction. Others refuse images with such pixels.
+    compared_with_classical
+        After training, the pipeline may compare the model's J-invariant self-supervised
+        loss with a calibrated classical filter's (the yardstick); off for the classical
+        filter itself.
     """
 
     id: ClassVar[str] = ""
@@ -203,6 +207,7 @@ class Method:
     mask: ClassVar[MaskConfig] = MaskConfig()
     noise_model_kinds: ClassVar[tuple[str, ...]] = ()
     accepts_missing: ClassVar[bool] = False
+    compared_with_classical: ClassVar[bool] = True
 
     @property
     def noise_model(self) -> bool:

@@ -48,6 +48,7 @@ from .blindspot import auto_blind_spot
 if TYPE_CHECKING:
     from ..data.axes import Layout
     from ..data.normalize import NormStats
+    from ..trained import TrainedModel
 
 Params = dict[str, float]
 
@@ -293,6 +294,52 @@ def _notice(best, config: DenoiseConfig, tried: int) -> str:
             f"(J-invariant, {what} partition) loss of {tried} candidate filters")
 
 
+# -- the yardstick ------------------------------------------------------------------------
+
+def yardstick(trained: TrainedModel, data, layout: Layout,
+              stop: threading.Event | None = None) -> dict[str, Any] | None:
+    """The trained denoiser's J-invariant self-supervised loss next to the calibrated
+    classical filter's: the same windows (normalised as the model normalises), the same
+    partition (hiding the measured noise correlation) and the same grid phases. The model
+    is applied as it predicts (its default inference mode). ``None`` when stopped.
+
+    Both are losses against the noisy image: lower is better, but their difference is not
+    a distance to the clean image.
+    """
+    cfg = DenoiseConfig(method=Classical.id, mask=Classical.mask,
+                        train=TrainConfig(seed=trained.config.train.seed),
+                        classical=ClassicalConfig())
+    cfg, _ = auto_blind_spot(cfg, data, layout)
+    windows = calibration_windows(data, layout, trained.norm, cfg.classical)
+    best = None
+    for best in calibrate(cfg, windows, stop):  # noqa: B007 - the last is the best
+        pass
+    if best is None or (stop is not None and stop.is_set()):
+        return None
+    masker = GridMasker(cfg.mask.grid_period, cfg.mask.hide)
+    masked = probes(windows, masker, pick_phases(masker, cfg.classical.phases, cfg.train.seed))
+    net = invariant_loss(_as_filter(trained), masked, stop)
+    if net is None:
+        return None
+    return {"network_loss": round(net, 8), "classical_loss": round(best.best, 8),
+            "classical": best.info["classical"]["summary"],
+            "partition": cfg.mask.blind_spot, "network_better": net < best.best}
+
+
+def _as_filter(trained: TrainedModel) -> Callable[[np.ndarray], np.ndarray]:
+    """``trained``'s default inference as a ``(C, Y, X)`` numpy filter."""
+    spec = trained.spec
+    infer = spec.inferrer(trained, spec.inference_modes(trained.config)[0])
+    device = next(trained.model.parameters()).device
+
+    def apply(x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            y = infer(trained.model, torch.from_numpy(x)[None].to(device))
+        return y.float()[0].cpu().numpy()
+
+    return apply
+
+
 # -- the method ---------------------------------------------------------------------------
 
 class Classical(Method):
@@ -305,6 +352,7 @@ class Classical(Method):
                    "filter whose parameters are chosen by a J-invariant self-supervised loss "
                    "(Batson & Royer 2019); a result in seconds.")
     mask = MaskConfig(kind="n2s", grid_period=4, blind_spot="auto")
+    compared_with_classical = False
 
     def preset(self, name: str, model: ModelConfig, train: TrainConfig) -> dict[str, Any]:
         """The shared settings (unused but the seed and time budget) and the default
