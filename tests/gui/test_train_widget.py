@@ -328,5 +328,6 @@ def test_classical_filter_is_calibrated_in_the_worker(viewer, sample, train_widg
     assert train_widget.loss_plot.steps == list(range(1, chosen["candidates_tried"] + 1))
     assert train_widget.progress.value() == 1000
     out = viewer.layers["nuclei noisy denoised"]
+    assert out.metadata["napari_blind_denoise"]["adapted"]["classical"] == chosen
     gain = psnr_vs(out.data[:], sample[1].data) - psnr_vs(sample[0].data, sample[1].data)
     assert gain > 3.0, f"denoised layer only {gain:.2f} dB better than the input"

@@ -146,6 +146,9 @@ def run_pipeline(session: TrainingSession, *, sink=None, tile: TileConfig | None
     stop = stop if stop is not None else threading.Event()
     trained = yield from _train(session, stop)
     free_memory(session.device)  # the optimiser's state is gone: give its memory back
+    adapted = trained.info.get("adapted")
+    if adapted:  # what the method chose from the data (blind spot, filter) goes with images
+        attrs = {**(attrs or {}), "adapted": adapted}
     result = yield from apply_pipeline(
         trained, session.data, session.layout.axes, sink=sink, tile=tile, stop=stop,
         outputs=outputs, model_dir=model_dir, device=session.device, attrs=attrs)

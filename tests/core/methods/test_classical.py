@@ -218,3 +218,12 @@ def test_yardstick_is_silent_for_a_better_denoiser() -> None:
     compare_with_classical(result, noisy, session.layout)
     assert result.yardstick["network_better"] and result.warnings == []
     assert result.yardstick["network_loss"] < result.yardstick["classical_loss"]
+
+
+def test_yardstick_skips_images_with_unknown_pixels() -> None:
+    noisy = add_noise(make_blobs((64, 64), seed=2), "gaussian", sigma=0.1, seed=1)
+    noisy[20:30, 20:30] = np.nan  # Self2Self fills such pixels in; the filters cannot
+    cfg = default_config("s2s", steps=1, patch_size=32, batch_size=2, val_patches=2)
+    session = TrainingSession(noisy, "YX", cfg, device="cpu")
+    result = run_to_completion(run_pipeline(session, yardstick=True))
+    assert result.complete and result.yardstick is None

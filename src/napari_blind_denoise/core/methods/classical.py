@@ -266,9 +266,10 @@ def calibrate(config: DenoiseConfig, windows: list[np.ndarray],
                               stop if i else None)
         if loss is None:
             return
-        if loss < per_family.get(family, {}).get("loss", np.inf):
+        loss = loss if np.isfinite(loss) else np.inf  # a filter that failed on this image
+        if family not in per_family or loss < per_family[family]["loss"]:
             per_family[family] = {"loss": loss, "params": params}
-        if loss < best[0]:
+        if not best[1] or loss < best[0]:
             best = (loss, family, params)
         chosen = replace(config, classical=replace(cal, filter=best[1], params=best[2]))
         info = _info(best, config, noise, per_family, i + 1)
@@ -311,6 +312,8 @@ def yardstick(trained: TrainedModel, data, layout: Layout,
                         classical=ClassicalConfig())
     cfg, _ = auto_blind_spot(cfg, data, layout)
     windows = calibration_windows(data, layout, trained.norm, cfg.classical)
+    if not all(np.isfinite(w).all() for w in windows):
+        return None  # unknown pixels (a method that fills them in): the filters need all
     best = None
     for best in calibrate(cfg, windows, stop):  # noqa: B007 - the last is the best
         pass
