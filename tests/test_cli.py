@@ -518,7 +518,7 @@ def test_result_that_keeps_the_noise_is_reported(capsys, monkeypatch, noisy_tif:
     predict_module = importlib.import_module("napari_blind_denoise.core.predict")
     monkeypatch.setattr(predict_module._Net, "__call__", lambda self, tile: tile)
     rc, stdout, err = cli(capsys, "denoise", noisy_tif, "-o", tmp_path / "out.tif", "--method",
-                          "n2s", "--steps", 2, "--json", "--quiet", *FAST)
+                          "n2s", "--steps", 2, "--json", "--quiet", "--no-yardstick", *FAST)
     assert rc == 0, err
     assert "blind-denoise: warning: the result removed only 0% of the noise" in err
     summary = last_json(stdout)
@@ -528,7 +528,7 @@ def test_result_that_keeps_the_noise_is_reported(capsys, monkeypatch, noisy_tif:
 
 def test_good_result_has_no_warning(capsys, noisy_tif: Path, tmp_path: Path) -> None:
     rc, stdout, err = cli(capsys, "denoise", noisy_tif, "-o", tmp_path / "out.tif", "--method",
-                          "n2s", "--steps", 60, "--json", *FAST)
+                          "n2s", "--steps", 60, "--json", "--no-yardstick", *FAST)
     assert rc == 0, err
     summary = last_json(stdout)
     assert summary["warnings"] == [] and summary["removed_noise"] > 0.5

@@ -65,9 +65,9 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
     add_device(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--blind-spot", metavar="auto|pixel|HxW", default=None,
-                   help="n2v/n2s/nnet: what is hidden around each masked pixel: auto (default: "
-                   "from the noise correlation measured on the image), pixel, or a block such "
-                   "as 1x5 or 3x3 for noise correlated between neighbouring pixels")
+                   help="n2v/n2s/nnet/classical: what is hidden around each masked pixel: auto "
+                   "(default: from the noise correlation measured on the image), pixel, or a "
+                   "block such as 1x5 or 3x3 for noise correlated between neighbouring pixels")
     missing = ", ".join(m.id for m in METHODS.values() if m.accepts_missing)
     p.add_argument("--exclude-mask", metavar="PATH",
                    help=f"{missing} only: an image of the input's shape whose non-zero pixels "
@@ -76,6 +76,9 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
     p.add_argument("--exclude-above", type=float, metavar="VALUE",
                    help=f"{missing} only: treat values >= VALUE (saturated) the same way")
     p.add_argument("--save-model", metavar="DIR", help="also save the trained model here")
+    p.add_argument("--no-yardstick", action="store_true",
+                   help="skip comparing the trained network with a calibrated classical "
+                   "filter by their self-supervised loss (a few seconds after training)")
     with_noise = [m.id for m in METHODS.values() if m.noise_model]
     p.add_argument("--noise-model", choices=_noise_model_kinds(), default=None,
                    help=f"{', '.join(with_noise)} only: the learned noise distribution "
@@ -297,7 +300,7 @@ def quality_summary(result) -> dict:
     if corr:
         adapted["noise_correlation"] = {k: v for k, v in corr.items() if k != "acf"}
     return {"adapted": adapted, "removed_noise": result.removed_noise,
-            "warnings": result.warnings}
+            "yardstick": result.yardstick, "warnings": result.warnings}
 
 
 def with_exclusions(args, data):

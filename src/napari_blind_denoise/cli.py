@@ -43,8 +43,8 @@ def _train_and_apply(args, data, axes, groups=None, sink=None, attrs=None):
 
     config, device = make_config(args)
     session = TrainingSession(with_exclusions(args, data), axes, config, device=device)
-    return run_job(partial(run_pipeline, session), args, groups or {}, sink,
-                   model_dir=args.save_model, attrs=attrs)
+    return run_job(partial(run_pipeline, session, yardstick=not args.no_yardstick), args,
+                   groups or {}, sink, model_dir=args.save_model, attrs=attrs)
 
 
 # -- commands -------------------------------------------------------------------------------

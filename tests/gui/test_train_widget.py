@@ -314,3 +314,20 @@ def test_self2self_adds_its_uncertainty_layer(viewer, train_widget, qtbot):
     spread = viewer.layers["small uncertainty"]
     assert spread.colormap.name == "magma"
     assert spread.data.shape == (64, 64) and np.asarray(spread.data).min() > 0
+
+
+def test_classical_filter_is_calibrated_in_the_worker(viewer, sample, train_widget, qtbot):
+    """Listed with "seconds" in its description; one progress point per candidate filter;
+    the chosen filter in the notice; the denoised layer added."""
+    train_widget.method.setCurrentIndex(train_widget.method.findData("classical"))
+    assert "seconds" in train_widget.method_info.text()
+    train_widget.layer_picker.select(sample[0])
+    run_job(qtbot, train_widget, train_widget.start_training)
+    chosen = train_widget.trained.info["adapted"]["classical"]
+    assert f"calibrated {chosen['summary']}".lower() in train_widget.notice.text().lower()
+    assert train_widget.loss_plot.steps == list(range(1, chosen["candidates_tried"] + 1))
+    assert train_widget.progress.value() == 1000
+    out = viewer.layers["nuclei noisy denoised"]
+    assert out.metadata["napari_blind_denoise"]["adapted"]["classical"] == chosen
+    gain = psnr_vs(out.data[:], sample[1].data) - psnr_vs(sample[0].data, sample[1].data)
+    assert gain > 3.0, f"denoised layer only {gain:.2f} dB better than the input"

@@ -304,13 +304,57 @@ class Self2SelfConfig(_FromDict):
             raise ValueError("passes and pass_batch must be >= 1")
 
 
+CLASSICAL_FAMILIES: tuple[str, ...] = ("gaussian", "tv", "wavelet", "nlm", "bm3d")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassicalConfig(_FromDict):
+    """The calibrated classical filter (``classical``): which filters are tried, how the
+    self-supervised loss is measured, and the filter chosen (set by the calibration).
+
+    Parameters
+    ----------
+    families
+        Filter families tried, cheapest first (``gaussian``, ``tv``, ``wavelet``, ``nlm``,
+        ``bm3d``); ``wavelet`` needs PyWavelets and ``bm3d`` the ``bm3d`` package, and are
+        skipped without them.
+    crop
+        Edge of the central window of each plane the loss is measured on (pixels).
+    planes
+        Planes of a stack the loss is measured on (spread evenly).
+    phases
+        Grid phases of the J-invariant partition scored per candidate (of its ``py * px``).
+    filter, params
+        The chosen family and its parameters (normalised intensity units); empty until
+        calibrated.
+    """
+
+    families: tuple[str, ...] = CLASSICAL_FAMILIES
+    crop: int = 256
+    planes: int = 3
+    phases: int = 4
+    filter: str = ""
+    params: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "families", tuple(self.families))
+        unknown = set(self.families) - set(CLASSICAL_FAMILIES)
+        if unknown or not self.families:
+            raise ValueError(f"classical families must be among {CLASSICAL_FAMILIES}, "
+                             f"got {list(self.families)}")
+        if self.filter and self.filter not in CLASSICAL_FAMILIES:
+            raise ValueError(f"unknown classical filter {self.filter!r}")
+        if self.crop < 16 or self.planes < 1 or self.phases < 1:
+            raise ValueError("crop must be >= 16, planes and phases >= 1")
+
+
 @dataclass(frozen=True, kw_only=True)
 class DenoiseConfig:
     """Everything one training run needs, bundled for storage and the GUI.
 
     ``noise_model`` is set (by :func:`~napari_blind_denoise.core.methods.default_config`)
     only for methods with a learned noise model (``nnet``); ``None`` otherwise. Likewise
-    ``self2self`` only for ``s2s``.
+    ``self2self`` only for ``s2s`` and ``classical`` only for ``classical``.
     """
 
     method: str = "n2v"
@@ -319,6 +363,7 @@ class DenoiseConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     noise_model: NoiseModelConfig | None = None
     self2self: Self2SelfConfig | None = None
+    classical: ClassicalConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON representation."""
@@ -336,4 +381,6 @@ class DenoiseConfig:
                          else NoiseModelConfig.from_dict(data["noise_model"])),
             self2self=(None if data.get("self2self") is None
                        else Self2SelfConfig.from_dict(data["self2self"])),
+            classical=(None if data.get("classical") is None
+                       else ClassicalConfig.from_dict(data["classical"])),
         )

@@ -107,6 +107,9 @@ class PipelineResult:
         :func:`~napari_blind_denoise.core.noise.correlation.removed_noise_fraction`.
     warnings
         Plain-language warnings for the user (e.g. the result kept the noise).
+    yardstick
+        The trained model's J-invariant self-supervised loss next to a calibrated classical
+        filter's (:func:`compare_with_classical`), when it was measured.
     """
 
     trained: TrainedModel
@@ -120,6 +123,7 @@ class PipelineResult:
     predict_seconds: float = 0.0
     removed_noise: float | None = None
     warnings: list[str] = field(default_factory=list)
+    yardstick: dict[str, Any] | None = None
 
 
 def _train(session: TrainingSession, stop: threading.Event):
@@ -133,16 +137,25 @@ def _train(session: TrainingSession, stop: threading.Event):
 def run_pipeline(session: TrainingSession, *, sink=None, tile: TileConfig | None = None,
                  stop: threading.Event | None = None, outputs: Sequence[ExtraOutput] = (),
                  model_dir: str | Path | None = None, attrs: dict[str, Any] | None = None,
-                 ) -> Generator[object, None, PipelineResult]:
+                 yardstick: bool = False) -> Generator[object, None, PipelineResult]:
     """Train ``session``, keep the best model, save it (``model_dir``), then denoise the
-    training data and compute ``outputs`` (see :func:`apply_pipeline`)."""
+    training data and compute ``outputs`` (see :func:`apply_pipeline`); with ``yardstick``,
+    then compare the model with a calibrated classical filter (:func:`compare_with_classical`,
+    a few seconds; skipped for methods that are not compared)."""
     t0 = time.perf_counter()
     stop = stop if stop is not None else threading.Event()
     trained = yield from _train(session, stop)
     free_memory(session.device)  # the optimiser's state is gone: give its memory back
+    adapted = trained.info.get("adapted")
+    if adapted:  # what the method chose from the data (blind spot, filter) goes with images
+        attrs = {**(attrs or {}), "adapted": adapted}
     result = yield from apply_pipeline(
         trained, session.data, session.layout.axes, sink=sink, tile=tile, stop=stop,
         outputs=outputs, model_dir=model_dir, device=session.device, attrs=attrs)
+    if yardstick and result.complete and session.method.compared_with_classical \
+            and not stop.is_set():
+        yield Phase("output", "comparison with a calibrated classical filter")
+        compare_with_classical(result, session.data, session.layout, stop)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -222,6 +235,28 @@ def check_result(result: PipelineResult, noisy, denoised, layout) -> None:
     result.warnings.append(
         f"the result removed only {removed:.0%} of the noise in the image's flattest regions "
         f"and may be no better than the input{'; ' + hint if hint else ''}")
+
+
+def compare_with_classical(result: PipelineResult, noisy, layout,
+                           stop: threading.Event | None = None) -> None:
+    """Warn when a calibrated classical filter scores better than the trained model by the
+    J-invariant self-supervised loss on this image (``result.yardstick``)."""
+    from .methods.classical import yardstick
+
+    found = yardstick(result.trained, noisy, layout, stop)
+    if found is None:
+        return
+    result.yardstick = found
+    if found["network_better"]:
+        return
+    spot = found["partition"]
+    what = "one-pixel" if spot == "pixel" else spot.replace("x", "×")
+    result.warnings.append(
+        f"a calibrated {found['classical']} scores better on this image than the trained "
+        f"{result.trained.spec.name} (self-supervised J-invariant loss "
+        f"{found['classical_loss']:.4g} against {found['network_loss']:.4g}, {what} "
+        "partition; a loss measured on the noisy image itself, not a comparison with a clean "
+        "image): try the classical method, or train longer")
 
 
 def _extra_outputs(ctx: OutputContext, outputs: Sequence[ExtraOutput], sink,

@@ -13,7 +13,7 @@ import copy
 import math
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -29,6 +29,7 @@ from .device import configure_threads, free_memory, pick_device, use_amp
 from .errors import InputError
 from .events import TrainEvent
 from .methods import Batch, Method, get_method
+from .methods.base import Fitted
 from .schedule import WeightAverage, lr_at
 from .trained import TrainedModel
 from .version import __version__
@@ -96,6 +97,7 @@ class TrainingSession:
         self._best_val = math.inf  # lowest validation loss (reported)
         self._best_mse = math.inf  # lowest validation masked MSE (selects the kept model)
         self._best_step = 0
+        self._selected_on = "val_mse"
         self._steps_done = 0
         self._train_seconds = 0.0
         self._last_mse = math.nan
@@ -131,7 +133,7 @@ class TrainingSession:
             "best_step": self._best_step,
             "best_val_loss": None if math.isinf(self._best_val) else self._best_val,
             "best_val_mse": None if math.isinf(self._best_mse) else self._best_mse,
-            "selected_on": "val_mse",
+            "selected_on": self._selected_on,
             "train_seconds": round(self._train_seconds, 3),
             "stopped_early": self._stopped_early or self.stopping(),
             "device": str(self.device),
@@ -145,8 +147,8 @@ class TrainingSession:
         return TrainedModel(model, self.config, self.norm, self.layout.axes, info)
 
     # -- the loop -------------------------------------------------------------------------
-    def _setup(self):
-        """Normalisation, samplers, the fixed validation batch, network and optimiser."""
+    def _prepare(self) -> None:
+        """What the method chooses from the data, the seed, threads and normalisation."""
         self.config, self.adapted = self.method.adapt(self.config, self.data, self.layout)
         cfg = self.config.train
         torch.manual_seed(cfg.seed)
@@ -154,6 +156,10 @@ class TrainingSession:
             configure_threads()
         self.norm = compute_norm_stats(self.data, self.layout, rng=np.random.default_rng(cfg.seed),
                                        allow_missing=self.method.accepts_missing)
+
+    def _setup(self):
+        """Samplers, the fixed validation batch, network and optimiser."""
+        cfg = self.config.train
         train_region, val_region, _ = split_regions(self.layout, cfg.patch_size)
         partners = self.inputs[1:]
         sampler = PatchSampler(self.data, self.layout, self.norm, cfg.patch_size, train_region,
@@ -184,6 +190,14 @@ class TrainingSession:
         """
         if stop is not None:
             self._requests = (self._stop, stop)
+        self._prepare()
+        fitting = self.method.fit(self.config, self.data, self.layout, self.norm,
+                                  _AnyEvent(self._requests))
+        if fitting is not None:
+            yield from self._fit(fitting)
+            self._stopped_early = self.stopping()
+            return self.method.finish(self.best_model(), self.data, self.layout,
+                                      stop=_AnyEvent(self._requests))
         cfg = self.config.train
         rng = np.random.default_rng(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
@@ -211,6 +225,39 @@ class TrainingSession:
         self._stopped_early = self.stopping()
         return self.method.finish(self.best_model(), self.data, self.layout,
                                   stop=_AnyEvent(self._requests))
+
+    def _fit(self, fitting: Iterator[Fitted]) -> Generator[TrainEvent, None, None]:
+        """Drive a method that is fitted, not trained (:meth:`Method.fit`): one event per
+        candidate; the best so far is the kept model; ends on stop or the time budget."""
+        budget = self.config.train.time_budget
+        self._selected_on = "self_supervised_loss"
+        t0 = time.perf_counter()
+        try:
+            for step, fitted in enumerate(fitting, 1):
+                if self.model is None or fitted.best < self._best_val:
+                    self._best_val = self._best_mse = fitted.best
+                    self._best_step = step
+                    self.config = fitted.config
+                    self.model = self.method.network(self.config).eval()
+                self.adapted = {**self.adapted, **fitted.info}
+                self._steps_done = step
+                elapsed = self._train_seconds = time.perf_counter() - t0
+                last = (step >= fitted.n_steps or self.stopping()
+                        or (budget is not None and elapsed >= budget))
+                notice = "; ".join(n for n in (self._notice(step),
+                                               fitted.notice if last else None) if n)
+                yield TrainEvent(step=step, n_steps=fitted.n_steps, loss=fitted.loss,
+                                 val_loss=fitted.loss, best_val_loss=self._best_val, lr=0.0,
+                                 elapsed=elapsed, time_budget=budget,
+                                 patches_per_s=step / max(elapsed, 1e-9), mse=fitted.loss,
+                                 val_mse=fitted.loss, best_val_mse=self._best_mse,
+                                 notice=notice or None)
+                if last:
+                    break
+        finally:
+            close = getattr(fitting, "close", None)
+            if close is not None:
+                close()
 
     def _notice(self, step: int) -> str | None:
         """What to tell the user at this step: the method's choices first, then faults."""

@@ -17,8 +17,10 @@ def describe_model(trained: TrainedModel) -> str:
     """One line about a model: method, axes, channels, training steps."""
     info = trained.info or {}
     steps = f", {info['steps']} steps" if info.get("steps") else ""
+    chosen = [v["summary"] for v in (info.get("adapted") or {}).values()
+              if isinstance(v, dict) and "summary" in v]  # what a fitted method chose
     return (f"{trained.method}: trained on {trained.axes}, {trained.channels} channel(s)"
-            f"{steps}")
+            f"{steps}{''.join(', ' + c for c in chosen)}")
 
 
 class ModelChooser(QWidget):

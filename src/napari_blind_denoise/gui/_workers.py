@@ -27,7 +27,8 @@ def train_and_predict(session: TrainingSession, folder: Path, name: str, tile: T
                       stop: threading.Event, provenance: dict,
                       ) -> Generator[object, None, PipelineResult]:
     """Train, save the kept model under ``folder/models``, denoise the whole input and
-    compute the method's extra outputs, each into a new zarr store in ``folder``.
+    compute the method's extra outputs, each into a new zarr store in ``folder``; then
+    compare the model with a calibrated classical filter (a warning when it is no better).
 
     ``stop`` during training keeps the best model so far and still predicts; during
     prediction it abandons the output (no half-written layer); during the extra outputs it
@@ -37,7 +38,7 @@ def train_and_predict(session: TrainingSession, folder: Path, name: str, tile: T
     return (yield from run_pipeline(
         session, sink=StoreSink(folder, stem), tile=tile, stop=stop,
         outputs=session.method.outputs(), model_dir=unique_path(folder / "models", stem, ""),
-        attrs=provenance))
+        attrs=provenance, yardstick=True))
 
 
 def apply_model(trained: TrainedModel, model_path: Path | None, data, axes: str,

@@ -9,8 +9,18 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..config import DenoiseConfig, ModelConfig, NoiseModelConfig, TrainConfig
-from .base import Batch, ExtraOutput, Method, Monitor, OutputContext, Scores, masked_l2
+from .base import (
+    Batch,
+    ExtraOutput,
+    Fitted,
+    Method,
+    Monitor,
+    OutputContext,
+    Scores,
+    masked_l2,
+)
 from .blindspot import MaskedMethod, Noise2Self, Noise2Void
+from .classical import Classical
 from .nnet import NNet
 from .self2self import Self2Self
 
@@ -30,7 +40,7 @@ def unregister(method_id: str) -> None:
     METHODS.pop(method_id, None)
 
 
-for _method in (Noise2Void(), Noise2Self(), NNet(), Self2Self()):
+for _method in (Noise2Void(), Noise2Self(), NNet(), Self2Self(), Classical()):
     register(_method)
 
 
@@ -105,7 +115,8 @@ def default_config(method: str = "n2v", preset: str = "cpu", *,
                          noise_model=spec.noise_config(noise_model), **fields)
 
 
-__all__ = ["METHODS", "PRESETS", "Batch", "ExtraOutput", "MaskedMethod", "Method", "Monitor",
-           "NNet", "Noise2Self", "Noise2Void", "OutputContext", "Scores", "Self2Self",
+__all__ = ["METHODS", "PRESETS", "Batch", "Classical", "ExtraOutput", "Fitted", "MaskedMethod",
+           "Method", "Monitor", "NNet", "Noise2Self", "Noise2Void", "OutputContext", "Scores",
+           "Self2Self",
            "default_config", "get_method", "masked_l2", "method_ids", "output_groups",
            "register", "unregister"]

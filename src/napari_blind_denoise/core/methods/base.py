@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
@@ -62,6 +62,24 @@ class Scores(NamedTuple):
     loss: torch.Tensor
     mse: torch.Tensor
     signal: torch.Tensor
+
+
+class Fitted(NamedTuple):
+    """One candidate evaluated by a method that is fitted rather than trained
+    (:meth:`Method.fit`), with the best candidate so far.
+
+    ``loss`` is this candidate's, ``best`` the lowest so far; ``n_steps`` the candidates in
+    all; ``config`` the configuration of the best so far (its :meth:`Method.network` is the
+    kept model) and ``info`` what to record about it in the model's ``info["adapted"]``;
+    ``notice`` one line for the user about the best so far (shown when fitting ends).
+    """
+
+    loss: float
+    best: float
+    n_steps: int
+    config: DenoiseConfig
+    info: dict[str, Any]
+    notice: str
 
 
 class Monitor(NamedTuple):
@@ -176,6 +194,10 @@ class Method:
     accepts_missing
         The method treats non-finite pixels (NaN, inf) as unknown: never in the input, never
         scored, filled in by prediction. Others refuse images with such pixels.
+    compared_with_classical
+        After training, the pipeline may compare the model's J-invariant self-supervised
+        loss with a calibrated classical filter's (the yardstick); off for the classical
+        filter itself.
     """
 
     id: ClassVar[str] = ""
@@ -185,6 +207,7 @@ class Method:
     mask: ClassVar[MaskConfig] = MaskConfig()
     noise_model_kinds: ClassVar[tuple[str, ...]] = ()
     accepts_missing: ClassVar[bool] = False
+    compared_with_classical: ClassVar[bool] = True
 
     @property
     def noise_model(self) -> bool:
@@ -232,6 +255,19 @@ class Method:
         an ``info["notice"]`` line is shown to the user before the first step.
         """
         return config, {}
+
+    def fit(self, config: DenoiseConfig, data, layout: Layout, norm: NormStats,
+            stop: threading.Event) -> Iterator[Fitted] | None:
+        """A method with nothing to optimise (a classical filter whose parameters are chosen
+        by a self-supervised loss) fits here instead of the trainer's loop: one
+        :class:`Fitted` per candidate evaluated, the best so far in each.
+
+        The trainer stops asking for more on ``stop`` or when the time budget is spent (it
+        keeps the best so far); the method checks ``stop`` within long candidates and ends
+        early once it is set (after its first candidate, so there is always a model).
+        Default: ``None``, the network is trained by the optimiser.
+        """
+        return None
 
     def network(self, config: DenoiseConfig) -> nn.Module:
         """The whole trainable network (``forward`` returns the denoised signal)."""

@@ -1,0 +1,229 @@
+"""The calibrated classical filter: the J-invariant loss, the choice it makes on noisy,
+clean and correlated-noise images, save/load, Stop and the time budget."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+
+from napari_blind_denoise.core import (
+    TrainingSession,
+    add_noise,
+    default_config,
+    load_model,
+    predict,
+    psnr,
+    run_to_completion,
+    save_model,
+    train,
+)
+from napari_blind_denoise.core.masking import GridMasker
+from napari_blind_denoise.core.methods.classical import (
+    FAMILIES,
+    apply_filter,
+    invariant_loss,
+    probes,
+)
+from napari_blind_denoise.core.pipeline import PipelineResult, compare_with_classical, run_pipeline
+from tests.conftest import make_blobs
+
+SIGMAS = [p["sigma"] for p in FAMILIES["gaussian"].grid(1.0)]  # the Gaussian candidates
+SAMPLE = Path(__file__).resolve().parents[3] / "src/napari_blind_denoise/data/nuclei_clean.tif"
+
+
+def config(families=("gaussian",), blind_spot: str | None = None, **train):
+    cfg = default_config("classical", **train)
+    cfg = replace(cfg, classical=replace(cfg.classical, families=families))
+    if blind_spot is not None:
+        cfg = replace(cfg, mask=replace(cfg.mask, blind_spot=blind_spot))
+    return cfg
+
+
+def calibrated(noisy, cfg):
+    trained = run_to_completion(train(noisy, "YX", cfg, device="cpu"))
+    return trained, run_to_completion(predict(trained, noisy, "YX", device="cpu"))
+
+
+def test_pixel_partition_loss_is_scikit_images() -> None:
+    from scipy.ndimage import gaussian_filter
+    from skimage.restoration import calibrate_denoiser
+
+    rng = np.random.default_rng(0)
+    x = make_blobs((64, 64), seed=1) + rng.normal(0, 0.1, (64, 64)).astype(np.float32)
+    sigmas = [0.5, 1.0, 1.5, 2.0, 3.0]
+    _, (_, theirs) = calibrate_denoiser(
+        x.astype(np.float64), lambda im, sigma: gaussian_filter(im, sigma, truncate=4.0),
+        {"sigma": sigmas}, stride=4, approximate_loss=False, extra_output=True)
+    masked = probes([x[None]], GridMasker(4), list(range(16)))
+    ours = [invariant_loss(lambda a, s=s: apply_filter("gaussian", {"sigma": s}, a), masked)
+            for s in sigmas]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+
+
+def test_sigma_near_the_best_blur_and_grows_with_the_noise() -> None:
+    clean = make_blobs((128, 128), seed=1)
+    chosen = {}
+    for level in (0.05, 0.15):
+        noisy = add_noise(clean, "gaussian", sigma=level, seed=0)
+        trained, _ = calibrated(noisy, config())
+        sigma = chosen[level] = trained.config.classical.params["sigma"]
+        oracle = max(SIGMAS, key=lambda s, n=noisy: psnr(apply_filter("gaussian", {"sigma": s},
+                                                                      n[None])[0], clean))
+        # tolerance: a factor 1.45, two steps of the candidate grid (ratio 1.19)
+        assert abs(np.log(sigma / oracle)) <= np.log(1.45), (level, sigma, oracle)
+    assert chosen[0.15] > chosen[0.05] * 1.3
+
+
+def test_clean_image_gets_a_sub_pixel_blur() -> None:
+    clean = tifffile.imread(SAMPLE)[:128, :128].astype(np.float32)
+    trained, _ = calibrated(clean, config())
+    sigma = trained.config.classical.params["sigma"]
+    noisy, _ = calibrated(add_noise(clean, "gaussian", sigma=0.03, seed=0), config())
+    assert sigma < 1.0 < noisy.config.classical.params["sigma"]
+
+
+def test_result_beats_the_noisy_input() -> None:
+    clean = make_blobs((96, 96), seed=1)
+    noisy = add_noise(clean, "gaussian", sigma=0.1, seed=0)
+    trained, out = calibrated(noisy, config(("gaussian", "tv", "nlm")))
+    assert psnr(out, clean) > psnr(noisy, clean) + 8.0  # measured: +14.7 dB
+    info = trained.info["adapted"]["classical"]
+    assert info["filter"] in ("gaussian", "tv", "nlm")
+    assert set(info["families"]) == {"gaussian", "tv", "nlm"}
+    assert info["loss"] == pytest.approx(min(f["loss"] for f in info["families"].values()))
+    assert info["summary"] in str(trained.model)
+
+
+def test_structured_partition_smooths_correlated_noise_more() -> None:
+    clean = make_blobs((256, 256), seed=3) * 200.0 + 20.0
+    noisy = add_noise(clean, "scanline", sigma=0.1, length=3, seed=2)
+    rng = float(np.ptp(clean))
+    pixel, out_pixel = calibrated(noisy, config(blind_spot="pixel"))
+    auto, out_auto = calibrated(noisy, config())
+    assert auto.config.mask.hide[1] >= 2  # the measured X correlation, plus a margin
+    s_pixel = pixel.config.classical.params["sigma"]
+    s_auto = auto.config.classical.params["sigma"]
+    # measured: sigma 0.30 (no smoothing, 20.1 dB) against 5.03 (37.6 dB)
+    assert s_auto > 2 * s_pixel
+    assert psnr(out_auto, clean, data_range=rng) > psnr(out_pixel, clean, data_range=rng) + 5
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    noisy = add_noise(make_blobs((48, 64), seed=2), "gaussian", sigma=0.1, seed=1)
+    trained, out = calibrated(noisy, config(("gaussian", "tv")))
+    folder = save_model(trained, tmp_path / "model")
+    meta = json.loads((folder / "config.json").read_text())
+    assert meta["config"]["classical"]["filter"] == trained.config.classical.filter
+    assert meta["config"]["classical"]["params"] == trained.config.classical.params
+    loaded = load_model(folder)
+    assert loaded.config == trained.config
+    again = run_to_completion(predict(loaded, noisy, "YX", device="cpu"))
+    np.testing.assert_array_equal(again, out)
+
+
+def test_a_stack_is_calibrated_and_filtered_plane_by_plane() -> None:
+    planes = [add_noise(make_blobs((48, 48), seed=s), "gaussian", sigma=0.1, seed=s)
+              for s in range(4)]
+    stack = np.stack(planes)
+    trained = run_to_completion(train(stack, "ZYX", config(), device="cpu"))
+    out = run_to_completion(predict(trained, stack, "ZYX", device="cpu"))
+    for z in range(4):
+        one = apply_filter("gaussian", trained.config.classical.params,
+                           trained.norm.normalize(stack[z][None]))
+        np.testing.assert_allclose(out[z], trained.norm.denormalize(one)[0], atol=1e-4)
+
+
+def test_stop_keeps_the_best_so_far() -> None:
+    noisy = add_noise(make_blobs((64, 64), seed=2), "gaussian", sigma=0.1, seed=1)
+    session = TrainingSession(noisy, "YX", config(), device="cpu")
+    gen = session.run()
+    events = [next(gen), next(gen), next(gen)]
+    session.stop()
+    trained = run_to_completion(gen)
+    assert trained.info["steps"] == 3 < events[0].n_steps  # the next candidate is abandoned
+    assert trained.info["stopped_early"]
+    assert trained.info["best_val_loss"] == min(e.loss for e in events)
+    assert trained.config.classical.params["sigma"] in SIGMAS[:3]
+
+
+def test_stop_before_the_start_still_gives_a_filter() -> None:
+    noisy = add_noise(make_blobs((64, 64), seed=2), "gaussian", sigma=0.1, seed=1)
+    session = TrainingSession(noisy, "YX", config(("gaussian", "nlm")), device="cpu")
+    stop = threading.Event()
+    stop.set()
+    result = run_to_completion(run_pipeline(session, stop=stop))
+    assert result.trained.info["steps"] == 1 and result.complete  # prediction follows
+    assert result.images["denoised"].shape == noisy.shape
+
+
+def test_time_budget_is_respected() -> None:
+    noisy = add_noise(make_blobs((128, 128), seed=2), "gaussian", sigma=0.1, seed=1)
+    cfg = config(("gaussian", "tv", "nlm"), time_budget=0.3)
+    events = []
+    gen = train(noisy, "YX", cfg, device="cpu")
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as done:
+            trained = done.value
+            break
+    assert len(events) < events[0].n_steps  # 34 candidates take several seconds
+    assert events[-1].elapsed < 0.3 + 1.5  # ends after the candidate that crossed it
+    assert events[-1].notice and "calibrated" in events[-1].notice
+    assert trained.info["adapted"]["classical"]["candidates_tried"] == len(events)
+
+
+# -- the yardstick -------------------------------------------------------------------------
+
+class Oracle(torch.nn.Module):
+    """Returns the clean image whatever it is given: the best denoiser there is."""
+
+    def __init__(self, clean: np.ndarray) -> None:
+        super().__init__()
+        self.clean = torch.from_numpy(clean)[None, None]
+        self.placeholder = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.clean.expand_as(x)
+
+
+def test_yardstick_warns_about_an_untrained_network() -> None:
+    noisy = add_noise(make_blobs((64, 64), seed=2), "gaussian", sigma=0.1, seed=1)
+    cfg = default_config("n2s", steps=1, patch_size=32, batch_size=2, val_patches=2)
+    session = TrainingSession(noisy, "YX", cfg, device="cpu")
+    result = run_to_completion(run_pipeline(session, yardstick=True))
+    assert result.yardstick is not None and not result.yardstick["network_better"]
+    warning = result.warnings[-1]
+    assert "scores better on this image than the trained Noise2Self" in warning
+    assert "self-supervised" in warning and "not a comparison with a clean image" in warning
+    assert result.yardstick["classical"] in warning
+
+
+def test_yardstick_is_silent_for_a_better_denoiser() -> None:
+    clean = make_blobs((64, 64), seed=2)
+    noisy = add_noise(clean, "gaussian", sigma=0.1, seed=1)
+    session = TrainingSession(noisy, "YX", default_config("n2s", steps=1, patch_size=32,
+                                                          batch_size=2, val_patches=2),
+                              device="cpu")
+    trained = run_to_completion(session.run())
+    trained.model = Oracle(trained.norm.normalize(clean[None])[0])
+    result = PipelineResult(trained)
+    compare_with_classical(result, noisy, session.layout)
+    assert result.yardstick["network_better"] and result.warnings == []
+    assert result.yardstick["network_loss"] < result.yardstick["classical_loss"]
+
+
+def test_yardstick_skips_images_with_unknown_pixels() -> None:
+    noisy = add_noise(make_blobs((64, 64), seed=2), "gaussian", sigma=0.1, seed=1)
+    noisy[20:30, 20:30] = np.nan  # Self2Self fills such pixels in; the filters cannot
+    cfg = default_config("s2s", steps=1, patch_size=32, batch_size=2, val_patches=2)
+    session = TrainingSession(noisy, "YX", cfg, device="cpu")
+    result = run_to_completion(run_pipeline(session, yardstick=True))
+    assert result.complete and result.yardstick is None
