@@ -195,6 +195,18 @@ def test_method_presets_follow_the_method(train_widget):
         assert train_widget.learning_rate.value() == pytest.approx(own.train.learning_rate)
         assert train_widget.config().model == own.model
         assert train_widget.config().self2self == own.self2self
+    # values the user typed survive a change of method; untouched ones follow its preset
+    train_widget.steps.setValue(7)
+    train_widget.method.setCurrentIndex(train_widget.method.findData("n2v"))
+    assert train_widget.steps.value() == 7
+    for preset in ("gpu", "cpu"):  # choosing a preset applies it
+        train_widget.preset.setCurrentIndex(train_widget.preset.findData(preset))
+    n2v, s2s = default_config("n2v", "cpu").train, default_config("s2s", "cpu").train
+    assert train_widget.steps.value() == n2v.steps
+    assert train_widget.learning_rate.value() == pytest.approx(n2v.learning_rate)
+    train_widget.method.setCurrentIndex(train_widget.method.findData("s2s"))
+    assert train_widget.learning_rate.value() == pytest.approx(s2s.learning_rate)
+    assert s2s.learning_rate != pytest.approx(n2v.learning_rate)
 
 
 def test_save_model_then_reload(viewer, sample, train_widget, qtbot, tmp_path):

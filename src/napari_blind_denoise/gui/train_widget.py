@@ -102,7 +102,7 @@ class TrainWidget(JobWidget):
         self._on_method_changed()
         self._apply_preset()
         # a method may adapt the presets (s2s has its own)
-        self.method.currentIndexChanged.connect(self._apply_preset)
+        self.method.currentIndexChanged.connect(self._method_changed)
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
@@ -263,12 +263,23 @@ class TrainWidget(JobWidget):
             return data
         return exclude_pixels(data, self.viewer.layers[name].data)
 
+    def _training_values(self) -> tuple:
+        return (self.steps.value(), self.patch_size.value(), self.batch_size.value(),
+                self.learning_rate.value())
+
     def _apply_preset(self, *_) -> None:
         train = default_config(self.method.currentData(), self.preset.currentData()).train
         self.steps.setValue(train.steps)
         self.patch_size.setValue(train.patch_size)
         self.batch_size.setValue(train.batch_size)
         self.learning_rate.setValue(train.learning_rate)
+        self._preset_values = self._training_values()
+
+    def _method_changed(self, *_) -> None:
+        """A method may have its own presets (s2s): follow them unless the user has edited
+        the training values since the last preset was applied."""
+        if self._training_values() == getattr(self, "_preset_values", None):
+            self._apply_preset()
 
     def config(self):
         """The :class:`DenoiseConfig` the form describes."""
