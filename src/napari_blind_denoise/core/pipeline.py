@@ -133,16 +133,19 @@ def _train(session: TrainingSession, stop: threading.Event):
 def run_pipeline(session: TrainingSession, *, sink=None, tile: TileConfig | None = None,
                  stop: threading.Event | None = None, outputs: Sequence[ExtraOutput] = (),
                  model_dir: str | Path | None = None, attrs: dict[str, Any] | None = None,
+                 inference: str | None = None,
                  ) -> Generator[object, None, PipelineResult]:
     """Train ``session``, keep the best model, save it (``model_dir``), then denoise the
-    training data and compute ``outputs`` (see :func:`apply_pipeline`)."""
+    training data (with the method's ``inference`` mode; ``None``: its default) and compute
+    ``outputs`` (see :func:`apply_pipeline`)."""
     t0 = time.perf_counter()
     stop = stop if stop is not None else threading.Event()
     trained = yield from _train(session, stop)
     free_memory(session.device)  # the optimiser's state is gone: give its memory back
     result = yield from apply_pipeline(
         trained, session.data, session.layout.axes, sink=sink, tile=tile, stop=stop,
-        outputs=outputs, model_dir=model_dir, device=session.device, attrs=attrs)
+        outputs=outputs, model_dir=model_dir, device=session.device, attrs=attrs,
+        inference=inference)
     result.seconds = time.perf_counter() - t0
     return result
 
