@@ -9,7 +9,8 @@ which the nearest-neighbour upsampling hands back to rows ``2j`` and ``2j + 1`` 
 :class:`BlindSpotNet` runs four rotated copies of the input (0°, 90°, 180°, 270°) through one
 shared :class:`HalfPlaneUNet`, shifts each result down by one more row (so a pixel's own row
 is out of view: the half-plane is *strictly* above it), rotates them back, concatenates them
-and combines them by 1x1 convolutions. Together the four half-planes see every pixel except
+and combines them by 1x1 convolutions (the last shift pads zeros: no copy of the pixel's
+own row comes into view). Together the four half-planes see every pixel except
 the centre. With ``hide=(ey, ex)`` the shifts are ``ey + 1`` rows for the vertical branches
 and ``ex + 1`` for the horizontal ones: the hidden block is ``(2 ey + 1) x (2 ex + 1)``
 (noise correlated between neighbours).
@@ -17,7 +18,9 @@ and ``ex + 1`` for the horizontal ones: the hidden block is ``(2 ey + 1) x (2 ex
 The output is a Gaussian prior for the clean pixel: its mean and variance (softplus). One
 channel only: a covariance between channels (a Cholesky factor) is not implemented.
 
-All zero padding (never mirror padding, which would copy pixels from below into view).
+Padding never mirrors (that would copy pixels from below into view): inside the UNet it
+replicates the edge (a copy of a row at or above), to a multiple of ``2**depth`` it is zeros
+at the bottom and right.
 """
 
 from __future__ import annotations
@@ -35,23 +38,30 @@ from .noise_net import Mixture
 MIN_VARIANCE = 1e-6  # floor of the prior and noise variances, normalised units (std 1e-3)
 
 
-def shift_down(x: torch.Tensor, rows: int) -> torch.Tensor:
-    """``x`` ``(..., Y, X)`` moved down by ``rows`` rows: zeros on top, bottom rows dropped."""
+def shift_down(x: torch.Tensor, rows: int, mode: str = "constant") -> torch.Tensor:
+    """``x`` ``(..., Y, X)`` moved down by ``rows`` rows, bottom rows dropped; on top zeros
+    or (``mode="replicate"``) copies of the first row."""
     if rows == 0:
         return x
-    return F.pad(x, (0, 0, rows, 0))[..., : x.shape[-2], :]
+    return F.pad(x, (0, 0, rows, 0), mode=mode)[..., : x.shape[-2], :]
 
 
 class ShiftConv2d(nn.Conv2d):
-    """A ``k x k`` convolution whose output row ``i`` sees input rows ``i - k + 1 .. i``."""
+    """A ``k x k`` convolution whose output row ``i`` sees input rows ``i - k + 1 .. i``.
+
+    Padding replicates the edge pixels (``k - 1`` rows on top, ``k // 2`` columns either
+    side, none below): a copy of row ``i`` or of a row above is still in the half-plane, and,
+    unlike zeros, a flat extension tells the network little about where the border is, so
+    it behaves the same on windows of the training size and on larger tiles.
+    """
 
     def __init__(self, c_in: int, c_out: int, k: int = 3) -> None:
         super().__init__(c_in, c_out, k, padding=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Zero-pad ``k - 1`` rows on top, ``k // 2`` columns either side; no padding below."""
+        """Pad (replicate) above and at the sides, then convolve without padding."""
         k = self.kernel_size[0]
-        return super().forward(F.pad(x, (k // 2, k // 2, k - 1, 0)))
+        return super().forward(F.pad(x, (k // 2, k // 2, k - 1, 0), mode="replicate"))
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
@@ -61,7 +71,7 @@ def _block(c_in: int, c_out: int) -> nn.Sequential:
 
 def shifted_pool(x: torch.Tensor) -> torch.Tensor:
     """2x2 max pooling after a one-row shift down (row ``j`` pools rows ``2j - 1, 2j``)."""
-    return F.max_pool2d(shift_down(x, 1), 2)
+    return F.max_pool2d(shift_down(x, 1, "replicate"), 2)
 
 
 class HalfPlaneUNet(nn.Module):
@@ -136,10 +146,14 @@ class BlindSpotNet(nn.Module):
         """The prior mean and variance of every pixel of ``x`` ``(B, C, Y, X)``."""
         h, w = x.shape[-2:]
         d = self.config.divisor
-        s = math.ceil(max(h, w) / d) * d
-        x = F.pad(x, (0, s - w, 0, s - h))  # zeros: nothing from below comes into view
-        views = torch.cat([torch.rot90(x, k, dims=(-2, -1)) for k in range(4)], dim=0)
-        feats = self.unet(views).chunk(4, dim=0)
+        # zeros (a copy would bring pixels from below into view in the rotated branches)
+        x = F.pad(x, (0, (-w) % d, 0, (-h) % d))
+        # 0° and 180° in one batch, 90° and 270° (transposed shape) in another
+        feats: list[torch.Tensor] = [x, x, x, x]
+        for ks in ((0, 2), (1, 3)):
+            views = torch.cat([torch.rot90(x, k, dims=(-2, -1)) for k in ks], dim=0)
+            for k, f in zip(ks, self.unet(views).chunk(2, dim=0), strict=True):
+                feats[k] = f
         ey, ex = self.hide
         parts = [torch.rot90(shift_down(f, (ey if k % 2 == 0 else ex) + 1), -k, dims=(-2, -1))
                  for k, f in enumerate(feats)]
