@@ -314,3 +314,28 @@ def test_self2self_adds_its_uncertainty_layer(viewer, train_widget, qtbot):
     spread = viewer.layers["small uncertainty"]
     assert spread.colormap.name == "magma"
     assert spread.data.shape == (64, 64) and np.asarray(spread.data).min() > 0
+
+
+@pytest.mark.slow
+def test_bayesian_blind_spot_adds_noise_and_posterior_layers(viewer, train_widget, qtbot):
+    """bsn from the widget: its noise kinds, the noise plot, noise std and posterior std."""
+    from tests.conftest import make_noisy
+
+    layer = viewer.add_image(make_noisy((64, 64))[0], name="small")
+    train_widget.method.setCurrentIndex(train_widget.method.findData("bsn"))
+    kinds = [train_widget.noise_kind.itemData(i) for i in range(train_widget.noise_kind.count())]
+    assert kinds == ["gaussian", "poisson-gaussian"]
+    assert train_widget.noise_plot.isVisibleTo(train_widget)
+    train_widget.noise_kind.setCurrentIndex(1)
+    assert train_widget.config().noise_model.kind == "poisson-gaussian"
+    train_widget.time_limit.setValue(0)
+    train_widget.steps.setValue(3)
+    train_widget.patch_size.setValue(32)
+    train_widget.batch_size.setValue(2)
+    train_widget.layer_picker.select(layer)
+    run_job(qtbot, train_widget, train_widget.start_training)
+    assert "small denoised" in viewer.layers
+    noise = np.asarray(viewer.layers["small noise std"].data)
+    post = np.asarray(viewer.layers["small posterior std"].data)
+    assert noise.shape == post.shape == (64, 64)
+    assert (post > 0).all() and (post < noise).all()

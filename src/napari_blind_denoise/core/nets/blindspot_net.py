@@ -36,6 +36,11 @@ from ..config import ModelConfig, NoiseModelConfig
 from .noise_net import Mixture
 
 MIN_VARIANCE = 1e-6  # floor of the prior and noise variances, normalised units (std 1e-3)
+PRIOR_INIT_STD = 0.03  # initial prior std, normalised units (the data's range is ~1)
+
+
+def _inv_softplus(y: float) -> float:
+    return math.log(math.expm1(y))
 
 
 def shift_down(x: torch.Tensor, rows: int, mode: str = "constant") -> torch.Tensor:
@@ -141,6 +146,23 @@ class BlindSpotNet(nn.Module):
             nn.Conv2d(4 * f, 4 * f, 1), nn.LeakyReLU(0.1, inplace=True),
             nn.Conv2d(4 * f, 2 * f, 1), nn.LeakyReLU(0.1, inplace=True),
             nn.Conv2d(2 * f, 2 * config.out_channels, 1))
+        self._init_variance()
+
+    def _init_variance(self) -> None:
+        """Start the prior variance small (``PRIOR_INIT_STD``) and nearly uniform.
+
+        The loss sees only the sum of prior and noise variance; the noise's is learned as the
+        floor of that sum, reached where the prior variance goes to ~0. From softplus(0) (a
+        prior std of 0.8 of the data's range) the head's bias needs ~1000 Adam steps to get
+        there: meanwhile the prior variance took up the noise, the prior mean learned little
+        (its errors weigh 1/variance) and the learned noise ended below the truth. Measured
+        on a 48² ramp with Gaussian noise, 300 steps: prior 17.8 dB from softplus(0), 33.4 dB
+        from this start.
+        """
+        last, c = self.head[-1], self.config.out_channels
+        with torch.no_grad():
+            last.weight[c:].mul_(0.1)
+            last.bias[c:].fill_(_inv_softplus(PRIOR_INIT_STD**2))
 
     def prior(self, x: torch.Tensor) -> Prior:
         """The prior mean and variance of every pixel of ``x`` ``(B, C, Y, X)``."""
@@ -169,10 +191,6 @@ class BlindSpotNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The prior mean (the "no Bayes" estimate)."""
         return self.prior(x).mean
-
-
-def _inv_softplus(y: float) -> float:
-    return math.log(math.expm1(y))
 
 
 NOISE_INIT_STD = 0.1  # initial noise std, normalised units (the data's range is ~1)
