@@ -218,6 +218,13 @@ class ParametricNoise(nn.Module):
                                   requires_grad=config.kind == "poisson-gaussian")
         self.register_buffer("bin_width", torch.zeros(channels))  # as the N-net's: none
 
+    @torch.no_grad()
+    def start_at(self, variance: float) -> None:
+        """Start from a noise variance ``variance`` (normalised units): ``b`` at it, and for
+        Poisson-Gaussian noise ``a`` at a tenth of it."""
+        self.raw_b.fill_(_inv_softplus(max(variance, MIN_VARIANCE)))
+        self.raw_a.fill_(_inv_softplus(max(variance / 10, MIN_VARIANCE)))
+
     def params(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(a, b)`` per channel, normalised units (``a`` is 0 for Gaussian noise)."""
         a = F.softplus(self.raw_a) if self.kind == "poisson-gaussian" else self.raw_a * 0
