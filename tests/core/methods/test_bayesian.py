@@ -129,6 +129,12 @@ def test_trains_outputs_and_round_trips(tmp_path: Path) -> None:
     assert table["b"] == pytest.approx(learned["b"], rel=1e-3, abs=1e-3)
     signal, std = result.curves["noise_curve"][0]
     np.testing.assert_allclose(std ** 2, learned["a"] * signal + learned["b"], rtol=1e-3)
+    # the N-net readers (the noise inspector's) read it too
+    from napari_blind_denoise.core.noise.model import has_noise_model, noise_density
+
+    assert has_noise_model(trained)
+    dens = noise_density(trained, 300.0, np.linspace(-50, 50, 5))
+    assert dens["std"] == pytest.approx(np.sqrt(learned["a"] * 300.0 + learned["b"]), rel=1e-3)
     loaded = load_model(save_model(trained, tmp_path / "model"))
     assert loaded.config == trained.config and loaded.method == "bsn"
     for mode in ("posterior", "prior"):
