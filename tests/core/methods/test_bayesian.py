@@ -179,7 +179,7 @@ def test_posterior_beats_prior_on_gaussian_noise() -> None:
 def test_learns_the_gaussian_sigma() -> None:
     clean = np.full((48, 48), 400.0, np.float32)
     noise = np.random.default_rng(0).normal(0, GAUSS_SIGMA, clean.shape)
-    trained, _ = _train(clean, noise, "gaussian", 100, 4)
+    trained, _ = _train(clean, noise, "gaussian", 60, 4)
     (learned,) = noise_parameters(trained)
     assert learned["a"] == 0
     assert learned["sigma"] == pytest.approx(GAUSS_SIGMA, rel=0.10)
