@@ -55,8 +55,9 @@ def main() -> int:
     ap.add_argument("--hela", type=int, default=2, help="number of HeLa channels")
     ap.add_argument("--jsonl", help="append one JSON line per image here")
     args = ap.parse_args()
-    cases = [("w2s", n) for n in image_names("w2s", args.w2s)]
-    cases += [("hela-scan", n) for n in image_names("hela-scan", args.hela)]
+    cases = [("w2s", n) for n in image_names("w2s", args.w2s)] if args.w2s > 0 else []
+    if args.hela > 0:
+        cases += [("hela-scan", n) for n in image_names("hela-scan", args.hela)]
     print("| image | blind spot | PSNR plain | PSNR TTA | gain (dB) | predict s plain | TTA |")
     print("|---|---|---|---|---|---|---|")
     for kind, name in cases:

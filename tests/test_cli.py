@@ -472,7 +472,7 @@ def test_noise_out_refused_for_n2s_model(capsys, noisy_tif: Path, tmp_path: Path
                "--steps", 2, "--save-model", model, "--quiet", *FAST)[0] == 0
     rc, _, err = cli(capsys, "predict", noisy_tif, "--model", model, "-o", tmp_path / "b.tif",
                      "--noise-out", tmp_path / "n")
-    assert rc == 2 and "noise outputs (nnet), not n2s" in err
+    assert rc == 2 and "noise outputs (nnet, bsn), not n2s" in err
     assert not (tmp_path / "b.tif").exists() and not (tmp_path / "n").exists()
 
 

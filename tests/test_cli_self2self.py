@@ -32,7 +32,8 @@ def test_help_offers_a_path(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["denoise", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "--uncertainty-out PATH" in text and "s2s only" in text
+    assert "--uncertainty-out PATH" in text and "s2s, bsn only" in text
+    assert "posterior_std.tif / uncertainty.tif" in text
     assert "--noise-out DIR" in text  # groups of several files keep a folder
 
 

@@ -11,7 +11,14 @@ from pathlib import Path
 
 from .core.device import DEVICE_CHOICES
 from .core.errors import InputError
-from .core.methods import METHODS, PRESETS, get_method, method_ids, output_groups
+from .core.methods import (
+    METHODS,
+    PRESETS,
+    default_config,
+    get_method,
+    method_ids,
+    output_groups,
+)
 
 
 class Progress:
@@ -65,7 +72,7 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
     add_device(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--blind-spot", metavar="auto|pixel|HxW", default=None,
-                   help="n2v/n2s/nnet/classical: what is hidden around each masked pixel: auto "
+                   help="n2v/n2s/nnet/classical/bsn: what is hidden around each masked pixel: auto "
                    "(default: from the noise correlation measured on the image), pixel, or a "
                    "block such as 1x5 or 3x3 for noise correlated between neighbouring pixels")
     missing = ", ".join(m.id for m in METHODS.values() if m.accepts_missing)
@@ -83,7 +90,17 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
     p.add_argument("--noise-model", choices=_noise_model_kinds(), default=None,
                    help=f"{', '.join(with_noise)} only: the learned noise distribution "
                    "(default gaussian)")
+    add_inference(p)
     add_common(p)
+
+
+def add_inference(p: argparse.ArgumentParser) -> None:
+    """The ``--inference`` flag: an inference mode of the method (checked before any work)."""
+    modes = "; ".join(f"{m.id}: {'|'.join(m.inference_modes(default_config(m.id)))}"
+                      for m in METHODS.values())
+    p.add_argument("--inference", metavar="MODE", default=None,
+                   help=f"how the trained network predicts (default: the method's first mode; "
+                   f"{modes})")
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
@@ -94,15 +111,17 @@ def add_device(p: argparse.ArgumentParser) -> None:
 
 def add_output_flags(p: argparse.ArgumentParser) -> None:
     """One ``--<group>-out`` flag per output group of the registered methods: a folder, or
-    for a group of one image (``uncertainty``) also that image's ``.tif``/``.zarr`` path."""
+    for a group in which every method writes one image (``uncertainty``) also that image's
+    ``.tif``/``.zarr`` path."""
     for group, ids in output_groups().items():
-        outs = {(o.name, o.kind) for m in ids for o in METHODS[m].outputs()
-                if o.group == group and o.files}
+        per_method = [[o for o in METHODS[m].outputs() if o.group == group and o.files]
+                      for m in ids]
+        outs = {(o.name, o.kind) for m_outs in per_method for o in m_outs}
         files = sorted(f"{name}.{_SUFFIX[kind]}" for name, kind in outs)
-        if len(outs) == 1 and next(iter(outs))[1] == "image":
+        if all(len(m_outs) == 1 and m_outs[0].kind == "image" for m_outs in per_method):
             p.add_argument(f"--{group}-out", metavar="PATH", dest=f"{group}_out",
                            help=f"{', '.join(ids)} only: write the {group} image to this "
-                           f".tif/.zarr path, or as {files[0]} into this folder")
+                           f".tif/.zarr path, or as {' / '.join(files)} into this folder")
         else:
             p.add_argument(f"--{group}-out", metavar="DIR", dest=f"{group}_out",
                            help=f"{', '.join(ids)} only: write {', '.join(files)} here")
@@ -147,7 +166,6 @@ def add_common(p: argparse.ArgumentParser) -> None:
 def make_config(args):
     """The :class:`DenoiseConfig` and device the flags ask for."""
     from .core.device import pick_device
-    from .core.methods import default_config
 
     device = pick_device(args.device)
     preset = args.preset or ("cpu" if device.type == "cpu" else "gpu")
@@ -162,6 +180,8 @@ def make_config(args):
     config = default_config(args.method, preset, noise_model=args.noise_model, **over)
     if args.blind_spot is not None:
         config = replace(config, mask=replace(config.mask, blind_spot=args.blind_spot))
+    if getattr(args, "inference", None) is not None:
+        get_method(args.method).check_mode(config, args.inference)
     return config, device
 
 

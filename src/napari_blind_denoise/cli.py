@@ -17,6 +17,7 @@ import numpy as np
 from ._cli_common import (
     add_common,
     add_device,
+    add_inference,
     add_output_flags,
     add_train_flags,
     check_flags,
@@ -43,7 +44,8 @@ def _train_and_apply(args, data, axes, groups=None, sink=None, attrs=None):
 
     config, device = make_config(args)
     session = TrainingSession(with_exclusions(args, data), axes, config, device=device)
-    return run_job(partial(run_pipeline, session, yardstick=not args.no_yardstick), args,
+    return run_job(partial(run_pipeline, session, yardstick=not args.no_yardstick,
+                           inference=args.inference), args,
                    groups or {}, sink, model_dir=args.save_model, attrs=attrs)
 
 
@@ -86,12 +88,15 @@ def cmd_predict(args) -> int:
     out_path = check_output_path(args.output, [args.input, args.model])
     device = pick_device(args.device)
     trained = load_model(args.model, device)
+    if args.inference is not None:
+        trained.spec.check_mode(trained.config, args.inference)
     groups = requested_outputs(args, trained.spec, [args.input, args.model])
     data, file_axes = read_image(args.input)
     axes = check_image(data, trained.axes_for(tuple(data.shape), args.axes or file_axes)).axes
     sink = output_sink(args, out_path, groups)
-    result = run_job(partial(apply_pipeline, trained, data, axes, device=device), args, groups,
-                     sink, attrs={"method": trained.method})
+    result = run_job(partial(apply_pipeline, trained, data, axes, device=device,
+                             inference=args.inference), args, groups, sink,
+                     attrs={"method": trained.method})
     extra = write_group_files(args, groups, result, sink)
     emit(args, {"method": trained.method, "input": str(args.input), "output": str(out_path),
                 "model": str(args.model), "total_seconds": round(time.perf_counter() - t0, 3),
@@ -235,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", required=True)
     r.add_argument("--axes")
     add_device(r)
+    add_inference(r)
     add_common(r)
     add_output_flags(r)
     r.set_defaults(func=cmd_predict)

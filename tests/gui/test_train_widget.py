@@ -343,3 +343,28 @@ def test_classical_filter_is_calibrated_in_the_worker(viewer, sample, train_widg
     assert out.metadata["napari_blind_denoise"]["adapted"]["classical"] == chosen
     gain = psnr_vs(out.data[:], sample[1].data) - psnr_vs(sample[0].data, sample[1].data)
     assert gain > 3.0, f"denoised layer only {gain:.2f} dB better than the input"
+
+
+@pytest.mark.slow
+def test_bayesian_blind_spot_adds_noise_and_posterior_layers(viewer, train_widget, qtbot):
+    """bsn from the widget: its noise kinds, the noise plot, noise std and posterior std."""
+    from tests.conftest import make_noisy
+
+    layer = viewer.add_image(make_noisy((64, 64))[0], name="small")
+    train_widget.method.setCurrentIndex(train_widget.method.findData("bsn"))
+    kinds = [train_widget.noise_kind.itemData(i) for i in range(train_widget.noise_kind.count())]
+    assert kinds == ["gaussian", "poisson-gaussian"]
+    assert train_widget.noise_plot.isVisibleTo(train_widget)
+    train_widget.noise_kind.setCurrentIndex(1)
+    assert train_widget.config().noise_model.kind == "poisson-gaussian"
+    train_widget.time_limit.setValue(0)
+    train_widget.steps.setValue(3)
+    train_widget.patch_size.setValue(32)
+    train_widget.batch_size.setValue(2)
+    train_widget.layer_picker.select(layer)
+    run_job(qtbot, train_widget, train_widget.start_training)
+    assert "small denoised" in viewer.layers
+    noise = np.asarray(viewer.layers["small noise std"].data)
+    post = np.asarray(viewer.layers["small posterior std"].data)
+    assert noise.shape == post.shape == (64, 64)
+    assert (post > 0).all() and (post < noise).all()

@@ -10,8 +10,9 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, Self
 
 MaskKind = Literal["n2v", "n2s"]
-NoiseKind = Literal["gaussian", "gmm2", "gmm3"]
-NOISE_MODEL_KINDS: tuple[str, ...] = ("gaussian", "gmm2", "gmm3")
+NoiseKind = Literal["gaussian", "gmm2", "gmm3", "poisson-gaussian"]
+# every kind of learned noise model; each method accepts some (Method.noise_model_kinds)
+NOISE_MODEL_KINDS: tuple[str, ...] = ("gaussian", "gmm2", "gmm3", "poisson-gaussian")
 
 
 class _FromDict:
@@ -220,15 +221,18 @@ class TileConfig(_FromDict):
 
 @dataclass(frozen=True, kw_only=True)
 class NoiseModelConfig(_FromDict):
-    """The learned noise model of ``nnet`` (the N-net): distribution of ``Y - X`` given ``X``.
+    """The learned noise model of ``nnet`` (the N-net) or ``bsn``: distribution of ``Y - X``
+    given ``X``.
 
     Parameters
     ----------
     kind
-        ``"gaussian"`` (default): one zero-mean Gaussian (the paper's "G1");
-        ``"gmm2"`` / ``"gmm3"``: a mixture of 2 or 3 Gaussians (weights, means, stds),
-        centred to zero mean. The default denoised best in our benchmark; the mixtures fit
-        skewed noise (low photon counts) better (docs/methods.md).
+        ``"gaussian"`` (default): one zero-mean Gaussian (the paper's "G1"; for ``bsn`` one
+        learned std per channel); ``"gmm2"`` / ``"gmm3"`` (``nnet``): a mixture of 2 or 3
+        Gaussians (weights, means, stds), centred to zero mean. The default denoised best in
+        our benchmark; the mixtures fit skewed noise (low photon counts) better
+        (docs/methods.md). ``"poisson-gaussian"`` (``bsn``): variance ``a * signal + b``,
+        ``a`` and ``b`` learned. Impulse noise is not implemented.
     hidden
         Width of the pixel-wise MLP (1x1 convolutions) mapping the signal value to the
         noise parameters.
@@ -252,6 +256,9 @@ class NoiseModelConfig(_FromDict):
     calibrate: bool = True
 
     def __post_init__(self) -> None:
+        if self.kind == "impulse":
+            raise ValueError("impulse noise is not implemented (bsn learns gaussian or "
+                             "poisson-gaussian noise)")
         if self.kind not in NOISE_MODEL_KINDS:
             raise ValueError(f"noise model kind must be one of {NOISE_MODEL_KINDS}, "
                              f"got {self.kind!r}")
@@ -265,7 +272,7 @@ class NoiseModelConfig(_FromDict):
     @property
     def components(self) -> int:
         """Number of Gaussian components (1, 2 or 3)."""
-        return 1 if self.kind == "gaussian" else int(self.kind[-1])
+        return int(self.kind[-1]) if self.kind.startswith("gmm") else 1
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -137,11 +137,13 @@ def _train(session: TrainingSession, stop: threading.Event):
 def run_pipeline(session: TrainingSession, *, sink=None, tile: TileConfig | None = None,
                  stop: threading.Event | None = None, outputs: Sequence[ExtraOutput] = (),
                  model_dir: str | Path | None = None, attrs: dict[str, Any] | None = None,
-                 yardstick: bool = False) -> Generator[object, None, PipelineResult]:
+                 yardstick: bool = False, inference: str | None = None,
+                 ) -> Generator[object, None, PipelineResult]:
     """Train ``session``, keep the best model, save it (``model_dir``), then denoise the
-    training data and compute ``outputs`` (see :func:`apply_pipeline`); with ``yardstick``,
-    then compare the model with a calibrated classical filter (:func:`compare_with_classical`,
-    a few seconds; skipped for methods that are not compared)."""
+    training data (with the method's ``inference`` mode; ``None``: its default) and compute
+    ``outputs`` (see :func:`apply_pipeline`); with ``yardstick``, then compare the model
+    with a calibrated classical filter (:func:`compare_with_classical`, a few seconds;
+    skipped for methods that are not compared)."""
     t0 = time.perf_counter()
     stop = stop if stop is not None else threading.Event()
     trained = yield from _train(session, stop)
@@ -151,7 +153,8 @@ def run_pipeline(session: TrainingSession, *, sink=None, tile: TileConfig | None
         attrs = {**(attrs or {}), "adapted": adapted}
     result = yield from apply_pipeline(
         trained, session.data, session.layout.axes, sink=sink, tile=tile, stop=stop,
-        outputs=outputs, model_dir=model_dir, device=session.device, attrs=attrs)
+        outputs=outputs, model_dir=model_dir, device=session.device, attrs=attrs,
+        inference=inference)
     if yardstick and result.complete and session.method.compared_with_classical \
             and not stop.is_set():
         yield Phase("output", "comparison with a calibrated classical filter")

@@ -49,7 +49,8 @@ from ._workers import train_and_predict
 PRESET_LABELS = {"cpu": "Fast CPU", "gpu": "Quality GPU"}
 # the first entry is the default; it matches NoiseModelConfig's default kind (measured best)
 NOISE_LABELS = {"gaussian": "Gaussian", "gmm2": "Gaussian mixture, 2 components",
-                "gmm3": "Gaussian mixture, 3 components"}
+                "gmm3": "Gaussian mixture, 3 components",
+                "poisson-gaussian": "Poisson–Gaussian (variance a·signal + b)"}
 STATUS_SECONDS = 0.1  # progress bar and status line refresh at most ten times a second
 DEFAULT_TIME_LIMIT = 60  # seconds: a demo-sized run on a laptop CPU
 BLIND_SPOTS = ("auto", "pixel", "3x3", "3x5", "5x3", "3x7", "5x5", "7x7", "1x5", "5x1")

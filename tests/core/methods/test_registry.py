@@ -15,14 +15,14 @@ from napari_blind_denoise.core import (
 
 
 def test_registry() -> None:
-    assert method_ids() == ["n2v", "n2s", "nnet", "s2s", "classical"]
+    assert method_ids() == ["n2v", "n2s", "nnet", "s2s", "classical", "bsn"]
     for mid, method in METHODS.items():
         assert method.id == mid
-        if mid != "s2s":  # Self2Self samples its own Bernoulli masks
+        if mid not in ("s2s", "bsn"):  # s2s samples Bernoulli masks, bsn has none
             assert method.mask.kind == ("n2s" if mid in ("nnet", "classical") else mid)
         assert method.name and method.description
     assert [m for m, v in METHODS.items() if v.accepts_missing] == ["s2s"]
-    assert [m for m, v in METHODS.items() if v.noise_model] == ["nnet"]
+    assert [m for m, v in METHODS.items() if v.noise_model] == ["nnet", "bsn"]
 
 
 @pytest.mark.parametrize("method", ["n2v", "n2s", "nnet"])

@@ -19,6 +19,7 @@ from .base import (
     Scores,
     masked_l2,
 )
+from .bayesian import BayesianBlindSpotMethod
 from .blindspot import MaskedMethod, Noise2Self, Noise2Void
 from .classical import Classical
 from .nnet import NNet
@@ -40,7 +41,8 @@ def unregister(method_id: str) -> None:
     METHODS.pop(method_id, None)
 
 
-for _method in (Noise2Void(), Noise2Self(), NNet(), Self2Self(), Classical()):
+for _method in (Noise2Void(), Noise2Self(), NNet(), Self2Self(), Classical(),
+                BayesianBlindSpotMethod()):
     register(_method)
 
 
@@ -97,8 +99,9 @@ def default_config(method: str = "n2v", preset: str = "cpu", *,
         ``"cpu"`` or ``"gpu"``: the shared settings of :data:`PRESETS`, as the method
         adapts them (:meth:`Method.preset`; ``s2s`` has its own).
     noise_model
-        Methods with a noise model (``nnet``) only: a kind (``"gaussian"``, ``"gmm2"``,
-        ``"gmm3"``) or a :class:`NoiseModelConfig`; ``None`` gives the default (``gaussian``).
+        Methods with a noise model only: a kind (``nnet``: ``"gaussian"``, ``"gmm2"``,
+        ``"gmm3"``; ``bsn``: ``"gaussian"``, ``"poisson-gaussian"``) or a
+        :class:`NoiseModelConfig`; ``None`` gives the default (``gaussian``).
     train_overrides
         :class:`TrainConfig` fields (``steps=``, ``time_budget=``...).
     """
@@ -115,8 +118,8 @@ def default_config(method: str = "n2v", preset: str = "cpu", *,
                          noise_model=spec.noise_config(noise_model), **fields)
 
 
-__all__ = ["METHODS", "PRESETS", "Batch", "Classical", "ExtraOutput", "Fitted", "MaskedMethod",
-           "Method", "Monitor", "NNet", "Noise2Self", "Noise2Void", "OutputContext", "Scores",
-           "Self2Self",
+__all__ = ["METHODS", "PRESETS", "Batch", "BayesianBlindSpotMethod", "Classical", "ExtraOutput",
+           "Fitted", "MaskedMethod", "Method", "Monitor", "NNet", "Noise2Self", "Noise2Void",
+           "OutputContext", "Scores", "Self2Self",
            "default_config", "get_method", "masked_l2", "method_ids", "output_groups",
            "register", "unregister"]

@@ -231,9 +231,16 @@ class Method:
             if noise_model is not None:
                 raise ValueError(f"method {self.id!r} has no noise model")
             return None
-        if isinstance(noise_model, NoiseModelConfig):
-            return noise_model
-        return NoiseModelConfig() if noise_model is None else NoiseModelConfig(kind=noise_model)
+        if not isinstance(noise_model, NoiseModelConfig):
+            noise_model = NoiseModelConfig(kind=noise_model or self.noise_model_kinds[0])
+        self.check_noise_kind(noise_model)
+        return noise_model
+
+    def check_noise_kind(self, noise_model: NoiseModelConfig) -> None:
+        """Refuse a noise-model kind this method does not learn."""
+        if noise_model.kind not in self.noise_model_kinds:
+            raise ValueError(f"noise model kind {noise_model.kind!r} is not one method "
+                             f"{self.id!r} learns; choose from {list(self.noise_model_kinds)}")
 
     def fit_config(self, config: DenoiseConfig) -> DenoiseConfig:
         """``config`` completed and checked for this method (its noise model)."""
@@ -244,6 +251,8 @@ class Method:
         if config.noise_model is not None and not self.noise_model_kinds:
             raise ValueError(f"method {self.id!r} has no noise model; "
                              "leave DenoiseConfig.noise_model as None")
+        if config.noise_model is not None:
+            self.check_noise_kind(config.noise_model)
         return config
 
     # -- training ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import NOISE_MODEL_KINDS, DenoiseConfig, MaskConfig
+from ..config import DenoiseConfig, MaskConfig
 from ..data.normalize import NormStats, quantization_step
 from ..device import autocast
 from ..losses import masked_mse, masked_nll
@@ -78,7 +78,7 @@ class NNet(MaskedMethod):
                    "(N-net, Gaussian or Gaussian mixture) by masked-pixel likelihood "
                    "(Ollion et al. 2021).")
     mask: ClassVar[MaskConfig] = MaskConfig(kind="n2s", grid_period=4, blind_spot="auto")
-    noise_model_kinds = NOISE_MODEL_KINDS
+    noise_model_kinds = ("gaussian", "gmm2", "gmm3")
 
     # -- training ---------------------------------------------------------------------------
     def network(self, config: DenoiseConfig) -> nn.Module:
@@ -109,17 +109,8 @@ class NNet(MaskedMethod):
         model.noise_net.bin_width.copy_(torch.as_tensor(step / scale))
 
     def monitor(self, model: nn.Module, signal: torch.Tensor, norm: NormStats) -> Monitor:
-        """``(signal, std)`` of channel 0 over the signal range of the validation patches
-        (input units); ``info["signal_range"]`` per channel."""
-        flat = signal.detach().float().transpose(0, 1).reshape(signal.shape[1], -1).cpu()
-        q = torch.quantile(flat[:, :: max(1, flat.shape[1] // 100_000)],
-                           torch.tensor([0.005, 0.995]), dim=1).numpy()  # (2, C)
-        low = np.asarray(norm.low)
-        scale = np.asarray(norm.high) - low
-        rng = q * scale + low
-        s, std = curve_from_net(model.noise_net, norm, tuple(rng[:, 0]), CURVE_POINTS, 0)
-        info = {"signal_range": [[float(a), float(b)] for a, b in rng.T]}
-        return Monitor((tuple(map(float, s)), tuple(map(float, std))), info)
+        """The live noise curve (:func:`noise_monitor`)."""
+        return noise_monitor(model.noise_net, signal, norm)
 
     def finish(self, trained: TrainedModel, data, layout: Layout, *,
                stop: threading.Event | None = None) -> TrainedModel:
@@ -146,19 +137,39 @@ class NNet(MaskedMethod):
     # -- outputs ----------------------------------------------------------------------------
     def outputs(self) -> tuple[ExtraOutput, ...]:
         """Noise std map, residual, noise curve (model and measured), noise summary."""
-        return (
-            ExtraOutput("noise_std", "image", "noise", "noise std", _noise_std,
-                        colormap="magma"),
-            ExtraOutput("residual", "image", "noise", "residual", _residual, files=False),
-            ExtraOutput("noise_curve", "curve", "noise", "noise model", _model_curves,
-                        columns=("signal", "std")),
-            ExtraOutput("measured_noise_curve", "curve", "noise", "measured residual std",
-                        _measured_curves, files=False, style="measured",
-                        columns=("signal", "std")),
-            ExtraOutput("noise_model", "table", "noise", "noise model summary", _summary,
-                        summary=_one_line,
-                        report=(("noise_model", "kind"), ("noise_a", "a"), ("noise_b", "b"))),
-        )
+        return noise_outputs()
+
+
+def noise_monitor(noise_net: nn.Module, signal: torch.Tensor, norm: NormStats) -> Monitor:
+    """A noise model's live curve: ``(signal, std)`` of channel 0 over the signal range of
+    the validation patches (input units); ``info["signal_range"]`` per channel."""
+    flat = signal.detach().float().transpose(0, 1).reshape(signal.shape[1], -1).cpu()
+    q = torch.quantile(flat[:, :: max(1, flat.shape[1] // 100_000)],
+                       torch.tensor([0.005, 0.995]), dim=1).numpy()  # (2, C)
+    low = np.asarray(norm.low)
+    scale = np.asarray(norm.high) - low
+    rng = q * scale + low
+    s, std = curve_from_net(noise_net, norm, tuple(rng[:, 0]), CURVE_POINTS, 0)
+    info = {"signal_range": [[float(a), float(b)] for a, b in rng.T]}
+    return Monitor((tuple(map(float, s)), tuple(map(float, std))), info)
+
+
+def noise_outputs() -> tuple[ExtraOutput, ...]:
+    """The outputs of a learned noise model (a model with a ``noise_net`` that
+    :mod:`~napari_blind_denoise.core.noise.model` reads): noise std map, residual, noise
+    curve (model and measured), noise summary."""
+    return (
+        ExtraOutput("noise_std", "image", "noise", "noise std", _noise_std, colormap="magma"),
+        ExtraOutput("residual", "image", "noise", "residual", _residual, files=False),
+        ExtraOutput("noise_curve", "curve", "noise", "noise model", _model_curves,
+                    columns=("signal", "std")),
+        ExtraOutput("measured_noise_curve", "curve", "noise", "measured residual std",
+                    _measured_curves, files=False, style="measured",
+                    columns=("signal", "std")),
+        ExtraOutput("noise_model", "table", "noise", "noise model summary", _summary,
+                    summary=_one_line,
+                    report=(("noise_model", "kind"), ("noise_a", "a"), ("noise_b", "b"))),
+    )
 
 
 def _noise_std(ctx: OutputContext, out):

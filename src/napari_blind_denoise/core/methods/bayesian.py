@@ -1,0 +1,216 @@
+"""Blind-spot network with Bayesian posterior-mean inference (Laine et al. 2019): ``bsn``.
+
+The blind spot is built into the network (:class:`~napari_blind_denoise.core.nets.
+BlindSpotNet`: four rotated half-plane UNets), so training needs no masker: every pixel of
+every window is scored. The network outputs a Gaussian prior ``N(mu_x, s_x^2)`` for the
+clean pixel from its surroundings; the noise model (``gaussian``: variance ``b``;
+``poisson-gaussian``: ``a * x + b``, with ``a, b`` learned global scalars per channel) gives
+the noisy pixel's likelihood ``N(mu_x, s_x^2 + s_n^2(mu_x))``, whose negative log is the loss.
+
+Inference (``posterior``, the default) combines the prior with the noisy pixel ``y`` that the
+network never saw: ``x^ = (s_n^2 mu_x + s_x^2 y) / (s_x^2 + s_n^2)``, the posterior mean of
+a Gaussian prior and Gaussian noise; ``prior`` returns ``mu_x`` alone ("no Bayes"). The
+posterior standard deviation ``sqrt(s_x^2 s_n^2 / (s_x^2 + s_n^2))`` is the ``uncertainty``
+output ``posterior_std``; the learned noise model gives the same noise outputs as N-net.
+
+Correlated noise: ``blind_spot="auto"`` (the default) measures the noise correlation when
+training starts (as n2v/n2s do) and widens the architectural blind spot to the correlated
+neighbours plus one pixel (the branches' shift grows from 1 row to ``e + 2``). The Bayesian
+step then still adds back the noisy pixel with weight ``s_x^2 / (s_x^2 + s_n^2)``; the prior
+sees no noise correlated with that pixel's, so the combination stays unbiased, but the noise
+it keeps is correlated between neighbours (it shows as texture, not grain), and the prior,
+from farther context, is less certain, so that weight grows (docs/methods.md).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import DenoiseConfig, MaskConfig
+from ..data.patches import AXIS_PRESERVING, DIHEDRAL
+from ..device import autocast
+from ..errors import InputError
+from ..losses import masked_mse
+from ..nets import BayesianBlindSpot, BlindSpotNet, ParametricNoise
+from .base import Batch, ExtraOutput, Inferrer, Method, Monitor, OutputContext, Scores
+from .blindspot import auto_blind_spot
+from .nnet import NOISE_NET_MAX_LR, noise_monitor, noise_outputs
+
+if TYPE_CHECKING:
+    from ..data.axes import Layout
+    from ..data.normalize import NormStats
+    from ..trained import TrainedModel
+
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+# Adam's betas for the noise parameters: a shorter memory of the squared gradient (100 steps
+# instead of 1000) than the network's, so early large gradients do not slow them for long
+NOISE_BETAS = (0.9, 0.99)
+
+
+def gaussian_nll(y: torch.Tensor, mean: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
+    """Per-pixel negative log-likelihood of ``y`` under ``N(mean, variance)``."""
+    return 0.5 * (variance.log() + (y - mean).square() / variance) + HALF_LOG_2PI
+
+
+def likelihood(model: BayesianBlindSpot, batch: Batch) -> Scores:
+    """NLL of the noisy pixels under the prior convolved with the noise model.
+
+    The noise variance sees the prior mean detached (as N-net's noise model sees the
+    signal): the prior is pulled only towards values that make the observed pixels likely,
+    never towards signal levels where the noise model predicts a convenient variance.
+    """
+    with autocast(batch.input.device):
+        prior = model.net.prior(batch.input)
+    mean, var_x = prior.mean.float(), prior.variance.float()
+    var_n = model.noise_net.variance(mean.detach())
+    nll = gaussian_nll(batch.target, mean, var_x + var_n)
+    loss = (nll * batch.mask).sum() / batch.mask.sum().clamp_min(1.0)
+    return Scores(loss, masked_mse(mean, batch.target, batch.mask).detach(), mean)
+
+
+def posterior(model: BayesianBlindSpot, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior mean and standard deviation of the clean pixels of ``x`` (normalised)."""
+    prior = model.net.prior(x)
+    mean, var_x = prior.mean.float(), prior.variance.float()
+    var_n = model.noise_net.variance(mean)
+    total = var_x + var_n
+    return (var_n * mean + var_x * x.float()) / total, (var_x * var_n / total).sqrt()
+
+
+class BayesianBlindSpotMethod(Method):
+    """Blind-spot network with a Gaussian prior and Bayesian inference (module docstring)."""
+
+    id = "bsn"
+    name = "Blind-spot network, Bayesian"
+    description = ("A blind spot built into the network (four rotated half-plane UNets), a "
+                   "Gaussian prior per pixel combined with the noisy pixel itself by a learned "
+                   "noise model (Laine et al. 2019).")
+    mask: ClassVar[MaskConfig] = MaskConfig(blind_spot="auto")
+    noise_model_kinds = ("gaussian", "poisson-gaussian")
+
+    # -- training ---------------------------------------------------------------------------
+    def adapt(self, config: DenoiseConfig, data, layout: Layout
+              ) -> tuple[DenoiseConfig, dict[str, Any]]:
+        """One channel only; ``blind_spot="auto"``: the architectural blind spot widened to
+        the noise correlation measured on the image (``pixel`` when independent)."""
+        if layout.channels != 1:
+            raise InputError(f"bsn handles one channel, the image has {layout.channels} (axes "
+                             f"{layout.axes}); a covariance between channels is not "
+                             "implemented: denoise each channel on its own, or use n2s/nnet")
+        config, info = auto_blind_spot(config, data, layout)
+        if config.mask.blind_spot != "pixel" and "notice" in info:
+            info["notice"] += (" (bsn: the network's blind spot widened; the posterior step "
+                               "keeps part of the correlated noise, see docs/methods.md; "
+                               "n2s may do better on such noise)")
+        return config, info
+
+    def network(self, config: DenoiseConfig) -> nn.Module:
+        """The four-branch blind-spot prior network and the parametric noise model."""
+        return BayesianBlindSpot(BlindSpotNet(config.model, config.mask.hide),
+                                 ParametricNoise(config.model.in_channels, config.noise_model))
+
+    def objective(self, model: nn.Module, batch: Batch) -> Scores:
+        """Every pixel's likelihood (:func:`likelihood`)."""
+        return likelihood(model, batch)
+
+    def param_groups(self, model: nn.Module, config: DenoiseConfig) -> list[dict]:
+        """The prior network at the schedule's rate, the noise parameters at
+        ``noise_model.lr_scale`` times it (capped, as N-net's), with ``NOISE_BETAS``."""
+        return [{"params": list(model.net.parameters()), "lr_scale": 1.0, "lr_max": math.inf},
+                {"params": [p for p in model.noise_net.parameters() if p.requires_grad],
+                 "lr_scale": config.noise_model.lr_scale, "lr_max": NOISE_NET_MAX_LR,
+                 "betas": NOISE_BETAS}]
+
+    def prepare(self, model: nn.Module, data, layout: Layout, norm: NormStats,
+                config: DenoiseConfig) -> None:
+        """Start from the data: the prior mean at the median, the noise at a robust estimate.
+
+        The noise std is estimated from the differences of horizontally neighbouring pixels
+        (``1.4826 * MAD / sqrt(2)``; edges inflate it a little) on a central crop of the
+        first plane. From a generic start, the first steps' residuals were many times the
+        model's variance: their huge gradients filled Adam's second-moment estimate, and
+        the noise parameter then crept at a quarter of its rate for the rest of a short run.
+        """
+        plane = next(iter(layout.planes()))
+        h, w = layout.height, layout.width
+        ys = slice(max(0, h // 2 - 256), min(h, h // 2 + 256))
+        xs = slice(max(0, w // 2 - 256), min(w, w // 2 + 256))
+        crop = norm.normalize(np.asarray(layout.read(data, plane, ys, xs), np.float32))[0]
+        diff = np.diff(crop, axis=-1).ravel()
+        sigma = 1.4826 * float(np.median(np.abs(diff - np.median(diff)))) / math.sqrt(2)
+        model.noise_net.start_at(max(sigma, 1e-3) ** 2)
+        with torch.no_grad():
+            model.net.head[-1].bias[:1].fill_(float(np.median(crop)))
+
+    def monitor(self, model: nn.Module, signal: torch.Tensor, norm: NormStats) -> Monitor:
+        """The live noise curve."""
+        return noise_monitor(model.noise_net, signal, norm)
+
+    def transforms(self, config: DenoiseConfig) -> tuple[int, ...]:
+        """All 8 flips/rotations, or (oblong blind spot) those keeping Y and X in place."""
+        ey, ex = config.mask.hide
+        return DIHEDRAL if ey == ex else AXIS_PRESERVING
+
+    # -- inference --------------------------------------------------------------------------
+    def inference_modes(self, config: DenoiseConfig) -> tuple[str, ...]:
+        """``posterior`` (the prior combined with the noisy pixel) or ``prior`` (its mean)."""
+        return ("posterior", "prior")
+
+    def inferrer(self, trained: TrainedModel, mode: str) -> Inferrer:
+        """The posterior mean, or the prior mean."""
+        self.check_mode(trained.config, mode)
+        if mode == "prior":
+            return lambda model, x: model(x).float()
+        return lambda model, x: posterior(model, x)[0]
+
+    def remedy(self, config: DenoiseConfig) -> str:
+        """A larger blind spot, or n2s."""
+        return ("noise correlated between neighbouring pixels passes a small blind spot: try "
+                "--blind-spot 3x3 or 5x5, or n2s")
+
+    # -- outputs ----------------------------------------------------------------------------
+    def outputs(self) -> tuple[ExtraOutput, ...]:
+        """The noise model's outputs and the posterior standard deviation."""
+        return (*noise_outputs(),
+                ExtraOutput("posterior_std", "image", "uncertainty", "posterior std",
+                            _posterior_std, colormap="magma"))
+
+
+def _posterior_std(ctx: OutputContext, out):
+    """Per pixel: the posterior standard deviation, input units."""
+    from ..predict import predict
+
+    trained = ctx.trained
+    low = np.asarray(trained.norm.low, np.float32)
+    scale = np.asarray(trained.norm.high, np.float32) - low
+    offset = torch.as_tensor(low / scale).view(1, -1, 1, 1)
+
+    def infer(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        # offset so that the predictor's de-normalisation (* scale + low) leaves std * scale
+        return posterior(model, x)[1] - offset.to(x.device)
+
+    device = next(trained.model.parameters()).device
+    yield from predict(trained, ctx.noisy, ctx.layout.axes, tile=ctx.tile, out=out,
+                       device=device, inferrer=infer, stop=ctx.stop)
+
+
+def noise_parameters(trained: TrainedModel) -> list[dict[str, float]]:
+    """The learned noise model per channel, input units: ``variance = a * signal + b``
+    (``a`` = 0 for Gaussian noise, whose std ``sigma`` = ``sqrt(b)``)."""
+    a_n, b_n = (p.detach().cpu().double().numpy() for p in trained.model.noise_net.params())
+    out = []
+    for c in range(len(a_n)):
+        low = float(trained.norm.low[c])
+        scale = float(trained.norm.high[c]) - low
+        a = float(a_n[c]) * scale
+        b = float(b_n[c]) * scale * scale - a * low
+        out.append({"channel": c, "a": a, "b": b, "sigma": math.sqrt(max(b, 0.0))})
+    return out
+
+
+__all__ = ["BayesianBlindSpotMethod", "likelihood", "noise_parameters", "posterior"]

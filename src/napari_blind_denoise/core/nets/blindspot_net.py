@@ -1,0 +1,255 @@
+"""A blind spot built into the network (Laine et al. 2019), and its learned noise model.
+
+:class:`HalfPlaneUNet` is a UNet in which every output pixel sees only the input rows at or
+above its own: each convolution's output is shifted down by ``k // 2`` rows (the input is
+padded with ``k - 1`` zero rows on top, none below), and each downsampling first shifts the
+features down by one row, so that the pooled row ``j`` covers rows ``2j - 1`` and ``2j``,
+which the nearest-neighbour upsampling hands back to rows ``2j`` and ``2j + 1`` only.
+
+:class:`BlindSpotNet` runs four rotated copies of the input (0°, 90°, 180°, 270°) through one
+shared :class:`HalfPlaneUNet`, shifts each result down by one more row (so a pixel's own row
+is out of view: the half-plane is *strictly* above it), rotates them back, concatenates them
+and combines them by 1x1 convolutions (the last shift pads zeros: no copy of the pixel's
+own row comes into view). Together the four half-planes see every pixel except
+the centre. With ``hide=(ey, ex)`` the shifts are ``ey + 1`` rows for the vertical branches
+and ``ex + 1`` for the horizontal ones: the hidden block is ``(2 ey + 1) x (2 ex + 1)``
+(noise correlated between neighbours).
+
+The output is a Gaussian prior for the clean pixel: its mean and variance (softplus). One
+channel only: a covariance between channels (a Cholesky factor) is not implemented.
+
+Padding never mirrors (that would copy pixels from below into view): inside the UNet it
+replicates the edge (a copy of a row at or above), to a multiple of ``2**depth`` it is zeros
+at the bottom and right.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig, NoiseModelConfig
+from .noise_net import Mixture
+
+MIN_VARIANCE = 1e-6  # floor of the prior and noise variances, normalised units (std 1e-3)
+PRIOR_INIT_STD = 0.03  # initial prior std, normalised units (the data's range is ~1)
+
+
+def _inv_softplus(y: float) -> float:
+    return math.log(math.expm1(y))
+
+
+def shift_down(x: torch.Tensor, rows: int, mode: str = "constant") -> torch.Tensor:
+    """``x`` ``(..., Y, X)`` moved down by ``rows`` rows, bottom rows dropped; on top zeros
+    or (``mode="replicate"``) copies of the first row."""
+    if rows == 0:
+        return x
+    return F.pad(x, (0, 0, rows, 0), mode=mode)[..., : x.shape[-2], :]
+
+
+class ShiftConv2d(nn.Conv2d):
+    """A ``k x k`` convolution whose output row ``i`` sees input rows ``i - k + 1 .. i``.
+
+    Padding replicates the edge pixels (``k - 1`` rows on top, ``k // 2`` columns either
+    side, none below): a copy of row ``i`` or of a row above is still in the half-plane, and,
+    unlike zeros, a flat extension tells the network little about where the border is, so
+    it behaves the same on windows of the training size and on larger tiles.
+    """
+
+    def __init__(self, c_in: int, c_out: int, k: int = 3) -> None:
+        super().__init__(c_in, c_out, k, padding=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pad (replicate) above and at the sides, then convolve without padding."""
+        k = self.kernel_size[0]
+        return super().forward(F.pad(x, (k // 2, k // 2, k - 1, 0), mode="replicate"))
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(ShiftConv2d(c_in, c_out), nn.LeakyReLU(0.1, inplace=True),
+                         ShiftConv2d(c_out, c_out), nn.LeakyReLU(0.1, inplace=True))
+
+
+def shifted_pool(x: torch.Tensor) -> torch.Tensor:
+    """2x2 max pooling after a one-row shift down (row ``j`` pools rows ``2j - 1, 2j``)."""
+    return F.max_pool2d(shift_down(x, 1, "replicate"), 2)
+
+
+class HalfPlaneUNet(nn.Module):
+    """UNet whose output pixel ``(i, j)`` depends on input rows ``<= i`` only.
+
+    ``(B, C, Y, X)`` in (Y, X multiples of ``2**depth``), ``(B, base_channels, Y, X)`` out.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        ch = [config.base_channels * 2**i for i in range(config.depth + 1)]
+        self.down = nn.ModuleList()
+        c_prev = config.in_channels
+        for c in ch[:-1]:
+            self.down.append(_block(c_prev, c))
+            c_prev = c
+        self.bottom = _block(ch[-2], ch[-1])
+        self.up = nn.ModuleList(nn.Conv2d(ch[i], ch[i - 1], 1)
+                                for i in range(config.depth, 0, -1))
+        self.dec = nn.ModuleList(_block(2 * ch[i - 1], ch[i - 1])
+                                 for i in range(config.depth, 0, -1))
+        self.channels = ch[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of ``x``; row ``i`` sees rows ``<= i``."""
+        skips = []
+        for block in self.down:
+            x = block(x)
+            skips.append(x)
+            x = shifted_pool(x)
+        x = self.bottom(x)
+        for up, dec in zip(self.up, self.dec, strict=True):
+            x = F.interpolate(up(x), scale_factor=2.0, mode="nearest")
+            x = dec(torch.cat([x, skips.pop()], dim=1))
+        return x
+
+
+class Prior(NamedTuple):
+    """Gaussian prior of the clean pixel, each ``(B, C, Y, X)``, normalised units."""
+
+    mean: torch.Tensor
+    variance: torch.Tensor
+
+
+class BlindSpotNet(nn.Module):
+    """Four rotated half-plane views, combined: each output pixel never sees its input pixel.
+
+    Parameters
+    ----------
+    config
+        ``depth``, ``base_channels``, ``in_channels`` (1) of the shared UNet.
+    hide
+        ``(ey, ex)``: also hide the neighbours up to ``ey`` rows and ``ex`` columns away.
+    """
+
+    def __init__(self, config: ModelConfig, hide: tuple[int, int] = (0, 0)) -> None:
+        super().__init__()
+        if config.in_channels != 1:
+            raise ValueError("the blind-spot network (bsn) handles one channel; a covariance "
+                             "between channels is not implemented: denoise each channel on "
+                             "its own, or use n2s or nnet")
+        self.config = config
+        self.hide = tuple(hide)
+        self.unet = HalfPlaneUNet(config)
+        f = self.unet.channels
+        self.head = nn.Sequential(
+            nn.Conv2d(4 * f, 4 * f, 1), nn.LeakyReLU(0.1, inplace=True),
+            nn.Conv2d(4 * f, 2 * f, 1), nn.LeakyReLU(0.1, inplace=True),
+            nn.Conv2d(2 * f, 2 * config.out_channels, 1))
+        self._init_variance()
+
+    def _init_variance(self) -> None:
+        """Start the prior variance small (``PRIOR_INIT_STD``) and nearly uniform.
+
+        The loss sees only the sum of prior and noise variance; the noise's is learned as the
+        floor of that sum, reached where the prior variance goes to ~0. From softplus(0) (a
+        prior std of 0.8 of the data's range) the head's bias needs ~1000 Adam steps to get
+        there: meanwhile the prior variance took up the noise, the prior mean learned little
+        (its errors weigh 1/variance) and the learned noise ended below the truth. Measured
+        on a 48² ramp with Gaussian noise, 300 steps: prior 17.8 dB from softplus(0), 33.4 dB
+        from this start.
+        """
+        last, c = self.head[-1], self.config.out_channels
+        with torch.no_grad():
+            last.weight[c:].mul_(0.1)
+            last.bias[c:].fill_(_inv_softplus(PRIOR_INIT_STD**2))
+
+    def prior(self, x: torch.Tensor) -> Prior:
+        """The prior mean and variance of every pixel of ``x`` ``(B, C, Y, X)``."""
+        h, w = x.shape[-2:]
+        d = self.config.divisor
+        # zeros (a copy would bring pixels from below into view in the rotated branches)
+        x = F.pad(x, (0, (-w) % d, 0, (-h) % d))
+        # 0° and 180° in one batch, 90° and 270° (transposed shape) in another
+        feats: list[torch.Tensor] = [x, x, x, x]
+        for ks in ((0, 2), (1, 3)):
+            views = torch.cat([torch.rot90(x, k, dims=(-2, -1)) for k in ks], dim=0)
+            for k, f in zip(ks, self.unet(views).chunk(2, dim=0), strict=True):
+                feats[k] = f
+        ey, ex = self.hide
+        parts = [torch.rot90(shift_down(f, (ey if k % 2 == 0 else ex) + 1), -k, dims=(-2, -1))
+                 for k, f in enumerate(feats)]
+        feats = torch.cat(parts, dim=1)
+        # the head in float32 even under mixed precision (as the UNet's last layer)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            if feats.dtype in (torch.float16, torch.bfloat16):
+                feats = feats.float()
+            out = self.head(feats)[..., :h, :w]
+        mean, raw = out.chunk(2, dim=1)
+        return Prior(mean, F.softplus(raw) + MIN_VARIANCE)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The prior mean (the "no Bayes" estimate)."""
+        return self.prior(x).mean
+
+
+NOISE_INIT_STD = 0.1  # initial noise std, normalised units (the data's range is ~1)
+
+
+class ParametricNoise(nn.Module):
+    """Noise variance as learned global scalars per channel, normalised units.
+
+    ``gaussian``: ``b``; ``poisson-gaussian``: ``a * signal + b`` (``a, b >= 0`` by softplus;
+    the variance floored at ``MIN_VARIANCE`` where the signal is below 0). Called on a signal
+    ``(B, C, Y, X)`` it returns a one-component :class:`Mixture`, so the N-net's readers
+    (noise curves, noise std maps, densities) read it as they read an N-net.
+    """
+
+    def __init__(self, channels: int, config: NoiseModelConfig) -> None:
+        super().__init__()
+        if config.kind not in ("gaussian", "poisson-gaussian"):
+            raise ValueError(f"bsn noise model must be gaussian or poisson-gaussian, "
+                             f"got {config.kind!r}")
+        self.channels = channels
+        self.kind = config.kind
+        init = _inv_softplus(NOISE_INIT_STD**2)
+        self.raw_b = nn.Parameter(torch.full((channels,), init))
+        self.raw_a = nn.Parameter(torch.full((channels,), init),
+                                  requires_grad=config.kind == "poisson-gaussian")
+        self.register_buffer("bin_width", torch.zeros(channels))  # as the N-net's: none
+
+    @torch.no_grad()
+    def start_at(self, variance: float) -> None:
+        """Start from a noise variance ``variance`` (normalised units): ``b`` at it, and for
+        Poisson-Gaussian noise ``a`` at a tenth of it."""
+        self.raw_b.fill_(_inv_softplus(max(variance, MIN_VARIANCE)))
+        self.raw_a.fill_(_inv_softplus(max(variance / 10, MIN_VARIANCE)))
+
+    def params(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(a, b)`` per channel, normalised units (``a`` is 0 for Gaussian noise)."""
+        a = F.softplus(self.raw_a) if self.kind == "poisson-gaussian" else self.raw_a * 0
+        return a, F.softplus(self.raw_b)
+
+    def variance(self, signal: torch.Tensor) -> torch.Tensor:
+        """Noise variance at ``signal`` ``(B, C, Y, X)``."""
+        a, b = (p.view(1, -1, 1, 1) for p in self.params())
+        return (a * signal + b).clamp_min(MIN_VARIANCE)
+
+    def forward(self, signal: torch.Tensor) -> Mixture:
+        """A zero-mean one-component mixture with this variance, ``(B, C, 1, Y, X)``."""
+        std = self.variance(signal).sqrt()[:, :, None]
+        zeros = torch.zeros_like(std)
+        return Mixture(zeros, zeros, std)
+
+
+class BayesianBlindSpot(nn.Module):
+    """The blind-spot prior network plus the noise model; ``forward``: the prior mean."""
+
+    def __init__(self, net: BlindSpotNet, noise_net: ParametricNoise) -> None:
+        super().__init__()
+        self.net = net
+        self.noise_net = noise_net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The prior mean of ``x`` ``(B, C, Y, X)``."""
+        return self.net(x)

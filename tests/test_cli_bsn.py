@@ -1,0 +1,73 @@
+"""``blind-denoise`` with bsn: denoise, ``--inference prior|posterior``, the noise and
+uncertainty outputs, a saved model applied with ``predict``, refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_blind_denoise.cli import main
+from napari_blind_denoise.core import TrainingSession
+from tests.conftest import make_noisy
+
+FAST = ["--method", "bsn", "--steps", "3", "--patch-size", "32", "--batch-size", "2",
+        "--device", "cpu", "--quiet", "--json"]
+
+
+@pytest.fixture
+def noisy_tif(tmp_path: Path) -> Path:
+    path = tmp_path / "noisy.tif"
+    tifffile.imwrite(path, make_noisy((48, 56))[0])
+    return path
+
+
+def _run(capsys, *argv) -> tuple[int, dict, str]:
+    rc = main([str(a) for a in argv])
+    cap = capsys.readouterr()
+    lines = cap.out.strip().splitlines()
+    return rc, (json.loads(lines[-1]) if rc == 0 else {}), cap.err
+
+
+@pytest.mark.slow
+def test_denoise_posterior_and_prior(capsys, noisy_tif: Path, tmp_path: Path) -> None:
+    post, prior = tmp_path / "post.tif", tmp_path / "prior.tif"
+    noise, unc = tmp_path / "noise", tmp_path / "std.tif"
+    rc, summary, err = _run(capsys, "denoise", noisy_tif, "-o", post, "--noise-model",
+                            "poisson-gaussian", "--noise-out", noise, "--uncertainty-out", unc,
+                            "--save-model", tmp_path / "model", *FAST)
+    assert rc == 0, err
+    assert summary["method"] == "bsn" and summary["noise_model"] == "poisson-gaussian"
+    assert "blind_spot" in summary["adapted"]
+    assert sorted(p.name for p in noise.iterdir()) == ["noise_curve.csv", "noise_model.json",
+                                                       "noise_std.tif"]
+    assert tifffile.imread(unc).shape == tifffile.imread(post).shape == (48, 56)
+    rc, _, err = _run(capsys, "denoise", noisy_tif, "-o", prior, "--inference", "prior", *FAST)
+    assert rc == 0, err
+    a, b = tifffile.imread(post), tifffile.imread(prior)
+    assert np.isfinite(a).all() and np.isfinite(b).all() and not np.allclose(a, b)
+    # the saved model predicts the same posterior, and the prior on request
+    rc, _, err = _run(capsys, "predict", noisy_tif, "--model", tmp_path / "model", "-o",
+                      tmp_path / "again.tif", "--json", "--quiet")
+    assert rc == 0, err
+    np.testing.assert_allclose(tifffile.imread(tmp_path / "again.tif"), a, rtol=1e-5, atol=1e-3)
+    rc, _, err = _run(capsys, "predict", noisy_tif, "--model", tmp_path / "model", "-o",
+                      tmp_path / "p.tif", "--inference", "prior", "--json", "--quiet")
+    assert rc == 0, err
+    assert not np.allclose(tifffile.imread(tmp_path / "p.tif"), a)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--inference", "phases"], "inference mode 'phases' is not available for 'bsn'"),
+    (["--noise-model", "gmm2"], "noise model kind 'gmm2' is not one method 'bsn' learns"),
+])
+def test_refused_before_training(capsys, monkeypatch, noisy_tif: Path, tmp_path: Path,
+                                 argv: list[str], message: str) -> None:
+    calls = []
+    monkeypatch.setattr(TrainingSession, "_step", lambda *a, **k: calls.append(1) or 0.0)
+    rc, _, err = _run(capsys, "denoise", noisy_tif, "-o", tmp_path / "o.tif", *FAST, *argv)
+    assert rc == 2 and message in err and len(err.splitlines()) == 1
+    assert calls == [] and not (tmp_path / "o.tif").exists()
