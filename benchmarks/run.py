@@ -206,8 +206,26 @@ def table(rows: list[dict], per_image: bool) -> str:
         lines.append(f"| {label} | {key[1]} | {np.mean([r['psnr'] for r in rs]):.2f} | "
                      f"{np.mean([r['ssim'] for r in rs]):.4f} | "
                      f"{np.mean([r['train_s'] for r in rs]):.1f} | "
-                     f"{max(r['rss_mb'] for r in rs):.0f} | {len(rs)} |")
+                     f"{max(r.get('rss_mb', float('nan')) for r in rs):.0f} | {len(rs)} |")
     return head + "\n".join(lines)
+
+
+def versus(rows: list[dict], pairs: list[str]) -> str:
+    """Markdown table of per-image PSNR differences ``a − b`` for each ``a:b`` in ``pairs``:
+    mean, range and how many images ``a`` won, per image set (and over all sets)."""
+    psnr = {(r["set"], r["image"], r["method"]): r["psnr"] for r in rows}
+    lines = ["| image set | a − b | mean (dB) | min (dB) | max (dB) | a better | images |",
+             "|---|---|---|---|---|---|---|"]
+    kinds = list(dict.fromkeys(r["set"] for r in rows))
+    for pair in pairs:
+        a, b = pair.split(":")
+        for kind in kinds + (["all sets"] if len(kinds) > 1 else []):
+            d = [psnr[(k, i, a)] - psnr[(k, i, b)] for (k, i, m) in psnr
+                 if kind in (k, "all sets") and m == a and (k, i, b) in psnr]
+            if d:
+                lines.append(f"| {kind} | {a} − {b} | {np.mean(d):+.2f} | {min(d):+.2f} | "
+                             f"{max(d):+.2f} | {sum(x > 0 for x in d)} | {len(d)} |")
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -231,6 +249,9 @@ def main() -> int:
     ap.add_argument("--report", nargs="+", metavar="JSONL",
                     help="only print the table of saved results (later files override "
                          "earlier ones for the same image and method)")
+    ap.add_argument("--versus", metavar="A:B,...",
+                    help="with --report: also tabulate per-image PSNR differences A − B, "
+                    "e.g. n2v:blur,n2s:blur")
     args = ap.parse_args()
     if args.report:
         merged = {}
@@ -239,6 +260,8 @@ def main() -> int:
                 r = json.loads(line)
                 merged[(r["set"], r["image"], r["method"])] = r
         print(table(list(merged.values()), args.per_image))
+        if args.versus:
+            print("\n" + versus(list(merged.values()), args.versus.split(",")))
         return 0
     if not DATA.is_dir():
         print(f"benchmark data not found at {DATA}", file=sys.stderr)
