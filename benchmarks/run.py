@@ -228,6 +228,36 @@ def versus(rows: list[dict], pairs: list[str]) -> str:
     return "\n".join(lines)
 
 
+def blur_note(rows: list[dict]) -> str:
+    """The oracle blur's chosen sigmas, and the images where it hit the grid's cap."""
+    blur = [r for r in rows if r["method"] == "blur" and "sigma" in r]
+    if not blur:
+        return ""
+    sigmas = sorted(r["sigma"] for r in blur)
+    text = f"Oracle blur sigma: {sigmas[0]:.3g} to {sigmas[-1]:.3g} over {len(blur)} images"
+    recorded = [r for r in blur if "at_cap" in r]
+    if recorded:
+        capped = [f"{r['set']} {r['image']}" for r in recorded if r["at_cap"]]
+        text += (f"; at the grid's cap ({BLUR_SIGMAS[-1]:g}) on {len(capped)} of "
+                 f"{len(recorded)}{': ' if capped else ''}{', '.join(capped)}")
+    return text + "."
+
+
+def report(paths: list[str], per_image: bool, pairs: str | None) -> str:
+    """Tables of saved ``--jsonl`` results (later files override earlier ones)."""
+    merged = {}
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            r = json.loads(line)
+            merged[(r["set"], r["image"], r["method"])] = r
+    rows = list(merged.values())
+    parts = [table(rows, per_image)]
+    if pairs:
+        parts.append(versus(rows, pairs.split(",")))
+    parts.append(blur_note(rows))
+    return "\n\n".join(p for p in parts if p)
+
+
 def main() -> int:
     """Command-line entry."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -254,14 +284,7 @@ def main() -> int:
                     "e.g. n2v:blur,n2s:blur")
     args = ap.parse_args()
     if args.report:
-        merged = {}
-        for path in args.report:
-            for line in Path(path).read_text().splitlines():
-                r = json.loads(line)
-                merged[(r["set"], r["image"], r["method"])] = r
-        print(table(list(merged.values()), args.per_image))
-        if args.versus:
-            print("\n" + versus(list(merged.values()), args.versus.split(",")))
+        print(report(args.report, args.per_image, args.versus))
         return 0
     if not DATA.is_dir():
         print(f"benchmark data not found at {DATA}", file=sys.stderr)
