@@ -243,6 +243,16 @@ def blur_note(rows: list[dict]) -> str:
     return text + "."
 
 
+def steps_note(rows: list[dict]) -> str:
+    """The range of optimiser steps each learned method reached (wall-clock budgets vary with
+    the machine's load)."""
+    ranges = []
+    for method in dict.fromkeys(r["method"] for r in rows if "steps" in r):
+        steps = [r["steps"] for r in rows if r["method"] == method and "steps" in r]
+        ranges.append(f"{method} {min(steps)}–{max(steps)}")
+    return f"Steps reached: {', '.join(ranges)}." if ranges else ""
+
+
 def report(paths: list[str], per_image: bool, pairs: str | None) -> str:
     """Tables of saved ``--jsonl`` results (later files override earlier ones)."""
     merged = {}
@@ -254,7 +264,7 @@ def report(paths: list[str], per_image: bool, pairs: str | None) -> str:
     parts = [table(rows, per_image)]
     if pairs:
         parts.append(versus(rows, pairs.split(",")))
-    parts.append(blur_note(rows))
+    parts += [steps_note(rows), blur_note(rows)]
     return "\n\n".join(p for p in parts if p)
 
 

@@ -171,8 +171,7 @@ def test_demo(capsys, tmp_path: Path) -> None:
 # The demo's own settings (n2v, CPU preset) cut to 100 steps, with a budget the steps reach
 # first, so the machine's speed does not decide the result. Measured 2026-12-01 (one thread,
 # seeds 0, 1, 2): 19.08 dB -> 31.04 / 30.18 / 30.71 dB, gains +11.96 / +11.10 / +11.63 dB.
-# Asked: +9 dB, 2.1 dB below the worst seed. The full demo's record (40 s budget):
-# docs/results/2026-12-01-demo.txt.
+# Asked: +9 dB, 2.1 dB below the worst seed (docs/results/2026-12-01-test-margins.txt).
 DEMO_MIN_GAIN_DB = 9.0
 
 
