@@ -39,9 +39,13 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from splits import PARTS, w2s_part
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-BLUR_SIGMAS = np.arange(0.5, 4.01, 0.25)
+# Geometric, 0.5 to 10 pixels (27 values, ratio 1.12): the earlier linear grid stopped at 4 and
+# three W2S pairs (060_2, 068_2, 076_2) chose 4. ``baseline`` records ``at_cap`` when the best
+# sigma is the largest one, so a capped oracle shows up in the results file.
+BLUR_SIGMAS = np.geomspace(0.5, 10.0, 27)
 
 
 CORRELATED = {"scan": ("scanline", {"sigma": 0.1}),
@@ -143,7 +147,8 @@ def baseline(kind: str, method: str, noisy: np.ndarray, clean: np.ndarray):
 
     if method == "blur":
         best = max(BLUR_SIGMAS, key=lambda s: metrics(kind, gaussian_filter(noisy, s), clean)[0])
-        return gaussian_filter(noisy, best), {"sigma": float(best)}
+        return gaussian_filter(noisy, best), {"sigma": round(float(best), 3),
+                                              "at_cap": bool(best == BLUR_SIGMAS[-1])}
     if method == "nlm":
         sigma = float(estimate_sigma(noisy))
         out = denoise_nl_means(noisy, h=0.8 * sigma, sigma=sigma, fast_mode=True,
@@ -173,14 +178,15 @@ def baseline(kind: str, method: str, noisy: np.ndarray, clean: np.ndarray):
     raise ValueError(method)
 
 
-def image_names(kind: str, limit: int | None) -> list[str]:
-    """Benchmark images of a set, spread evenly when limited."""
+def image_names(kind: str, limit: int | None, part: str = "all") -> list[str]:
+    """Benchmark images of a set (W2S: of one part, see splits.py), spread evenly when limited."""
     if kind.startswith("hela-"):
         names = ["hela_c0", "hela_c1", "hela_c2"]
     elif kind.startswith("nuclei-"):
         names = ["nuclei_img2d"]
     elif kind == "w2s":
         names = sorted(p.stem for p in (DATA / "w2s_widefield_pairs" / "noisy").glob("*.png"))
+        names = w2s_part(names, part)
     else:
         names = sorted(p.stem for p in (DATA / "bsd68_gray").glob("*.png"))
     if limit and limit < len(names):
@@ -203,8 +209,66 @@ def table(rows: list[dict], per_image: bool) -> str:
         lines.append(f"| {label} | {key[1]} | {np.mean([r['psnr'] for r in rs]):.2f} | "
                      f"{np.mean([r['ssim'] for r in rs]):.4f} | "
                      f"{np.mean([r['train_s'] for r in rs]):.1f} | "
-                     f"{max(r['rss_mb'] for r in rs):.0f} | {len(rs)} |")
+                     f"{max(r.get('rss_mb', float('nan')) for r in rs):.0f} | {len(rs)} |")
     return head + "\n".join(lines)
+
+
+def versus(rows: list[dict], pairs: list[str]) -> str:
+    """Markdown table of per-image PSNR differences ``a − b`` for each ``a:b`` in ``pairs``:
+    mean, range and how many images ``a`` won, per image set (and over all sets)."""
+    psnr = {(r["set"], r["image"], r["method"]): r["psnr"] for r in rows}
+    lines = ["| image set | a − b | mean (dB) | min (dB) | max (dB) | a better | images |",
+             "|---|---|---|---|---|---|---|"]
+    kinds = list(dict.fromkeys(r["set"] for r in rows))
+    for pair in pairs:
+        a, b = pair.split(":")
+        for kind in kinds + (["all sets"] if len(kinds) > 1 else []):
+            d = [psnr[(k, i, a)] - psnr[(k, i, b)] for (k, i, m) in psnr
+                 if kind in (k, "all sets") and m == a and (k, i, b) in psnr]
+            if d:
+                lines.append(f"| {kind} | {a} − {b} | {np.mean(d):+.2f} | {min(d):+.2f} | "
+                             f"{max(d):+.2f} | {sum(x > 0 for x in d)} | {len(d)} |")
+    return "\n".join(lines)
+
+
+def blur_note(rows: list[dict]) -> str:
+    """The oracle blur's chosen sigmas, and the images where it hit the grid's cap."""
+    blur = [r for r in rows if r["method"] == "blur" and "sigma" in r]
+    if not blur:
+        return ""
+    sigmas = sorted(r["sigma"] for r in blur)
+    text = f"Oracle blur sigma: {sigmas[0]:.3g} to {sigmas[-1]:.3g} over {len(blur)} images"
+    recorded = [r for r in blur if "at_cap" in r]
+    if recorded:
+        capped = [f"{r['set']} {r['image']}" for r in recorded if r["at_cap"]]
+        text += (f"; at the grid's cap ({BLUR_SIGMAS[-1]:g}) on {len(capped)} of "
+                 f"{len(recorded)}{': ' if capped else ''}{', '.join(capped)}")
+    return text + "."
+
+
+def steps_note(rows: list[dict]) -> str:
+    """The range of optimiser steps each learned method reached (wall-clock budgets vary with
+    the machine's load)."""
+    ranges = []
+    for method in dict.fromkeys(r["method"] for r in rows if "steps" in r):
+        steps = [r["steps"] for r in rows if r["method"] == method and "steps" in r]
+        ranges.append(f"{method} {min(steps)}–{max(steps)}")
+    return f"Steps reached: {', '.join(ranges)}." if ranges else ""
+
+
+def report(paths: list[str], per_image: bool, pairs: str | None) -> str:
+    """Tables of saved ``--jsonl`` results (later files override earlier ones)."""
+    merged = {}
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            r = json.loads(line)
+            merged[(r["set"], r["image"], r["method"])] = r
+    rows = list(merged.values())
+    parts = [table(rows, per_image)]
+    if pairs:
+        parts.append(versus(rows, pairs.split(",")))
+    parts += [steps_note(rows), blur_note(rows)]
+    return "\n\n".join(p for p in parts if p)
 
 
 def main() -> int:
@@ -216,7 +280,11 @@ def main() -> int:
                          "that does not depend on the machine's load (seconds still recorded)")
     ap.add_argument("--sets", default="w2s,bsd68")
     ap.add_argument("--methods", default="n2v,n2s,blur,nlm")
-    ap.add_argument("--w2s-limit", type=int, default=None, help="number of W2S pairs (all: 30)")
+    ap.add_argument("--w2s-limit", type=int, default=None,
+                    help="number of W2S pairs of --part, spread evenly (all: 30)")
+    ap.add_argument("--part", choices=PARTS, default="report",
+                    help="W2S pairs: the report part (24 pairs, default), the tuning part "
+                    "(6 pairs the defaults were tuned on) or all 30 (benchmarks/splits.py)")
     ap.add_argument("--bsd68-limit", type=int, default=5, help="number of BSD68 images")
     ap.add_argument("--hela-limit", type=int, default=None, help="HeLa channels (all: 3)")
     ap.add_argument("--per-image", action="store_true")
@@ -227,14 +295,12 @@ def main() -> int:
     ap.add_argument("--report", nargs="+", metavar="JSONL",
                     help="only print the table of saved results (later files override "
                          "earlier ones for the same image and method)")
+    ap.add_argument("--versus", metavar="A:B,...",
+                    help="with --report: also tabulate per-image PSNR differences A − B, "
+                    "e.g. n2v:blur,n2s:blur")
     args = ap.parse_args()
     if args.report:
-        merged = {}
-        for path in args.report:
-            for line in Path(path).read_text().splitlines():
-                r = json.loads(line)
-                merged[(r["set"], r["image"], r["method"])] = r
-        print(table(list(merged.values()), args.per_image))
+        print(report(args.report, args.per_image, args.versus))
         return 0
     if not DATA.is_dir():
         print(f"benchmark data not found at {DATA}", file=sys.stderr)
@@ -244,7 +310,7 @@ def main() -> int:
     limits = {"w2s": args.w2s_limit, "bsd68": args.bsd68_limit}
     limits.update(dict.fromkeys(("hela-scan", "hela-resampled"), args.hela_limit))
     for kind in args.sets.split(","):
-        for name in image_names(kind, limits.get(kind)):
+        for name in image_names(kind, limits.get(kind), args.part):
             for method in args.methods.split(","):
                 with ProcessPoolExecutor(1, mp_context=ctx) as pool:
                     r = pool.submit(run_method, kind, name, method, args.budget,

@@ -4,7 +4,8 @@
 
 Each variant is ``+``-joined changes to the N2V CPU preset (see ``VARIANTS``); prints one JSON
 line per variant with the scale-fitted PSNR/SSIM and the step whose model was kept. Step
-counts are fixed, so CPU contention changes seconds, not quality.
+counts are fixed, so CPU contention changes seconds, not quality. Tune on the W2S tuning part
+only (``benchmarks/splits.py``): a pair from the report part is refused.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from splits import w2s_part
 
 from napari_blind_denoise.core import (
     DenoiseConfig,
@@ -28,6 +30,7 @@ from napari_blind_denoise.core import (
 )
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "w2s_widefield_pairs"
+PAIRS = sorted(p.stem for p in (DATA / "noisy").glob("*.png"))
 R = dataclasses.replace
 VARIANTS = {  # name -> (model, train, mask) -> (model, train, mask)
     "base": lambda m, t, k: (m, t, k),
@@ -63,6 +66,10 @@ def main() -> int:
     import imageio.v3 as iio
 
     name, steps = sys.argv[1], int(sys.argv[2])
+    if not w2s_part([name], "tuning"):
+        print(f"{name} is in the W2S report part; tune on {w2s_part(PAIRS, 'tuning')}",
+              file=sys.stderr)
+        return 2
     noisy = iio.imread(DATA / "noisy" / f"{name}.png").astype(np.float32)
     clean = iio.imread(DATA / "gt" / f"{name}.png").astype(np.float32)
     for variant in sys.argv[3].split(","):

@@ -68,16 +68,26 @@ def test_napari_sample(sample: tuple[np.ndarray, np.ndarray]) -> None:
     assert clean_meta["name"] != noisy_meta["name"]
 
 
+# Fixed steps, so the machine's speed does not decide the result (the former 45 s budget got
+# however many steps a shared machine allowed). Measured 2026-12-01, 200 steps, one thread,
+# seeds 0 / 1: n2v +12.08 / +11.58 dB, n2s +12.12 / +11.67 dB (19.08 dB -> about 31 dB).
+# Asked: +9.5 dB, 2.1 dB below the worst of the four (the former test asked for 4 dB).
+# The measurements: docs/results/2026-12-01-test-margins.txt.
+QUALITY_STEPS = 200
+QUALITY_MIN_GAIN_DB = 9.5
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["n2v", "n2s"])
 def test_quality_on_sample(sample: tuple[np.ndarray, np.ndarray], method: str) -> None:
-    """The CPU preset with a 45 s budget gains at least 4 dB on the embedded sample."""
+    """The CPU preset gains at least 9.5 dB on the embedded sample in 200 steps."""
     noisy, clean = sample
-    config = default_config(method, "cpu", time_budget=45, steps=10**9)
+    config = default_config(method, "cpu", steps=QUALITY_STEPS)
     trained = run_to_completion(train(noisy, "YX", config, device="cpu"))
     result = run_to_completion(predict(trained, noisy, "YX", tile=TileConfig(), device="cpu"))
     before, after = psnr(noisy, clean), psnr(result, clean)
-    assert after - before >= 4.0, (
+    assert trained.info["steps"] == QUALITY_STEPS
+    assert after - before >= QUALITY_MIN_GAIN_DB, (
         f"{method}: {before:.2f} dB -> {after:.2f} dB after {trained.info['steps']} steps")
 
 

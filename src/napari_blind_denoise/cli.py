@@ -252,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_flags(e)
     e.set_defaults(func=cmd_eval)
 
-    m = sub.add_parser("demo", help="denoise the embedded sample (about a minute on a CPU)")
+    m = sub.add_parser("demo", help="denoise the embedded sample (trains for 40 s)")
     add_train_flags(m, method_required=False)
     m.set_defaults(time_budget=40.0)
     m.add_argument("--out", default="demo-output", help="output folder")

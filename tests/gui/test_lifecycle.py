@@ -6,6 +6,14 @@ import pytest
 
 pytestmark = pytest.mark.gui
 
+# Training checks the stop request once per step: the step in flight when the dock closes,
+# and at most one more (the "last" step the stop turns the next one into), can still finish.
+# Measured 2026-12-01: exactly 1 step after the close in 6 closes (3 runs of both tests below);
+# the bound is the 2 the code allows. A stop honoured only every few steps (e.g. at the next
+# validation, every 25) fails it; the old `< 100_000` could not fail.
+# The measurements: docs/results/2026-12-01-test-margins.txt.
+STEPS_AFTER_CLOSE = 2
+
 
 def _start_long_training(train_widget, layer, qtbot):
     train_widget.layer_picker.select(layer)
@@ -18,20 +26,25 @@ def _start_long_training(train_widget, layer, qtbot):
 def test_closing_the_dock_stops_training(viewer, sample, train_widget, qtbot):
     runner = train_widget.runner
     worker = _start_long_training(train_widget, sample[0], qtbot)
+    session = train_widget.session
+    at_close = session._steps_done
     viewer.window.remove_dock_widget(train_widget)
     qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
     qtbot.waitUntil(lambda: not runner.running, timeout=5_000)
     assert runner.stop_event.is_set()
-    assert train_widget.session._steps_done < 100_000
+    print(f"steps after the close: {session._steps_done - at_close}")
+    assert at_close <= session._steps_done <= at_close + STEPS_AFTER_CLOSE
     assert "nuclei noisy denoised" not in viewer.layers
 
 
 def test_closing_the_viewer_stops_training(viewer, sample, train_widget, qtbot):
     worker = _start_long_training(train_widget, sample[0], qtbot)
     session = train_widget.session
+    at_close = session._steps_done
     viewer.close()
     qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
-    assert session._steps_done < 100_000
+    print(f"steps after the close: {session._steps_done - at_close}")
+    assert at_close <= session._steps_done <= at_close + STEPS_AFTER_CLOSE
 
 
 def test_a_new_job_can_start_after_a_closed_one(viewer, sample, train_widget, qtbot):

@@ -81,6 +81,14 @@ def test_noise_curve_matches_theory(kind: str) -> None:
     assert np.median(errors) < 0.10, f"relative errors per bin: {np.round(errors, 3)}"
 
 
+# Held-out NLL per pixel, Gaussian minus gmm3, measured 2026-12-01 (one thread): 0.141 nats
+# with this test's seeds (noise 3, training 0), 0.135 with noise seed 4, 0.143 with training
+# seed 1 (NLLs about -0.31 and -0.45). Asked: 0.10, 0.035 below the smallest of the three
+# (the test used to ask only for gmm3 < gaussian, which a 0.001 difference would pass).
+# The measurements: docs/results/2026-12-01-test-margins.txt.
+MIXTURE_MIN_NLL_GAIN = 0.10
+
+
 @pytest.mark.slow
 def test_mixture_beats_gaussian_at_low_photon_counts() -> None:
     clean = clean_nuclei()
@@ -94,7 +102,7 @@ def test_mixture_beats_gaussian_at_low_photon_counts() -> None:
                                            inference="phases"))
         nll[kind] = -float(noise_log_density(trained, signal, held_out - signal).mean())
     print(f"held-out NLL per pixel: {nll}")
-    assert nll["gmm3"] < nll["gaussian"], nll
+    assert nll["gaussian"] - nll["gmm3"] >= MIXTURE_MIN_NLL_GAIN, nll
 
 
 @pytest.mark.slow
