@@ -85,7 +85,10 @@ def test_denoise_to_zarr_plain_output(capsys, noisy_tif: Path, tmp_path: Path) -
     assert "train" in err  # progress goes to stderr
     arr, axes = read_image(out)
     assert isinstance(arr, zarr.Array) and axes == "YX"
-    assert arr.attrs["napari_blind_denoise"] == {"method": "n2s", "role": "denoised"}
+    attrs = dict(arr.attrs["napari_blind_denoise"])
+    adapted = attrs.pop("adapted")  # what the method chose from the data goes with the image
+    assert attrs == {"method": "n2s", "role": "denoised"}
+    assert adapted["blind_spot"] == "pixel" and adapted["noise_correlation"]["independent"]
     assert np.isfinite(arr[...]).all()
     assert visible(tmp_path) == ["noisy.tif", "out.zarr"]
 
