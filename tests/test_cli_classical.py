@@ -33,6 +33,8 @@ def test_denoise_reports_the_filter(noisy_tif: Path, tmp_path: Path, capsys) -> 
     assert chosen["filter"] in FAMILIES and chosen["params"]
     assert chosen["summary"].startswith(FAMILIES[chosen["filter"]].label)
     assert f"calibrated {chosen['summary']}" in cap.err  # the notice on stderr
+    progress = [line for line in cap.err.splitlines() if line.startswith("train ")]
+    assert progress and not any(" lr " in p or "patches/s" in p for p in progress)  # no optimiser
     assert summary["steps"] == chosen["candidates_tried"]
     denoised = tifffile.imread(out)
     assert denoised.std() < tifffile.imread(noisy_tif).std()

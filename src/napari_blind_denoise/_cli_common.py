@@ -33,9 +33,11 @@ class Progress:
             return
         self.last = now
         val = f" val {ev.val_loss:.5f}" if ev.val_loss is not None else ""
-        print(f"train {ev.progress:5.1%} step {ev.step} loss {ev.loss:.5f}{val} "
-              f"lr {ev.lr:.1e} {ev.elapsed:.1f}s {ev.patches_per_s:.0f} patches/s",
-              file=sys.stderr, flush=True)
+        # no optimiser (a calibrated filter): no learning rate, no patch throughput
+        lr = f" lr {ev.lr:.1e}" if ev.lr else ""
+        rate = f" {ev.patches_per_s:.0f} patches/s" if ev.lr else ""
+        print(f"train {ev.progress:5.1%} step {ev.step} loss {ev.loss:.5f}{val}{lr} "
+              f"{ev.elapsed:.1f}s{rate}", file=sys.stderr, flush=True)
 
     def predict(self, ev) -> None:
         now = time.perf_counter()
