@@ -21,7 +21,12 @@ kernel along Y and X (lag-1 0.67 on both axes). HeLa: the three channels of
 (peak: its range). Methods ``n2s`` / ``n2v`` use the defaults (``blind_spot="auto"``);
 ``n2s-pixel`` / ``n2v-pixel`` force the one-pixel blind spot (the behaviour before it);
 ``tv-cal`` / ``wavelet-cal`` are scikit-image's denoisers calibrated by J-invariance
-(``calibrate_denoiser``).
+(``calibrate_denoiser``). ``classical`` is ``--method classical`` as the CLI runs it (our
+J-invariant calibration over every installed family, on the measured partition; ``train s``
+is its calibration, ``total_s`` includes the filtering); ``classical-<family>`` restricts it to
+one family (``gaussian``, ``tv``, ``wavelet``, ``nlm``, ``bm3d``); ``classical-all`` tries every
+installed family with no time budget (the choice then does not depend on the machine's load;
+``classical`` skips a family that would end past its 10 s budget, recorded in ``skipped``).
 
     python benchmarks/run.py --sets hela-scan,hela-resampled,nuclei-scan,nuclei-resampled \
         --methods n2s-pixel,n2s,n2v-pixel,n2v,blur,tv-cal,wavelet-cal --budget 120
@@ -130,6 +135,9 @@ def run_method(kind: str, name: str, method: str, budget: float, tta: bool = Fal
                                             tile=TileConfig(tta=True)))
             extra.update(psnr_tta=metrics(kind, aug, clean)[0],
                          predict_tta_s=round(time.perf_counter() - t1, 3))
+    elif method.split("-")[0] == "classical":
+        pred, extra = classical(noisy, method.partition("-")[2])
+        train_s = extra.pop("calibrate_s")
     else:
         pred, extra = baseline(kind, method, noisy, clean)
         train_s = 0.0
@@ -138,6 +146,32 @@ def run_method(kind: str, name: str, method: str, budget: float, tta: bool = Fal
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"set": kind, "image": name, "method": method, "psnr": p, "ssim": s,
             "train_s": train_s, "total_s": seconds, "rss_mb": rss_mb, **extra}
+
+
+def classical(noisy: np.ndarray, family: str = "") -> tuple[np.ndarray, dict]:
+    """``--method classical`` as the CLI runs it (seed 0): J-invariant calibration on the
+    measured partition, then the filter over the image; ``family`` restricts the calibration to
+    one family (``classical-tv``...). Returns the output and what was chosen."""
+    from dataclasses import replace
+
+    from napari_blind_denoise.core import default_config, predict, run_to_completion, train
+
+    cfg = default_config("classical", "cpu", seed=0)
+    if family == "all":  # every family, whatever the time (the choice does not depend on load)
+        cfg = replace(cfg, train=replace(cfg.train, time_budget=None))
+    elif family:
+        cfg = replace(cfg, classical=replace(cfg.classical, families=(family,)))
+    t0 = time.perf_counter()
+    trained = run_to_completion(train(noisy, "YX", cfg, device="cpu"))
+    calibrate_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    pred = run_to_completion(predict(trained, noisy, "YX", device="cpu"))
+    chosen = trained.info["adapted"]["classical"]
+    return pred, {"calibrate_s": round(calibrate_s, 3),
+                  "predict_s": round(time.perf_counter() - t1, 3),
+                  "filter": chosen["filter"], "params": chosen["params"],
+                  "loss": chosen["loss"], "partition": chosen["partition"],
+                  "skipped": chosen.get("skipped", {})}
 
 
 def baseline(kind: str, method: str, noisy: np.ndarray, clean: np.ndarray):

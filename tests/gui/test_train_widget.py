@@ -328,11 +328,26 @@ def test_self2self_adds_its_uncertainty_layer(viewer, train_widget, qtbot):
     assert spread.data.shape == (64, 64) and np.asarray(spread.data).min() > 0
 
 
+def test_the_time_limit_follows_the_classical_budget(viewer):
+    """An unedited form: the classical method brings its calibration budget (seconds), a
+    network method the widget's default back."""
+    from napari_blind_denoise.core.methods import default_config
+    from napari_blind_denoise.gui.train_widget import DEFAULT_TIME_LIMIT
+    from tests.gui.conftest import PLUGIN
+
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Denoise (train)")
+    widget.method.setCurrentIndex(widget.method.findData("classical"))
+    assert widget.time_limit.value() == default_config("classical").train.time_budget == 10
+    widget.method.setCurrentIndex(widget.method.findData("n2v"))
+    assert widget.time_limit.value() == DEFAULT_TIME_LIMIT
+
+
 def test_classical_filter_is_calibrated_in_the_worker(viewer, sample, train_widget, qtbot):
     """Listed with "seconds" in its description; one progress point per candidate filter;
     the chosen filter in the notice; the denoised layer added."""
     train_widget.method.setCurrentIndex(train_widget.method.findData("classical"))
     assert "seconds" in train_widget.method_info.text()
+    train_widget.time_limit.setValue(10)  # the fixture's 0 ("no limit") would try BM3D too
     train_widget.layer_picker.select(sample[0])
     run_job(qtbot, train_widget, train_widget.start_training)
     chosen = train_widget.trained.info["adapted"]["classical"]

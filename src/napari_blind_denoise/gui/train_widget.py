@@ -266,7 +266,7 @@ class TrainWidget(JobWidget):
 
     def _training_values(self) -> tuple:
         return (self.steps.value(), self.patch_size.value(), self.batch_size.value(),
-                self.learning_rate.value())
+                self.learning_rate.value(), self.time_limit.value())
 
     def _apply_preset(self, *_) -> None:
         train = default_config(self.method.currentData(), self.preset.currentData()).train
@@ -274,6 +274,8 @@ class TrainWidget(JobWidget):
         self.patch_size.setValue(train.patch_size)
         self.batch_size.setValue(train.batch_size)
         self.learning_rate.setValue(train.learning_rate)
+        # a method's own budget (classical: a calibration of seconds), else the widget's
+        self.time_limit.setValue(int(train.time_budget or DEFAULT_TIME_LIMIT))
         self._preset_values = self._training_values()
 
     def _method_changed(self, *_) -> None:

@@ -92,7 +92,8 @@ def test_clean_image_gets_a_sub_pixel_blur() -> None:
 def test_result_beats_the_noisy_input() -> None:
     clean = make_blobs((96, 96), seed=1)
     noisy = add_noise(clean, "gaussian", sigma=0.1, seed=0)
-    trained, out = calibrated(noisy, config(("gaussian", "tv", "nlm")))
+    # no time budget: every family is tried however busy the machine is
+    trained, out = calibrated(noisy, config(("gaussian", "tv", "nlm"), time_budget=None))
     assert psnr(out, clean) > psnr(noisy, clean) + 8.0  # measured: +14.7 dB
     info = trained.info["adapted"]["classical"]
     assert info["filter"] in ("gaussian", "tv", "nlm")
@@ -178,6 +179,57 @@ def test_time_budget_is_respected() -> None:
     assert events[-1].elapsed < 0.3 + 1.5  # ends after the candidate that crossed it
     assert events[-1].notice and "calibrated" in events[-1].notice
     assert trained.info["adapted"]["classical"]["candidates_tried"] == len(events)
+
+
+def slow_tv(monkeypatch, seconds: float) -> None:
+    """Make the TV family cost ``seconds`` per 64² window (its filter sleeps by area)."""
+    import time
+
+    from napari_blind_denoise.core.methods import classical
+
+    def apply(x, p):
+        time.sleep(seconds * x.size / 64**2)
+        return x
+
+    monkeypatch.setitem(classical.FAMILIES, "tv", replace(classical.FAMILIES["tv"], apply=apply))
+
+
+def run_events(noisy, cfg):
+    events, gen = [], train(noisy, "YX", cfg, device="cpu")
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as done:
+            return events, done.value
+
+
+def test_a_family_that_cannot_finish_in_the_budget_is_skipped_whole(monkeypatch) -> None:
+    # 8 TV candidates x 4 probes x (128/64)² x 0.02 s ≈ 2.6 s projected, over a 1.5 s budget
+    slow_tv(monkeypatch, 0.02)
+    noisy = add_noise(make_blobs((128, 128), seed=2), "gaussian", sigma=0.1, seed=1)
+    events, trained = run_events(noisy, config(("gaussian", "tv"), time_budget=1.5))
+    info = trained.info["adapted"]["classical"]
+    assert set(info["families"]) == {"gaussian"} and "tv" in info["skipped"]
+    assert info["skipped"]["tv"] > 1.5
+    assert len(events) == len(SIGMAS) == events[-1].n_steps  # the last event knows it is
+    assert "not tried within the 1.5 s budget" in events[-1].notice
+    assert "total-variation" in events[-1].notice
+
+
+def test_a_family_with_time_for_all_its_candidates_runs(monkeypatch) -> None:
+    slow_tv(monkeypatch, 0.0005)  # ≈ 0.06 s projected
+    noisy = add_noise(make_blobs((128, 128), seed=2), "gaussian", sigma=0.1, seed=1)
+    events, trained = run_events(noisy, config(("gaussian", "tv"), time_budget=30.0))
+    info = trained.info["adapted"]["classical"]
+    assert set(info["families"]) == {"gaussian", "tv"} and info["skipped"] == {}
+    assert len(events) == len(SIGMAS) + len(FAMILIES["tv"].grid(1.0))
+
+
+def test_the_default_budget_is_seconds() -> None:
+    from napari_blind_denoise.core.methods.classical import CALIBRATION_BUDGET
+
+    assert default_config("classical").train.time_budget == CALIBRATION_BUDGET <= 15
+    assert default_config("classical", time_budget=60).train.time_budget == 60
 
 
 # -- the yardstick -------------------------------------------------------------------------

@@ -32,8 +32,9 @@ tests/core/methods/test_classical.py).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -51,6 +52,11 @@ if TYPE_CHECKING:
     from ..trained import TrainedModel
 
 Params = dict[str, float]
+
+# Seconds the calibration may take by default (the preset's time budget; ``--time-budget``
+# overrides): enough for the Gaussian, TV, wavelet and NLM candidates on 256² windows on 2
+# CPU cores, not for BM3D's (about 45 s there; skipped whole, and said so).
+CALIBRATION_BUDGET = 10.0
 
 
 # -- the filters --------------------------------------------------------------------------
@@ -250,30 +256,113 @@ def candidates(config: ClassicalConfig, noise: float) -> list[tuple[str, Params]
             for params in FAMILIES[name].grid(noise)]
 
 
+def projected_seconds(family: str, params: Params, probes: list[Probe], count: int,
+                      side: int = 64) -> float:
+    """Seconds ``count`` candidates of ``family`` would take on ``probes``: one application
+    to a ``side``² corner of the first probe, timed and scaled by area (filters cost about
+    linearly in pixels). The family must have been applied once already (imports)."""
+    probe = probes[0].input
+    corner = probe[:, :side, :side]
+    t0 = time.perf_counter()
+    apply_filter(family, params, corner)
+    seconds = time.perf_counter() - t0
+    return seconds * probe[0].size / corner[0].size * len(probes) * count
+
+
 def calibrate(config: DenoiseConfig, windows: list[np.ndarray],
               stop: threading.Event | None = None) -> Iterator[Fitted]:
     """Evaluate every candidate on ``windows``; one :class:`Fitted` per candidate. The
-    first is evaluated whatever ``stop`` says, so there is always a chosen filter."""
+    first is evaluated whatever ``stop`` says, so there is always a chosen filter.
+
+    Not a generator itself: the masked windows are made and each family applied once to a
+    16² corner (imports: seconds on a cold, busy machine) when it is called, so that the
+    time budget of the returned iterator (and of the trainer that drives it) counts the
+    candidates only."""
     cal = config.classical or ClassicalConfig()
     masker = GridMasker(config.mask.grid_period, config.mask.hide)
     masked = probes(windows, masker, pick_phases(masker, cal.phases, config.train.seed))
     noise = noise_level(windows)
     todo = candidates(cal, noise)
+    families = {f: [p for g, p in todo if g == f] for f in dict.fromkeys(f for f, _ in todo)}
+    for family, grid in families.items():
+        apply_filter(family, grid[0], masked[0].input[:, :16, :16])
+    return _calibration(config, masked, noise, families, stop)
+
+
+def _calibration(config: DenoiseConfig, masked: list[Probe], noise: float,
+                 families: dict[str, list[Params]], stop: threading.Event | None
+                 ) -> Iterator[Fitted]:
+    """:func:`calibrate`'s candidates, family by family.
+
+    With a time budget (``config.train.time_budget``), a family whose candidates are
+    projected (:func:`projected_seconds`) to end past the budget is skipped whole and named
+    in the info's ``skipped`` (seconds projected), so that an expensive filter (BM3D) is
+    tried only when there is time for all its candidates; the first family always runs. The
+    budget counts from after each family's first application to a 16² corner, which imports
+    its modules."""
+    state = _Calibration(noise=noise, total=sum(len(g) for g in families.values()))
+    budget, t0 = config.train.time_budget, time.perf_counter()
+
+    def next_family() -> str | None:
+        """The next family with time for all its candidates; the skipped ones recorded
+        (decided before the last candidate's event, so that event knows it is the last)."""
+        while families:
+            family = next(iter(families))
+            grid = families.pop(family)
+            if budget is not None and state.best[1]:
+                needed = projected_seconds(family, grid[0], masked, len(grid))
+                if time.perf_counter() - t0 + needed > budget:
+                    state.skipped[family] = round(needed, 1)
+                    continue
+            return family
+        return None
+
+    family = next_family()
+    while family is not None:
+        grid = FAMILIES[family].grid(noise)
+        for i, params in enumerate(grid):
+            loss = invariant_loss(lambda x, f=family, p=params: apply_filter(f, p, x), masked,
+                                  stop if state.tried else None)
+            if loss is None:
+                return
+            state.record(family, params, loss)
+            following = next_family() if i == len(grid) - 1 else family
+            yield state.fitted(config)
+        family = following
+
+
+@dataclass
+class _Calibration:
+    """The running state of :func:`calibrate`."""
+
+    noise: float
+    total: int
     best: tuple[float, str, Params] = (np.inf, "", {})
-    per_family: dict[str, dict[str, Any]] = {}
-    for i, (family, params) in enumerate(todo):
-        loss = invariant_loss(lambda x, f=family, p=params: apply_filter(f, p, x), masked,
-                              stop if i else None)
-        if loss is None:
-            return
-        loss = loss if np.isfinite(loss) else np.inf  # a filter that failed on this image
-        if family not in per_family or loss < per_family[family]["loss"]:
-            per_family[family] = {"loss": loss, "params": params}
-        if not best[1] or loss < best[0]:
-            best = (loss, family, params)
-        chosen = replace(config, classical=replace(cal, filter=best[1], params=best[2]))
-        info = _info(best, config, noise, per_family, i + 1)
-        yield Fitted(loss, best[0], len(todo), chosen, info, _notice(best, config, i + 1))
+    per_family: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: dict[str, float] = field(default_factory=dict)
+    tried: int = 0
+    last: float = np.inf
+
+    def record(self, family: str, params: Params, loss: float) -> None:
+        """One candidate's loss."""
+        self.tried += 1
+        self.last = loss = loss if np.isfinite(loss) else np.inf  # a filter that failed
+        if family not in self.per_family or loss < self.per_family[family]["loss"]:
+            self.per_family[family] = {"loss": loss, "params": params}
+        if not self.best[1] or loss < self.best[0]:
+            self.best = (loss, family, params)
+
+    def fitted(self, config: DenoiseConfig) -> Fitted:
+        """The :class:`Fitted` of the last candidate recorded, with the best so far."""
+        cal = config.classical or ClassicalConfig()
+        chosen = replace(config, classical=replace(cal, filter=self.best[1],
+                                                   params=self.best[2]))
+        info = _info(self.best, config, self.noise, self.per_family, self.tried)
+        info["classical"]["skipped"] = dict(self.skipped)
+        # candidates of skipped families are not coming: the count is what will be tried
+        total = self.total - sum(len(FAMILIES[f].grid(self.noise)) for f in self.skipped)
+        notice = _notice(self.best, config, self.tried, self.skipped)
+        return Fitted(self.last, self.best[0], total, chosen, info, notice)
 
 
 def _info(best, config: DenoiseConfig, noise: float, per_family, tried: int
@@ -288,11 +377,16 @@ def _info(best, config: DenoiseConfig, noise: float, per_family, tried: int
     }}
 
 
-def _notice(best, config: DenoiseConfig, tried: int) -> str:
+def _notice(best, config: DenoiseConfig, tried: int, skipped: dict[str, float]) -> str:
     spot = config.mask.blind_spot
     what = "one-pixel" if spot == "pixel" else spot.replace("x", "×")
-    return (f"calibrated {describe_filter(best[1], best[2])}: the lowest self-supervised "
+    text = (f"calibrated {describe_filter(best[1], best[2])}: the lowest self-supervised "
             f"(J-invariant, {what} partition) loss of {tried} candidate filters")
+    if skipped:
+        names = ", ".join(f"{FAMILIES[f].label} (~{s:.0f} s)" for f, s in skipped.items())
+        text += (f"; not tried within the {config.train.time_budget:g} s budget: {names} "
+                 "(a longer --time-budget tries them)")
+    return text
 
 
 # -- the yardstick ------------------------------------------------------------------------
@@ -308,7 +402,8 @@ def yardstick(trained: TrainedModel, data, layout: Layout,
     a distance to the clean image.
     """
     cfg = DenoiseConfig(method=Classical.id, mask=Classical.mask,
-                        train=TrainConfig(seed=trained.config.train.seed),
+                        train=TrainConfig(seed=trained.config.train.seed,
+                                          time_budget=CALIBRATION_BUDGET),
                         classical=ClassicalConfig())
     cfg, _ = auto_blind_spot(cfg, data, layout)
     windows = calibration_windows(data, layout, trained.norm, cfg.classical)
@@ -358,9 +453,10 @@ class Classical(Method):
     compared_with_classical = False
 
     def preset(self, name: str, model: ModelConfig, train: TrainConfig) -> dict[str, Any]:
-        """The shared settings (unused but the seed and time budget) and the default
-        families."""
-        return {"model": model, "train": train, "classical": ClassicalConfig()}
+        """The shared settings (unused but the seed and time budget), the default families
+        and a calibration budget of :data:`CALIBRATION_BUDGET` seconds."""
+        return {"model": model, "train": replace(train, time_budget=CALIBRATION_BUDGET),
+                "classical": ClassicalConfig()}
 
     def fit_config(self, config: DenoiseConfig) -> DenoiseConfig:
         """The classical options default to all families."""
