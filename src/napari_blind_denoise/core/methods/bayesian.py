@@ -3,9 +3,13 @@
 The blind spot is built into the network (:class:`~napari_blind_denoise.core.nets.
 BlindSpotNet`: four rotated half-plane UNets), so training needs no masker: every pixel of
 every window is scored. The network outputs a Gaussian prior ``N(mu_x, s_x^2)`` for the
-clean pixel from its surroundings; the noise model (``gaussian``: variance ``b``;
-``poisson-gaussian``: ``a * x + b``, with ``a, b`` learned global scalars per channel) gives
-the noisy pixel's likelihood ``N(mu_x, s_x^2 + s_n^2(mu_x))``, whose negative log is the loss.
+clean pixel from its surroundings; the noise model (``gaussian``: variance ``b``, learned or
+a known sigma; ``poisson-gaussian``: ``a * x + b``, with ``a, b`` learned global scalars per
+channel) gives the noisy pixel's likelihood ``N(mu_x, s_x^2 + s_n^2(mu_x))``, whose negative
+log, minus a small reward for a larger noise std (the tie-break of :func:`likelihood`), is
+the loss. ``impulse``: a learned fraction ``alpha`` of the pixels replaced by values uniform
+over the data's range, the likelihood ``(1 - alpha) N(...) + alpha / width``, the posterior
+weighing the Gaussian posterior against the prior by the chance that the pixel is clean.
 
 Inference (``posterior``, the default) combines the prior with the noisy pixel ``y`` that the
 network never saw: ``x^ = (s_n^2 mu_x + s_x^2 y) / (s_x^2 + s_n^2)``, the posterior mean of
