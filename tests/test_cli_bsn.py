@@ -60,9 +60,40 @@ def test_denoise_posterior_and_prior(capsys, noisy_tif: Path, tmp_path: Path) ->
     assert not np.allclose(tifffile.imread(tmp_path / "p.tif"), a)
 
 
+@pytest.mark.slow
+def test_impulse_noise_model_and_known_sigma(capsys, noisy_tif: Path, tmp_path: Path) -> None:
+    noise = tmp_path / "noise"
+    rc, summary, err = _run(capsys, "denoise", noisy_tif, "-o", tmp_path / "imp.tif",
+                            "--noise-model", "impulse", "--noise-out", noise, *FAST)
+    assert rc == 0, err
+    assert summary["noise_model"] == "impulse" and 0 < summary["noise_alpha"] < 1
+    table = json.loads((noise / "noise_model.json").read_text())
+    assert table["kind"] == "impulse" and table["components"] == 2
+    assert table["alpha"] == summary["noise_alpha"] and not table["sigma_known"]
+    low, high = table["impulse_range"]
+    data = tifffile.imread(noisy_tif)
+    assert low == pytest.approx(data.min(), rel=1e-4) and high == pytest.approx(data.max(),
+                                                                                rel=1e-4)
+    std = tifffile.imread(noise / "noise_std.tif")
+    assert std.shape == data.shape and (std > 0).all()
+    # a known sigma: kept as given, in the saved config and the noise files
+    rc, summary, err = _run(capsys, "denoise", noisy_tif, "-o", tmp_path / "known.tif",
+                            "--noise-sigma", "7.5", "--noise-out", tmp_path / "n2",
+                            "--save-model", tmp_path / "model", *FAST)
+    assert rc == 0, err
+    table = json.loads((tmp_path / "n2" / "noise_model.json").read_text())
+    assert table["sigma_known"] and table["sigma"] == pytest.approx(7.5, rel=1e-4)
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["config"]["noise_model"]["sigma"] == 7.5
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--inference", "phases"], "inference mode 'phases' is not available for 'bsn'"),
     (["--noise-model", "gmm2"], "noise model kind 'gmm2' is not one method 'bsn' learns"),
+    (["--noise-model", "impulse", "--noise-sigma", "5"],
+     "a known noise sigma applies to a Gaussian noise model given instead of learned: "
+     "method 'bsn' takes one with noise model ['gaussian'], not 'impulse'"),
+    (["--noise-sigma", "-1"], "a known noise sigma must be > 0"),
 ])
 def test_refused_before_training(capsys, monkeypatch, noisy_tif: Path, tmp_path: Path,
                                  argv: list[str], message: str) -> None:
@@ -71,3 +102,15 @@ def test_refused_before_training(capsys, monkeypatch, noisy_tif: Path, tmp_path:
     rc, _, err = _run(capsys, "denoise", noisy_tif, "-o", tmp_path / "o.tif", *FAST, *argv)
     assert rc == 2 and message in err and len(err.splitlines()) == 1
     assert calls == [] and not (tmp_path / "o.tif").exists()
+
+
+def test_noise_sigma_refused_for_other_methods(capsys, noisy_tif: Path, tmp_path: Path) -> None:
+    argv = [a if a != "bsn" else "nnet" for a in FAST]
+    rc, _, err = _run(capsys, "denoise", noisy_tif, "-o", tmp_path / "o.tif", *argv,
+                      "--noise-sigma", "5")
+    assert rc == 2 and "known noise sigma" in err and "'nnet'" in err
+    argv = [a if a != "bsn" else "n2v" for a in FAST]
+    rc, _, err = _run(capsys, "denoise", noisy_tif, "-o", tmp_path / "o.tif", *argv,
+                      "--noise-sigma", "5")
+    assert rc == 2 and "'n2v' has no noise model; noise_sigma applies to" in err
+    assert not (tmp_path / "o.tif").exists()

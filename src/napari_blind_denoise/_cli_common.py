@@ -92,6 +92,11 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
     p.add_argument("--noise-model", choices=_noise_model_kinds(), default=None,
                    help=f"{', '.join(with_noise)} only: the learned noise distribution "
                    "(default gaussian)")
+    known = ", ".join(f"{m.id} with --noise-model {'|'.join(m.known_sigma_kinds)}"
+                      for m in METHODS.values() if m.known_sigma_kinds)
+    p.add_argument("--noise-sigma", type=float, metavar="S", default=None,
+                   help=f"{known} only: a known noise standard deviation in image intensity "
+                   "units, used instead of learning it")
     add_inference(p)
     add_common(p)
 
@@ -179,7 +184,8 @@ def make_config(args):
             over[field] = getattr(args, flag)
     if args.time_budget is not None and args.steps is None:
         over["steps"] = 10**9  # the clock decides
-    config = default_config(args.method, preset, noise_model=args.noise_model, **over)
+    config = default_config(args.method, preset, noise_model=args.noise_model,
+                            noise_sigma=getattr(args, "noise_sigma", None), **over)
     if args.blind_spot is not None:
         config = replace(config, mask=replace(config.mask, blind_spot=args.blind_spot))
     if getattr(args, "inference", None) is not None:

@@ -31,7 +31,7 @@ def test_round_trip_with_noise_model() -> None:
                                                      lr_scale=4.0, calibrate=False))
     data = json.loads(json.dumps(cfg.to_dict()))
     assert data["noise_model"] == {"kind": "gmm2", "hidden": 12, "min_std": 2e-3,
-                                   "lr_scale": 4.0, "calibrate": False}
+                                   "lr_scale": 4.0, "calibrate": False, "sigma": None}
     assert DenoiseConfig.from_dict(data) == cfg
 
 
@@ -88,6 +88,8 @@ def test_exception_unknown_field(cls) -> None:
     (NoiseModelConfig, {"kind": "gmm4"}),
     (NoiseModelConfig, {"hidden": 0}),
     (NoiseModelConfig, {"min_std": 0.0}),
+    (NoiseModelConfig, {"sigma": 0.0}),
+    (NoiseModelConfig, {"sigma": float("nan")}),
 ])
 def test_exception_validation(cls, kwargs: dict) -> None:
     with pytest.raises(ValueError):

@@ -368,7 +368,7 @@ def test_bayesian_blind_spot_adds_noise_and_posterior_layers(viewer, train_widge
     layer = viewer.add_image(make_noisy((64, 64))[0], name="small")
     train_widget.method.setCurrentIndex(train_widget.method.findData("bsn"))
     kinds = [train_widget.noise_kind.itemData(i) for i in range(train_widget.noise_kind.count())]
-    assert kinds == ["gaussian", "poisson-gaussian"]
+    assert kinds == ["gaussian", "poisson-gaussian", "impulse"]
     assert train_widget.noise_plot.isVisibleTo(train_widget)
     train_widget.noise_kind.setCurrentIndex(1)
     assert train_widget.config().noise_model.kind == "poisson-gaussian"

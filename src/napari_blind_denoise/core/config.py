@@ -6,13 +6,15 @@ Each config validates itself in ``__post_init__`` and round-trips through
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, Self
 
 MaskKind = Literal["n2v", "n2s"]
-NoiseKind = Literal["gaussian", "gmm2", "gmm3", "poisson-gaussian"]
+NoiseKind = Literal["gaussian", "gmm2", "gmm3", "poisson-gaussian", "impulse"]
 # every kind of learned noise model; each method accepts some (Method.noise_model_kinds)
-NOISE_MODEL_KINDS: tuple[str, ...] = ("gaussian", "gmm2", "gmm3", "poisson-gaussian")
+NOISE_MODEL_KINDS: tuple[str, ...] = ("gaussian", "gmm2", "gmm3", "poisson-gaussian",
+                                      "impulse")
 
 
 class _FromDict:
@@ -232,7 +234,9 @@ class NoiseModelConfig(_FromDict):
         Gaussians (weights, means, stds), centred to zero mean. The default denoised best in
         our benchmark; the mixtures fit skewed noise (low photon counts) better
         (docs/methods.md). ``"poisson-gaussian"`` (``bsn``): variance ``a * signal + b``,
-        ``a`` and ``b`` learned. Impulse noise is not implemented.
+        ``a`` and ``b`` learned. ``"impulse"`` (``bsn``): a fraction ``alpha`` (learned) of
+        the pixels replaced by values uniform over the data's range, the others clean plus
+        a small Gaussian noise (variance ``b``, learned).
     hidden
         Width of the pixel-wise MLP (1x1 convolutions) mapping the signal value to the
         noise parameters.
@@ -247,6 +251,10 @@ class NoiseModelConfig(_FromDict):
         After training, measure the D-net's own error by re-noising its output and remove
         it from the noise model (``core.noise_calibration``); the learned curve otherwise
         counts that error as noise where the signal is hard to predict.
+    sigma
+        A known noise standard deviation, input intensity units: the Gaussian noise of
+        ``bsn`` fixed at it instead of learned (``None``: learned). Methods refuse it where
+        it has no meaning (:meth:`Method.check_noise_kind`).
     """
 
     kind: NoiseKind = "gaussian"
@@ -254,11 +262,9 @@ class NoiseModelConfig(_FromDict):
     min_std: float = 1e-3
     lr_scale: float = 10.0
     calibrate: bool = True
+    sigma: float | None = None
 
     def __post_init__(self) -> None:
-        if self.kind == "impulse":
-            raise ValueError("impulse noise is not implemented (bsn learns gaussian or "
-                             "poisson-gaussian noise)")
         if self.kind not in NOISE_MODEL_KINDS:
             raise ValueError(f"noise model kind must be one of {NOISE_MODEL_KINDS}, "
                              f"got {self.kind!r}")
@@ -268,10 +274,15 @@ class NoiseModelConfig(_FromDict):
             raise ValueError("min_std must be in (0, 1)")
         if not self.lr_scale > 0:
             raise ValueError("lr_scale must be > 0")
+        if self.sigma is not None and not (math.isfinite(self.sigma) and self.sigma > 0):
+            raise ValueError(f"a known noise sigma must be > 0, got {self.sigma}")
 
     @property
     def components(self) -> int:
-        """Number of Gaussian components (1, 2 or 3)."""
+        """Number of components of the noise mixture (1, 2 or 3; ``impulse``: 2, the
+        Gaussian and the uniform impulses)."""
+        if self.kind == "impulse":
+            return 2
         return int(self.kind[-1]) if self.kind.startswith("gmm") else 1
 
 

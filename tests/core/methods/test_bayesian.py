@@ -52,8 +52,16 @@ def test_config_and_noise_kinds() -> None:
         default_config("bsn", noise_model="gmm2")
     with pytest.raises(ValueError, match="not one method 'nnet' learns"):
         default_config("nnet", noise_model="poisson-gaussian")
-    with pytest.raises(ValueError, match="impulse noise is not implemented"):
-        default_config("bsn", noise_model="impulse")
+    assert default_config("bsn", noise_model="impulse").noise_model.components == 2
+    # a known sigma: bsn's gaussian noise only
+    assert default_config("bsn", noise_sigma=12.5).noise_model == NoiseModelConfig(sigma=12.5)
+    for method, kind in (("bsn", "poisson-gaussian"), ("bsn", "impulse"), ("nnet", None)):
+        with pytest.raises(ValueError, match="known noise sigma"):
+            default_config(method, noise_model=kind, noise_sigma=3.0)
+    with pytest.raises(ValueError, match="'n2v' has no noise model; noise_sigma"):
+        default_config("n2v", noise_sigma=3.0)
+    with pytest.raises(ValueError, match="must be > 0"):
+        NoiseModelConfig(sigma=0.0)
     spec = get_method("bsn")
     assert spec.inference_modes(cfg) == ("posterior", "prior")
     assert spec.masker(cfg) is None
@@ -70,13 +78,15 @@ def test_objective_is_the_gaussian_likelihood() -> None:
     scores = likelihood(model, batch)
     prior = model.net.prior(y)
     a, b = model.noise_net.params()
-    var = prior.variance + (a * prior.mean + b).clamp_min(1e-6)
-    expected = -torch.distributions.Normal(prior.mean, var.sqrt()).log_prob(y).mean()
-    torch.testing.assert_close(scores.loss, expected)
+    var_n = (a * prior.mean + b).clamp_min(1e-6)
+    var = prior.variance + var_n
+    nll = -torch.distributions.Normal(prior.mean, var.sqrt()).log_prob(y)
+    # the learned noise: minus the balance term (0.05 x the noise std)
+    torch.testing.assert_close(scores.loss, (nll - 0.05 * var_n.sqrt()).mean())
+    torch.testing.assert_close(likelihood(model, batch, balance=0.0).loss, nll.mean())
     torch.testing.assert_close(scores.mse, (prior.mean - y).square().mean())
     half = Batch(y, y, torch.zeros_like(y).index_fill_(0, torch.tensor([0]), 1.0))
-    torch.testing.assert_close(likelihood(model, half).loss, -torch.distributions.Normal(
-        prior.mean[:1], var[:1].sqrt()).log_prob(y[:1]).mean())
+    torch.testing.assert_close(likelihood(model, half, balance=0.0).loss, nll[:1].mean())
 
 
 def test_posterior_weighs_prior_and_pixel() -> None:
@@ -215,3 +225,138 @@ def test_likelihood_identifies_a_and_b_given_the_prior() -> None:
     (learned,) = noise_parameters(trained)
     assert learned["a"] == pytest.approx(PG_A, rel=0.15)
     assert learned["b"] == pytest.approx(PG_B, rel=0.15)
+
+
+# -- a known Gaussian sigma -----------------------------------------------------------------
+
+def test_known_sigma_is_kept_and_used(tmp_path: Path) -> None:
+    """With ``noise_sigma`` the Gaussian noise is not learned: after training it is still
+    the given sigma (input units), the posterior and the noise outputs use it, and a saved
+    model keeps it."""
+    clean = blobs(48)
+    noisy = (clean + np.random.default_rng(1).normal(0, 30, clean.shape)).astype(np.float32)
+    cfg = replace(tiny(), noise_model=NoiseModelConfig(sigma=12.0))
+    assert type(cfg).from_dict(cfg.to_dict()) == cfg
+    trained = run_to_completion(train(noisy, "YX", cfg, device="cpu"))
+    model, norm = trained.model, trained.norm
+    assert not model.noise_net.raw_b.requires_grad
+    (learned,) = noise_parameters(trained)
+    assert learned["sigma_known"] and learned["a"] == 0
+    assert learned["sigma"] == pytest.approx(12.0, rel=1e-4)  # not 30: it was not learned
+    # the posterior weighs the pixel with the known variance, in normalised units
+    x = torch.from_numpy(norm.normalize(noisy[None]))[None]
+    with torch.no_grad():
+        prior = model.net.prior(x)
+        mean, std = posterior(model, x)
+    var_n = (12.0 / (norm.high[0] - norm.low[0])) ** 2
+    w = prior.variance / (prior.variance + var_n)
+    torch.testing.assert_close(mean, (1 - w) * prior.mean + w * x, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(std, (w * var_n).sqrt(), rtol=1e-4, atol=1e-7)
+    result = run_to_completion(apply_pipeline(trained, noisy, "YX", device="cpu",
+                                              outputs=trained.spec.outputs()))
+    np.testing.assert_allclose(result.images["noise_std"], 12.0, rtol=1e-3)
+    table = result.tables["noise_model"]
+    assert table["sigma_known"] and table["sigma"] == pytest.approx(12.0, rel=1e-4)
+    loaded = load_model(save_model(trained, tmp_path / "model"))
+    assert loaded.config.noise_model.sigma == 12.0
+    assert noise_parameters(loaded) == noise_parameters(trained)
+
+
+# -- impulse noise --------------------------------------------------------------------------
+
+def _impulse_model(alpha: float = 0.3, sigma: float = 0.05, low: float = -0.2,
+                   high: float = 1.3):
+    torch.manual_seed(0)
+    cfg = tiny("impulse")
+    model = get_method("bsn").network(replace(cfg, mask=replace(cfg.mask, blind_spot="pixel")))
+    noise = model.noise_net
+    noise.set_range(torch.tensor([low]), torch.tensor([high]))
+    noise.start_impulses(alpha, sigma**2)
+    return model
+
+
+def test_impulse_likelihood_and_posterior_are_the_mixture() -> None:
+    """Training scores ``(1 - a) N(y; mu, var_x + var_n) + a / width``; the posterior mean
+    is the responsibility-weighted Gaussian posterior mean and prior mean."""
+    model = _impulse_model()
+    noise = model.noise_net
+    alpha, width = 0.3, 1.5
+    assert float(noise.impulse_fraction().detach()) == pytest.approx(alpha)
+    y = torch.rand(2, 1, 16, 16) * 1.4 - 0.15
+    batch = get_method("bsn").batch_maker(tiny("impulse"))([y], torch.Generator())
+    prior = model.net.prior(y)
+    var_n = noise.variance(prior.mean)
+    total = prior.variance + var_n
+    gauss = torch.distributions.Normal(prior.mean, total.sqrt()).log_prob(y).exp()
+    density = (1 - alpha) * gauss + alpha / width
+    reward = 0.05 * var_n.sqrt()  # the balance term (learned noise)
+    torch.testing.assert_close(likelihood(model, batch).loss, (-density.log() - reward).mean())
+    torch.testing.assert_close(likelihood(model, batch, balance=0).loss, -density.log().mean())
+    with torch.no_grad():
+        mean, std = posterior(model, y)
+    r = (1 - alpha) * gauss / density
+    w = prior.variance / total
+    g_mean, g_var = (1 - w) * prior.mean + w * y, w * var_n
+    expected = r * g_mean + (1 - r) * prior.mean
+    torch.testing.assert_close(mean, expected.detach())
+    second = r * (g_var + g_mean**2) + (1 - r) * (prior.variance + prior.mean**2)
+    torch.testing.assert_close(std, (second - expected**2).sqrt().detach(), rtol=1e-3,
+                               atol=1e-5)
+    # a pixel far from the prior is an impulse: the posterior is the prior there
+    far = torch.where(r < 1e-3)
+    assert far[0].numel() > 0
+    torch.testing.assert_close(mean[far], prior.mean[far].detach(), rtol=1e-3, atol=1e-3)
+
+
+def test_impulse_noise_std_is_the_root_mean_square() -> None:
+    """The noise readers see impulse noise as a two-component mixture whose total std is
+    the root mean square of ``noisy - signal``."""
+    noise = _impulse_model(alpha=0.2, sigma=0.04, low=0.0, high=1.0).noise_net
+    s = torch.tensor([0.0, 0.5, 0.9]).view(1, 1, 1, 3)
+    mix = noise(s)
+    assert mix.stds.shape == (1, 1, 2, 1, 3)
+    rms = (0.8 * 0.04**2 + 0.2 * (1 / 12 + (0.5 - s) ** 2)).sqrt()
+    torch.testing.assert_close(mix.total_std(), rms)
+
+
+def _impulses(clean: np.ndarray, alpha: float, sigma: float, low: float, high: float,
+              seed: int = 0) -> tuple[np.ndarray, float]:
+    """``clean`` plus Gaussian noise, a fraction ``alpha`` of the pixels replaced by values
+    uniform over ``[low, high]``; the noisy image and the true fraction replaced."""
+    rng = np.random.default_rng(seed)
+    noisy = clean + rng.normal(0, sigma, clean.shape) if sigma > 0 else clean.copy()
+    hit = rng.random(clean.shape) < alpha
+    noisy[hit] = rng.uniform(low, high, int(hit.sum()))
+    return noisy.astype(np.float32), float(hit.mean())
+
+
+@pytest.mark.slow
+def test_learns_the_impulse_fraction() -> None:
+    """A flat image, Gaussian noise (std 10) and 30 % impulses uniform over [0, 1000]: the
+    learned fraction within 0.05 (absolute) of the true one. A flat image, as for sigma
+    above: where the prior is still uncertain (edges), clean pixels far from it count as
+    impulses and the fraction comes out high (48² blobs, 120 steps: 0.60 for 0.30)."""
+    noisy, true_alpha = _impulses(np.full((48, 48), 400.0), 0.3, 10.0, 0.0, 1000.0)
+    cfg = tiny("impulse", base=4, steps=60, batch_size=4, val_every=25, val_patches=4,
+               learning_rate=1e-2)
+    trained = run_to_completion(train(noisy, "YX", cfg, device="cpu"))
+    (learned,) = noise_parameters(trained)
+    assert learned["alpha"] == pytest.approx(true_alpha, abs=0.05)
+    assert learned["impulse_range"] == pytest.approx([noisy.min(), noisy.max()], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_posterior_beats_prior_on_impulse_noise() -> None:
+    """48² blobs, 30 % impulses uniform over the clean range, no Gaussian noise: the
+    posterior (the clean pixels kept, the impulses replaced by the prior) beats the prior
+    mean."""
+    clean = make_blobs((48, 48), seed=3, n=8) * 400.0 + 100.0
+    noisy, _ = _impulses(clean, 0.3, 0.0, clean.min(), clean.max())
+    cfg = tiny("impulse", base=4, steps=120, batch_size=4, val_every=25, val_patches=4,
+               learning_rate=1e-2)
+    trained = run_to_completion(train(noisy, "YX", cfg, device="cpu"))
+    post = run_to_completion(predict(trained, noisy, "YX", device="cpu"))
+    prior = run_to_completion(predict(trained, noisy, "YX", device="cpu", inference="prior"))
+    p_noisy, p_post, p_prior = psnr(noisy, clean), psnr(post, clean), psnr(prior, clean)
+    assert p_prior > p_noisy + 5, (p_noisy, p_prior)
+    assert p_post > p_prior + 0.2, (p_prior, p_post)

@@ -85,5 +85,5 @@ def test_parametric_noise() -> None:
     gauss = ParametricNoise(1, NoiseModelConfig(kind="gaussian"))
     assert float(gauss.params()[0]) == 0.0 and not gauss.raw_a.requires_grad
     torch.testing.assert_close(gauss.variance(s), gauss.variance(s * 0 + 7))
-    with pytest.raises(ValueError, match="gaussian or poisson-gaussian"):
+    with pytest.raises(ValueError, match="bsn noise model must be one of"):
         ParametricNoise(1, NoiseModelConfig(kind="gmm2"))

@@ -88,6 +88,7 @@ PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
 
 def default_config(method: str = "n2v", preset: str = "cpu", *,
                    noise_model: str | NoiseModelConfig | None = None,
+                   noise_sigma: float | None = None,
                    **train_overrides) -> DenoiseConfig:
     """Configuration for ``method`` with ``preset`` (``cpu`` or ``gpu``) and overrides.
 
@@ -100,8 +101,11 @@ def default_config(method: str = "n2v", preset: str = "cpu", *,
         adapts them (:meth:`Method.preset`; ``s2s`` has its own).
     noise_model
         Methods with a noise model only: a kind (``nnet``: ``"gaussian"``, ``"gmm2"``,
-        ``"gmm3"``; ``bsn``: ``"gaussian"``, ``"poisson-gaussian"``) or a
+        ``"gmm3"``; ``bsn``: ``"gaussian"``, ``"poisson-gaussian"``, ``"impulse"``) or a
         :class:`NoiseModelConfig`; ``None`` gives the default (``gaussian``).
+    noise_sigma
+        A known noise standard deviation (input units) instead of a learned one
+        (``NoiseModelConfig.sigma``; ``bsn`` with ``gaussian`` noise only).
     train_overrides
         :class:`TrainConfig` fields (``steps=``, ``time_budget=``...).
     """
@@ -109,13 +113,17 @@ def default_config(method: str = "n2v", preset: str = "cpu", *,
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {list(PRESETS)}")
     fields = spec.preset(preset, *PRESETS[preset])
-    if noise_model is not None and not spec.noise_model:
-        with_noise = [m for m, v in METHODS.items() if v.noise_model]
-        raise ValueError(f"method {method!r} has no noise model; noise_model applies to "
-                         f"{with_noise}")
+    for name, value in (("noise_model", noise_model), ("noise_sigma", noise_sigma)):
+        if value is not None and not spec.noise_model:
+            with_noise = [m for m, v in METHODS.items() if v.noise_model]
+            raise ValueError(f"method {method!r} has no noise model; {name} applies to "
+                             f"{with_noise}")
+    noise = spec.noise_config(noise_model)
+    if noise_sigma is not None:
+        noise = replace(noise, sigma=noise_sigma)
+        spec.check_noise_kind(noise)
     fields["train"] = replace(fields["train"], **train_overrides)
-    return DenoiseConfig(method=method, mask=spec.mask,
-                         noise_model=spec.noise_config(noise_model), **fields)
+    return DenoiseConfig(method=method, mask=spec.mask, noise_model=noise, **fields)
 
 
 __all__ = ["METHODS", "PRESETS", "Batch", "BayesianBlindSpotMethod", "Classical", "ExtraOutput",

@@ -191,6 +191,9 @@ class Method:
         The masking options stored in the method's default configuration.
     noise_model_kinds
         Kinds of learned noise model the method accepts (empty: none).
+    known_sigma_kinds
+        Kinds whose Gaussian noise may be given instead of learned
+        (``NoiseModelConfig.sigma``; empty: the noise is always learned).
     accepts_missing
         The method treats non-finite pixels (NaN, inf) as unknown: never in the input, never
         scored, filled in by prediction. Others refuse images with such pixels.
@@ -206,6 +209,7 @@ class Method:
     inputs: ClassVar[int] = 1
     mask: ClassVar[MaskConfig] = MaskConfig()
     noise_model_kinds: ClassVar[tuple[str, ...]] = ()
+    known_sigma_kinds: ClassVar[tuple[str, ...]] = ()
     accepts_missing: ClassVar[bool] = False
     compared_with_classical: ClassVar[bool] = True
 
@@ -237,10 +241,17 @@ class Method:
         return noise_model
 
     def check_noise_kind(self, noise_model: NoiseModelConfig) -> None:
-        """Refuse a noise-model kind this method does not learn."""
+        """Refuse a noise-model kind this method does not learn, and a known noise sigma
+        where the method would not use it."""
         if noise_model.kind not in self.noise_model_kinds:
             raise ValueError(f"noise model kind {noise_model.kind!r} is not one method "
                              f"{self.id!r} learns; choose from {list(self.noise_model_kinds)}")
+        if noise_model.sigma is not None and noise_model.kind not in self.known_sigma_kinds:
+            where = (f"noise model {list(self.known_sigma_kinds)}" if self.known_sigma_kinds
+                     else "no noise model")
+            raise ValueError(f"a known noise sigma applies to a Gaussian noise model given "
+                             f"instead of learned: method {self.id!r} takes one with "
+                             f"{where}, not {noise_model.kind!r}")
 
     def fit_config(self, config: DenoiseConfig) -> DenoiseConfig:
         """``config`` completed and checked for this method (its noise model)."""

@@ -3,9 +3,13 @@
 The blind spot is built into the network (:class:`~napari_blind_denoise.core.nets.
 BlindSpotNet`: four rotated half-plane UNets), so training needs no masker: every pixel of
 every window is scored. The network outputs a Gaussian prior ``N(mu_x, s_x^2)`` for the
-clean pixel from its surroundings; the noise model (``gaussian``: variance ``b``;
-``poisson-gaussian``: ``a * x + b``, with ``a, b`` learned global scalars per channel) gives
-the noisy pixel's likelihood ``N(mu_x, s_x^2 + s_n^2(mu_x))``, whose negative log is the loss.
+clean pixel from its surroundings; the noise model (``gaussian``: variance ``b``, learned or
+a known sigma; ``poisson-gaussian``: ``a * x + b``, with ``a, b`` learned global scalars per
+channel) gives the noisy pixel's likelihood ``N(mu_x, s_x^2 + s_n^2(mu_x))``, whose negative
+log, minus a small reward for a larger noise std (the tie-break of :func:`likelihood`), is
+the loss. ``impulse``: a learned fraction ``alpha`` of the pixels replaced by values uniform
+over the data's range, the likelihood ``(1 - alpha) N(...) + alpha / width``, the posterior
+weighing the Gaussian posterior against the prior by the chance that the pixel is clean.
 
 Inference (``posterior``, the default) combines the prior with the noisy pixel ``y`` that the
 network never saw: ``x^ = (s_n^2 mu_x + s_x^2 y) / (s_x^2 + s_n^2)``, the posterior mean of
@@ -25,13 +29,16 @@ from farther context, is less certain, so that weight grows (docs/methods.md).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..config import DenoiseConfig, MaskConfig
+from ..data.normalize import sample_values
 from ..data.patches import AXIS_PRESERVING, DIHEDRAL
 from ..device import autocast
 from ..errors import InputError
@@ -47,6 +54,9 @@ if TYPE_CHECKING:
     from ..trained import TrainedModel
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+# reward per unit of noise std (normalised units) in the loss: the tie-break between the
+# prior's and the noise's variance (:func:`likelihood`)
+BALANCE = 0.05
 # Adam's betas for the noise parameters: a shorter memory of the squared gradient (100 steps
 # instead of 1000) than the network's, so early large gradients do not slow them for long
 NOISE_BETAS = (0.9, 0.99)
@@ -57,29 +67,82 @@ def gaussian_nll(y: torch.Tensor, mean: torch.Tensor, variance: torch.Tensor) ->
     return 0.5 * (variance.log() + (y - mean).square() / variance) + HALF_LOG_2PI
 
 
-def likelihood(model: BayesianBlindSpot, batch: Batch) -> Scores:
-    """NLL of the noisy pixels under the prior convolved with the noise model.
+def impulse_log_odds(noise: ParametricNoise, y: torch.Tensor, mean: torch.Tensor,
+                     variance: torch.Tensor) -> torch.Tensor:
+    """Per pixel: log of ``(1 - alpha) N(y; mean, variance) / (alpha U(y))``, the odds that
+    ``y`` is not an impulse (``U``: the uniform density over the impulse range)."""
+    alpha = noise.impulse_fraction().view(1, -1, 1, 1)
+    low, high = (r.view(1, -1, 1, 1) for r in noise.value_range.unbind(1))
+    log_uniform = -(high - low).log()
+    return (torch.log1p(-alpha) - gaussian_nll(y, mean, variance)) - (alpha.log() + log_uniform)
+
+
+def noisy_nll(noise: ParametricNoise, y: torch.Tensor, mean: torch.Tensor,
+              var_x: torch.Tensor) -> torch.Tensor:
+    """Per-pixel NLL of the noisy ``y`` under the prior ``N(mean, var_x)`` convolved with
+    the noise: ``N(mean, var_x + var_n)``, for impulse noise mixed with the uniform:
+    ``(1 - alpha) N(y; mean, var_x + var_n) + alpha U(y)``.
 
     The noise variance sees the prior mean detached (as N-net's noise model sees the
     signal): the prior is pulled only towards values that make the observed pixels likely,
     never towards signal levels where the noise model predicts a convenient variance.
     """
+    total = var_x + noise.variance(mean.detach())
+    nll = gaussian_nll(y, mean, total)
+    if noise.kind != "impulse":
+        return nll
+    # -log((1-a) N + a U) = -log((1-a) N) - log(1 + a U / ((1-a) N))
+    alpha = noise.impulse_fraction().view(1, -1, 1, 1)
+    return nll - torch.log1p(-alpha) - F.softplus(-impulse_log_odds(noise, y, mean, total))
+
+
+def likelihood(model: BayesianBlindSpot, batch: Batch,
+               balance: float = BALANCE) -> Scores:
+    """NLL of the noisy pixels under the prior convolved with the noise model
+    (:func:`noisy_nll`), the mean over the scored pixels, minus ``balance`` times the mean
+    noise std (normalised units) when the noise is learned.
+
+    The likelihood sees only the sum ``var_x + var_n``: any split of it scores the same, so
+    the noise parameters drift to wherever the optimiser leaves them (a Poisson-Gaussian
+    slope came out near 0, the curve flat at the average noise level). The small reward
+    for a larger noise std breaks the tie: the noise grows until it meets the total
+    variance where the prior is certain (there the prior variance is at its floor and the
+    likelihood pushes back), which is the noise level. At the balance it overshoots that
+    level by a relative ``balance * std``, 0.1 % at a std of 0.02.
+    """
     with autocast(batch.input.device):
         prior = model.net.prior(batch.input)
     mean, var_x = prior.mean.float(), prior.variance.float()
-    var_n = model.noise_net.variance(mean.detach())
-    nll = gaussian_nll(batch.target, mean, var_x + var_n)
+    noise = model.noise_net
+    nll = noisy_nll(noise, batch.target, mean, var_x)
+    if balance and noise.learned:
+        nll = nll - balance * noise.variance(mean.detach()).sqrt()
     loss = (nll * batch.mask).sum() / batch.mask.sum().clamp_min(1.0)
     return Scores(loss, masked_mse(mean, batch.target, batch.mask).detach(), mean)
 
 
 def posterior(model: BayesianBlindSpot, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior mean and standard deviation of the clean pixels of ``x`` (normalised)."""
+    """Posterior mean and standard deviation of the clean pixels of ``x`` (normalised).
+
+    Gaussian noise: ``(var_n mean + var_x y) / (var_x + var_n)``, variance
+    ``var_x var_n / (var_x + var_n)``. Impulse noise: the pixel is clean (plus Gaussian
+    noise) with the posterior probability ``r`` (the sigmoid of :func:`impulse_log_odds`),
+    an impulse, which says nothing about the clean value, otherwise; the posterior is the
+    mixture ``r`` x the Gaussian posterior + ``(1 - r)`` x the prior.
+    """
     prior = model.net.prior(x)
     mean, var_x = prior.mean.float(), prior.variance.float()
-    var_n = model.noise_net.variance(mean)
+    noise, y = model.noise_net, x.float()
+    var_n = noise.variance(mean)
     total = var_x + var_n
-    return (var_n * mean + var_x * x.float()) / total, (var_x * var_n / total).sqrt()
+    post_mean, post_var = (var_n * mean + var_x * y) / total, var_x * var_n / total
+    if noise.kind != "impulse":
+        return post_mean, post_var.sqrt()
+    r = torch.sigmoid(impulse_log_odds(noise, y, mean, total))
+    mixed = r * post_mean + (1 - r) * mean
+    var = (r * (post_var + (post_mean - mixed).square())
+           + (1 - r) * (var_x + (mean - mixed).square()))
+    return mixed, var.sqrt()
 
 
 class BayesianBlindSpotMethod(Method):
@@ -91,7 +154,8 @@ class BayesianBlindSpotMethod(Method):
                    "Gaussian prior per pixel combined with the noisy pixel itself by a learned "
                    "noise model (Laine et al. 2019).")
     mask: ClassVar[MaskConfig] = MaskConfig(blind_spot="auto")
-    noise_model_kinds = ("gaussian", "poisson-gaussian")
+    noise_model_kinds = ("gaussian", "poisson-gaussian", "impulse")
+    known_sigma_kinds = ("gaussian",)
 
     # -- training ---------------------------------------------------------------------------
     def adapt(self, config: DenoiseConfig, data, layout: Layout
@@ -135,15 +199,25 @@ class BayesianBlindSpotMethod(Method):
         first plane. From a generic start, the first steps' residuals were many times the
         model's variance: their huge gradients filled Adam's second-moment estimate, and
         the noise parameter then crept at a quarter of its rate for the rest of a short run.
+
+        A known sigma (``noise_model.sigma``, input units) fixes the Gaussian variance
+        instead. Impulse noise: the impulses' range is the data's (minimum to maximum of up
+        to 10⁶ sampled pixels).
         """
-        plane = next(iter(layout.planes()))
-        h, w = layout.height, layout.width
-        ys = slice(max(0, h // 2 - 256), min(h, h // 2 + 256))
-        xs = slice(max(0, w // 2 - 256), min(w, w // 2 + 256))
-        crop = norm.normalize(np.asarray(layout.read(data, plane, ys, xs), np.float32))[0]
-        diff = np.diff(crop, axis=-1).ravel()
-        sigma = 1.4826 * float(np.median(np.abs(diff - np.median(diff)))) / math.sqrt(2)
-        model.noise_net.start_at(max(sigma, 1e-3) ** 2)
+        noise = model.noise_net
+        crop = _central_crop(data, layout, norm)
+        noise.start_at(max(_robust_sigma(crop), 1e-3) ** 2)
+        known = config.noise_model.sigma
+        scale = torch.as_tensor(np.asarray(norm.high) - np.asarray(norm.low), dtype=torch.float32)
+        if known is not None:
+            noise.fix_variance((known / scale).square())
+        if noise.kind == "impulse":
+            values = norm.normalize(sample_values(data, layout, 1_000_000,
+                                                  np.random.default_rng(0)))
+            low, high = values.min(axis=1), values.max(axis=1)
+            noise.set_range(torch.as_tensor(low), torch.as_tensor(high))
+            alpha, sigma = estimate_impulses(crop, float(high[0] - low[0]))
+            noise.start_impulses(alpha, max(sigma, 1e-3) ** 2)
         with torch.no_grad():
             model.net.head[-1].bias[:1].fill_(float(np.median(crop)))
 
@@ -176,9 +250,43 @@ class BayesianBlindSpotMethod(Method):
     # -- outputs ----------------------------------------------------------------------------
     def outputs(self) -> tuple[ExtraOutput, ...]:
         """The noise model's outputs and the posterior standard deviation."""
-        return (*noise_outputs(),
+        return (*_noise_outputs(),
                 ExtraOutput("posterior_std", "image", "uncertainty", "posterior std",
                             _posterior_std, colormap="magma"))
+
+
+def _robust_sigma(crop: np.ndarray) -> float:
+    """Noise std from the differences of horizontal neighbours: ``1.4826 MAD / sqrt(2)``."""
+    diff = np.diff(crop, axis=-1).ravel()
+    return 1.4826 * float(np.median(np.abs(diff - np.median(diff)))) / math.sqrt(2)
+
+
+def estimate_impulses(crop: np.ndarray, width: float) -> tuple[float, float]:
+    """A first guess of the impulse fraction and the other pixels' noise std.
+
+    Each pixel against the median of its 8 neighbours (impulses there are outvoted):
+    ``s = 1.4826 MAD`` of that residual, the outliers beyond ``3 s``; impulses landing
+    within ``3 s`` of the median pass unseen, a share ``6 s / width`` of them, so the
+    fraction is divided by ``1 - 6 s / width``. Returns ``(alpha, s)``; ``s`` also counts
+    what the median misses of the image (edges), so it errs high.
+    """
+    pad = np.pad(crop, 1, mode="reflect")
+    h, w = crop.shape
+    ring = [pad[1 + dy: 1 + dy + h, 1 + dx: 1 + dx + w]
+            for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+    r = (crop - np.median(ring, axis=0)).ravel()
+    s = 1.4826 * float(np.median(np.abs(r))) + 1e-6
+    seen = float(np.mean(np.abs(r) > 3 * s))
+    return min(0.6, max(0.01, seen / max(0.1, 1 - 6 * s / width))), s
+
+
+def _central_crop(data, layout: Layout, norm: NormStats) -> np.ndarray:
+    """The first plane's central 512² (at most), channel 0, normalised."""
+    plane = next(iter(layout.planes()))
+    h, w = layout.height, layout.width
+    ys = slice(max(0, h // 2 - 256), min(h, h // 2 + 256))
+    xs = slice(max(0, w // 2 - 256), min(w, w // 2 + 256))
+    return norm.normalize(np.asarray(layout.read(data, plane, ys, xs), np.float32))[0]
 
 
 def _posterior_std(ctx: OutputContext, out):
@@ -199,18 +307,54 @@ def _posterior_std(ctx: OutputContext, out):
                        device=device, inferrer=infer, stop=ctx.stop)
 
 
-def noise_parameters(trained: TrainedModel) -> list[dict[str, float]]:
-    """The learned noise model per channel, input units: ``variance = a * signal + b``
-    (``a`` = 0 for Gaussian noise, whose std ``sigma`` = ``sqrt(b)``)."""
-    a_n, b_n = (p.detach().cpu().double().numpy() for p in trained.model.noise_net.params())
+def noise_parameters(trained: TrainedModel) -> list[dict[str, Any]]:
+    """The learned noise model per channel, input units: the Gaussian noise's
+    ``variance = a * signal + b`` (``a`` = 0 unless Poisson-Gaussian; ``sigma`` =
+    ``sqrt(b)``; ``sigma_known``: given, not learned), and the impulse fraction ``alpha``
+    (0 unless ``impulse``, which also has ``impulse_range``, the impulses' low and high)."""
+    noise = trained.model.noise_net
+    a_n, b_n = (p.detach().cpu().double().numpy() for p in noise.params())
+    alpha = noise.impulse_fraction().detach().cpu().double().numpy()
     out = []
     for c in range(len(a_n)):
         low = float(trained.norm.low[c])
         scale = float(trained.norm.high[c]) - low
         a = float(a_n[c]) * scale
         b = float(b_n[c]) * scale * scale - a * low
-        out.append({"channel": c, "a": a, "b": b, "sigma": math.sqrt(max(b, 0.0))})
+        entry = {"channel": c, "a": a, "b": b, "sigma": math.sqrt(max(b, 0.0)),
+                 "sigma_known": not noise.raw_b.requires_grad, "alpha": float(alpha[c])}
+        if noise.kind == "impulse":
+            entry["impulse_range"] = [float(v) * scale + low for v in noise.value_range[c]]
+        out.append(entry)
     return out
+
+
+def _noise_outputs() -> tuple[ExtraOutput, ...]:
+    """N-net's noise outputs, the summary table carrying the learned parameters."""
+    *outs, table = noise_outputs()
+
+    def summary(ctx: OutputContext) -> dict[str, Any]:
+        learned = noise_parameters(ctx.trained)
+        first = learned[0]
+        out = {**table.compute(ctx), "a": first["a"], "b": first["b"], "alpha": first["alpha"],
+               "sigma": first["sigma"], "sigma_known": first["sigma_known"],
+               "parameters": learned}
+        if "impulse_range" in first:
+            out["impulse_range"] = first["impulse_range"]
+            out["variance_model"] = ("with probability alpha uniform over impulse_range, "
+                                     "else signal + Gaussian noise of variance b; noise std "
+                                     "files: root mean square of noisy - signal")
+        return out
+
+    return (*outs, replace(table, compute=summary, summary=_one_line,
+                           report=(*table.report, ("noise_alpha", "alpha"))))
+
+
+def _one_line(summary: dict[str, Any]) -> str:
+    if "impulse_range" in summary:
+        return (f"Noise: impulses in {summary['alpha']:.1%} of the pixels, the others with "
+                f"Gaussian std {summary['sigma']:.3g}.")
+    return f"Noise: variance ≈ {summary['a']:.3g}·signal + {summary['b']:.3g}."
 
 
 __all__ = ["BayesianBlindSpotMethod", "likelihood", "noise_parameters", "posterior"]

@@ -194,52 +194,104 @@ class BlindSpotNet(nn.Module):
 
 
 NOISE_INIT_STD = 0.1  # initial noise std, normalised units (the data's range is ~1)
+IMPULSE_INIT = 0.1  # initial fraction of impulse pixels
+PARAMETRIC_KINDS = ("gaussian", "poisson-gaussian", "impulse")
 
 
 class ParametricNoise(nn.Module):
-    """Noise variance as learned global scalars per channel, normalised units.
+    """Noise as learned global scalars per channel, normalised units.
 
-    ``gaussian``: ``b``; ``poisson-gaussian``: ``a * signal + b`` (``a, b >= 0`` by softplus;
-    the variance floored at ``MIN_VARIANCE`` where the signal is below 0). Called on a signal
-    ``(B, C, Y, X)`` it returns a one-component :class:`Mixture`, so the N-net's readers
-    (noise curves, noise std maps, densities) read it as they read an N-net.
+    ``gaussian``: variance ``b``; ``poisson-gaussian``: ``a * signal + b`` (``a, b >= 0`` by
+    softplus; the variance floored at ``MIN_VARIANCE`` where the signal is below 0);
+    ``impulse``: with probability ``alpha`` (a sigmoid) the pixel is replaced by a value
+    uniform over ``[low, high]`` (the buffer ``value_range``, set from the data), otherwise
+    it is the clean value plus Gaussian noise of variance ``b``. With ``config.sigma`` set,
+    ``b`` is not learned: :meth:`fix_variance` sets it once the normalisation is known.
+
+    Called on a signal ``(B, C, Y, X)`` it returns a :class:`Mixture`, so the N-net's
+    readers (noise curves, noise std maps, densities) read it as they read an N-net: one
+    zero-mean Gaussian, or for ``impulse`` two components, the Gaussian and the uniform
+    impulses as a Gaussian of the same mean (``centre - signal``) and variance
+    (``width**2 / 12``): its ``total_std`` is the root mean square of ``noisy - signal``.
     """
 
     def __init__(self, channels: int, config: NoiseModelConfig) -> None:
         super().__init__()
-        if config.kind not in ("gaussian", "poisson-gaussian"):
-            raise ValueError(f"bsn noise model must be gaussian or poisson-gaussian, "
+        if config.kind not in PARAMETRIC_KINDS:
+            raise ValueError(f"bsn noise model must be one of {PARAMETRIC_KINDS}, "
                              f"got {config.kind!r}")
         self.channels = channels
         self.kind = config.kind
         init = _inv_softplus(NOISE_INIT_STD**2)
-        self.raw_b = nn.Parameter(torch.full((channels,), init))
+        self.raw_b = nn.Parameter(torch.full((channels,), init),
+                                  requires_grad=config.sigma is None)
         self.raw_a = nn.Parameter(torch.full((channels,), init),
                                   requires_grad=config.kind == "poisson-gaussian")
+        if config.kind == "impulse":
+            logit = math.log(IMPULSE_INIT / (1 - IMPULSE_INIT))
+            self.raw_alpha = nn.Parameter(torch.full((channels,), logit))
+            self.register_buffer("value_range", torch.tensor([[0.0, 1.0]] * channels))
         self.register_buffer("bin_width", torch.zeros(channels))  # as the N-net's: none
 
     @torch.no_grad()
     def start_at(self, variance: float) -> None:
-        """Start from a noise variance ``variance`` (normalised units): ``b`` at it, and for
-        Poisson-Gaussian noise ``a`` at a tenth of it."""
-        self.raw_b.fill_(_inv_softplus(max(variance, MIN_VARIANCE)))
+        """Start from a noise variance ``variance`` (normalised units): ``b`` at it (unless
+        fixed), and for Poisson-Gaussian noise ``a`` at a tenth of it."""
+        if self.raw_b.requires_grad:
+            self.raw_b.fill_(_inv_softplus(max(variance, MIN_VARIANCE)))
         self.raw_a.fill_(_inv_softplus(max(variance / 10, MIN_VARIANCE)))
 
+    @torch.no_grad()
+    def start_impulses(self, alpha: float, variance: float) -> None:
+        """Start ``impulse`` noise at a fraction ``alpha`` of impulses and a Gaussian
+        variance ``variance`` (unless fixed)."""
+        self.raw_alpha.fill_(math.log(alpha / (1 - alpha)))
+        if self.raw_b.requires_grad:
+            self.raw_b.fill_(_inv_softplus(max(variance, MIN_VARIANCE)))
+
+    @torch.no_grad()
+    def fix_variance(self, variance: torch.Tensor) -> None:
+        """The known Gaussian noise variance ``(C,)``, normalised units."""
+        self.raw_b.copy_(variance.clamp_min(MIN_VARIANCE).expm1().log())
+
+    @torch.no_grad()
+    def set_range(self, low: torch.Tensor, high: torch.Tensor) -> None:
+        """The range ``(C,)`` each ``(C,)`` of impulse values, normalised units."""
+        self.value_range.copy_(torch.stack([low, torch.maximum(high, low + 1e-6)], dim=1))
+
+    @property
+    def learned(self) -> bool:
+        """True when the Gaussian noise's parameters are learned (not a known sigma)."""
+        return self.raw_b.requires_grad
+
     def params(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(a, b)`` per channel, normalised units (``a`` is 0 for Gaussian noise)."""
+        """``(a, b)`` per channel, normalised units (``a`` is 0 unless Poisson-Gaussian)."""
         a = F.softplus(self.raw_a) if self.kind == "poisson-gaussian" else self.raw_a * 0
         return a, F.softplus(self.raw_b)
 
+    def impulse_fraction(self) -> torch.Tensor:
+        """``alpha`` per channel (0 unless ``impulse``)."""
+        if self.kind != "impulse":
+            return torch.zeros_like(self.raw_b)
+        return torch.sigmoid(self.raw_alpha)
+
     def variance(self, signal: torch.Tensor) -> torch.Tensor:
-        """Noise variance at ``signal`` ``(B, C, Y, X)``."""
+        """Variance of the Gaussian noise at ``signal`` ``(B, C, Y, X)``."""
         a, b = (p.view(1, -1, 1, 1) for p in self.params())
         return (a * signal + b).clamp_min(MIN_VARIANCE)
 
     def forward(self, signal: torch.Tensor) -> Mixture:
-        """A zero-mean one-component mixture with this variance, ``(B, C, 1, Y, X)``."""
+        """The noise as a mixture at ``signal``, ``(B, C, K, Y, X)`` (class docstring)."""
         std = self.variance(signal).sqrt()[:, :, None]
         zeros = torch.zeros_like(std)
-        return Mixture(zeros, zeros, std)
+        if self.kind != "impulse":
+            return Mixture(zeros, zeros, std)
+        alpha = self.impulse_fraction().view(1, -1, 1, 1, 1)
+        low, high = (r.view(1, -1, 1, 1, 1) for r in self.value_range.unbind(1))
+        log_w = torch.cat([torch.log1p(-alpha) + zeros, alpha.log() + zeros], dim=2)
+        means = torch.cat([zeros, (low + high) / 2 - signal[:, :, None]], dim=2)
+        stds = torch.cat([std, (high - low) / math.sqrt(12) + zeros], dim=2)
+        return Mixture(log_w, means, stds)
 
 
 class BayesianBlindSpot(nn.Module):
