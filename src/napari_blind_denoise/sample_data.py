@@ -39,11 +39,16 @@ def load_sample() -> tuple[np.ndarray, np.ndarray]:
 
 
 def napari_sample() -> list[tuple[np.ndarray, dict, str]]:
-    """napari sample-data contribution: the noisy image and its clean reference."""
+    """napari sample-data contribution: the noisy image and its clean reference.
+
+    The reference comes first, hidden and marked as a reference (the widgets' pickers skip
+    it); the noisy image is added last, so napari selects it.
+    """
     noisy, clean = load_sample()
     lo, hi = float(np.percentile(clean, 0.1)), float(np.percentile(clean, 99.9))
     return [
         (clean, {"name": "nuclei clean (reference)", "contrast_limits": (lo, hi),
-                 "visible": False}, "image"),
+                 "visible": False, "metadata": {"napari_blind_denoise": {"role": "reference"}}},
+         "image"),
         (noisy, {"name": "nuclei noisy", "contrast_limits": (lo, hi)}, "image"),
     ]

@@ -9,6 +9,13 @@ runners ``train``, ``predict`` and ``pipeline`` (docs/architecture.md).
 
 from .api import denoise
 from .atomic import SOFTWARE, ForeignDataError
+from .bioimageio import (
+    PackageExport,
+    bioimageio_available,
+    export_bioimageio,
+    is_bioimageio_package,
+    load_bioimageio,
+)
 from .checkpoint import is_model_folder, load_model, save_model
 from .config import (
     NOISE_MODEL_KINDS,
@@ -32,6 +39,7 @@ from .methods import (
     PRESETS,
     ExtraOutput,
     Method,
+    NotExportable,
     OutputContext,
     default_config,
     get_method,
@@ -79,7 +87,9 @@ __all__ = [
     "NoiseCorrelation",
     "NoiseModelConfig",
     "NormStats",
+    "NotExportable",
     "OutputContext",
+    "PackageExport",
     "Phase",
     "PipelineResult",
     "PredictEvent",
@@ -93,6 +103,7 @@ __all__ = [
     "apply_pipeline",
     "available_devices",
     "binned_std",
+    "bioimageio_available",
     "check_compatible",
     "check_image",
     "compute_norm_stats",
@@ -102,12 +113,15 @@ __all__ = [
     "describe_noise_model",
     "estimate_noise_correlation",
     "exclude_pixels",
+    "export_bioimageio",
     "fit_affine",
     "fit_poisson_gaussian",
     "get_method",
     "guess_axes",
     "has_noise_model",
+    "is_bioimageio_package",
     "is_model_folder",
+    "load_bioimageio",
     "load_model",
     "method_ids",
     "noise_curve",

@@ -89,7 +89,8 @@ def _read_meta(folder: Path) -> dict:
 
 
 def load_model(folder: str | os.PathLike, device: str | torch.device = "cpu") -> TrainedModel:
-    """Read a model folder written by :func:`save_model`.
+    """Read a model folder written by :func:`save_model`, or a BioImage.IO model package
+    (``.zip``, or a folder with ``rdf.yaml``; :func:`~.bioimageio.load_bioimageio`).
 
     Raises
     ------
@@ -99,7 +100,14 @@ def load_model(folder: str | os.PathLike, device: str | torch.device = "cpu") ->
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from .bioimageio import is_bioimageio_package, load_bioimageio
+
     folder = Path(folder)
+    if is_bioimageio_package(folder):
+        return load_bioimageio(folder, device)
+    if folder.is_file():
+        raise CheckpointError(f"{folder} is a file, neither a model folder nor a BioImage.IO "
+                              "model package (.zip)")
     meta = _read_meta(folder)
     try:
         config = DenoiseConfig.from_dict(meta["config"])

@@ -24,7 +24,7 @@ from qtpy.QtWidgets import (
 
 from ..core import BlindDenoiseError, available_devices
 from ._cache import cache_limit, cache_root, create_session, enforce_cap, read_marker
-from ._layers import layer_problem
+from ._layers import is_reference, layer_problem, result_role
 
 logger = logging.getLogger("napari_blind_denoise")
 
@@ -77,22 +77,53 @@ def progress_widgets() -> tuple[QProgressBar, QLabel]:
 
 
 class LayerPicker(QComboBox):
-    """Lists the viewer's image layers that can be denoised; follows adds, removals, renames."""
+    """Lists the viewer's image layers that can be denoised; follows adds, removals, renames.
 
-    def __init__(self, viewer, parent: QWidget | None = None, *, suitable_only: bool = True):
+    Until the user picks a layer (or :meth:`select` is called) the choice is automatic and
+    depends on ``prefer``:
+
+    ``"input"``
+        the selected layer, else the current automatic choice, else the newest layer; never
+        a reference / ground truth (:func:`is_reference`) or one of our results when
+        another layer exists.
+    ``"result"``
+        the newest denoised result, then any of our results, then as ``"input"``.
+    ``"reference"``
+        a reference layer (selected first, else the newest), then any other non-result
+        layer; never the layer chosen in ``other`` (nothing when no other layer exists).
+    """
+
+    def __init__(self, viewer, parent: QWidget | None = None, *, suitable_only: bool = True,
+                 prefer: str = "input", other: LayerPicker | None = None):
         super().__init__(parent)
+        if prefer not in _RANKS:
+            raise ValueError(f"prefer must be one of {sorted(_RANKS)}, got {prefer!r}")
         self._viewer = viewer
         self._suitable_only = suitable_only
+        self._rank = _RANKS[prefer]
+        self._other = other
+        # the layer the user chose (None while the choice is automatic); layers are compared
+        # with ==, not `is`: a plugin's viewer hands out proxies of the layers
+        self._chosen = None
+        self._auto = None
         events = viewer.layers.events
         for ev in (events.inserted, events.removed, events.moved, events.reordered):
             ev.connect(self.refresh)
         events.inserted.connect(self._watch_name)
+        viewer.layers.selection.events.active.connect(self.refresh)
         for layer in viewer.layers:
             layer.events.name.connect(self.refresh)
+        if other is not None:
+            other.currentTextChanged.connect(self.refresh)
+        self.activated.connect(self._on_user_choice)
         self.refresh()
 
     def _watch_name(self, event) -> None:
         event.value.events.name.connect(self.refresh)
+
+    def _on_user_choice(self, index: int) -> None:
+        offered = self.layers()
+        self._chosen = offered[index] if 0 <= index < len(offered) else None
 
     def layers(self) -> list:
         """The layers currently offered."""
@@ -105,27 +136,64 @@ class LayerPicker(QComboBox):
                 out.append(layer)
         return out
 
+    def _default(self, offered: list):
+        """The automatic choice among ``offered`` (``None``: nothing suitable)."""
+        taken = self._other.layer() if self._other is not None else None
+        active = self._viewer.layers.selection.active
+        ranked = [(self._rank(layer, layer == active, layer == self._auto), -i, i)
+                  for i, layer in enumerate(offered) if layer != taken]
+        ranked = [r for r in ranked if r[0] is not None]
+        return offered[min(ranked)[2]] if ranked else None
+
     def refresh(self, *_) -> None:
-        """Rebuild the list, keeping the current choice when it still exists."""
-        current = self.currentText()
-        names = [layer.name for layer in self.layers()]
+        """Rebuild the list: the user's choice when it still exists, else the default."""
+        before = self.currentText()
+        offered = self.layers()
+        if not any(layer == self._chosen for layer in offered):
+            self._chosen = None
+        target = self._chosen or self._default(offered)
+        if self._chosen is None:
+            self._auto = target
         self.blockSignals(True)
         self.clear()
-        self.addItems(names)
-        if current in names:
-            self.setCurrentText(current)
+        self.addItems([layer.name for layer in offered])
+        self.setCurrentIndex(next((i for i, layer in enumerate(offered) if layer == target), -1))
         self.blockSignals(False)
-        if current not in names:
+        if self.currentText() != before:
             self.currentTextChanged.emit(self.currentText())
 
     def layer(self):
         """The chosen layer, or ``None``."""
+        index = self.currentIndex()
+        if index < 0:
+            return None
         name = self.currentText()
         return next((layer for layer in self._viewer.layers if layer.name == name), None)
 
     def select(self, layer) -> None:
-        """Choose ``layer`` (by name)."""
-        self.setCurrentText(layer.name)
+        """Choose ``layer`` as the user would (kept while it exists)."""
+        self._chosen = next((x for x in self.layers() if x == layer), None)
+        self.refresh()
+
+
+def _rank_input(layer, active: bool, current: bool) -> tuple:
+    return (is_reference(layer), result_role(layer) is not None, not active, not current)
+
+
+def _rank_result(layer, active: bool, current: bool) -> tuple:
+    role = result_role(layer)
+    if role is None:
+        return (True, True, *_rank_input(layer, active, current))
+    return (False, role != "denoised", is_reference(layer))
+
+
+def _rank_reference(layer, active: bool, current: bool) -> tuple | None:
+    if result_role(layer) is not None:
+        return None  # a result is never the reference to score against
+    return (not is_reference(layer), not active, not current)
+
+
+_RANKS = {"input": _rank_input, "result": _rank_result, "reference": _rank_reference}
 
 
 class DeviceChooser(QComboBox):

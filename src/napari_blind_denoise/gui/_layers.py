@@ -6,6 +6,7 @@ are new layers that read lazily from zarr stores on disk.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,33 @@ META_KEY = "napari_blind_denoise"
 _NAN_CHECK_LIMIT = 256 * 1024 * 1024  # bytes of float data checked whole; larger: sampled
 
 
+# a layer named like this holds a reference / ground truth, not an image to denoise
+_REFERENCE_NAME = re.compile(
+    r"(?<![a-z0-9])(clean|reference|ref|ground[ _-]?truth|groundtruth|gt)(?![a-z0-9])",
+    re.IGNORECASE)
+
+
 def _is_image(layer) -> bool:
     return getattr(layer, "_type_string", "") == "image"
+
+
+def _role(layer) -> str | None:
+    meta = getattr(layer, "metadata", None) or {}
+    entry = meta.get(META_KEY) if isinstance(meta, dict) else None
+    return entry.get("role") if isinstance(entry, dict) else None
+
+
+def is_reference(layer) -> bool:
+    """True for a reference / ground-truth layer: marked so (the sample's) or named so
+    ("clean", "reference", "ground truth", "GT" as a word)."""
+    return _role(layer) == "reference" or bool(_REFERENCE_NAME.search(str(layer.name)))
+
+
+def result_role(layer) -> str | None:
+    """The role of a layer this plugin added as a result (``denoised``, a method's extra
+    output), or ``None`` for any other layer."""
+    role = _role(layer)
+    return None if role in (None, "reference") else str(role)
 
 
 def layer_problem(layer) -> str | None:

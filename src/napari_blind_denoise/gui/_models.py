@@ -5,17 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QWidget,
+)
 
 from ..core import BlindDenoiseError, InputError, TrainedModel, load_model
 from ._layers import model_paths_in
 
-NO_MODEL = "No model yet: train one or load a model folder"
+NO_MODEL = "No model yet: train one, or load a model folder or a BioImage.IO package"
 
 
 def describe_model(trained: TrainedModel) -> str:
     """One line about a model: method, axes, channels, training steps."""
     info = trained.info or {}
+    package = info.get("bioimageio")
+    if package:  # read from a BioImage.IO package
+        made = f", made by {package['method']}" if package.get("method") else ""
+        return (f"BioImage.IO package '{package['name']}' ({package['weights']} weights"
+                f"{made}): {trained.channels} channel(s)")
     steps = f", {info['steps']} steps" if info.get("steps") else ""
     chosen = [v["summary"] for v in (info.get("adapted") or {}).values()
               if isinstance(v, dict) and "summary" in v]  # what a fitted method chose
@@ -36,10 +49,13 @@ class ModelChooser(QWidget):
         self._viewer = viewer
         self._loaded: list[str] = []
         self.combo = QComboBox()
-        self.combo.setToolTip("Models trained in this viewer, and folders you loaded")
+        self.combo.setToolTip("Models trained in this viewer, and models you loaded")
         self.combo.currentIndexChanged.connect(self._on_changed)
         load = QPushButton("Load…")
-        load.clicked.connect(self._on_load_clicked)
+        menu = QMenu(load)
+        menu.addAction("Model folder…", self._on_load_clicked)
+        menu.addAction("BioImage.IO package (.zip)…", self._on_load_package_clicked)
+        load.setMenu(menu)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.combo, 1)
@@ -64,7 +80,8 @@ class ModelChooser(QWidget):
         self._on_changed()
 
     def add_path(self, folder: str | Path) -> None:
-        """Offer the model folder ``folder`` and select it (checked when used)."""
+        """Offer the model ``folder`` (or BioImage.IO package) and select it (checked when
+        used)."""
         folder = str(Path(folder).expanduser().resolve())
         if folder not in self._loaded:
             self._loaded.append(folder)
@@ -75,6 +92,12 @@ class ModelChooser(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Model folder")
         if folder:
             self.add_path(folder)
+
+    def _on_load_package_clicked(self) -> None:  # pragma: no cover - modal dialog
+        path = QFileDialog.getOpenFileName(self, "BioImage.IO model package", "",
+                                           "BioImage.IO package (*.zip);;All files (*)")[0]
+        if path:
+            self.add_path(path)
 
     def _on_changed(self, *_) -> None:
         path = self.path()
@@ -100,5 +123,6 @@ class ModelChooser(QWidget):
             No model chosen, or the folder is not a readable model.
         """
         if not self.path():
-            raise InputError("choose a model: train one or load a model folder")
+            raise InputError("choose a model: train one, or load a model folder or a "
+                             "BioImage.IO package")
         return load_model(self.path())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qtpy.QtWidgets import (
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
@@ -19,7 +20,9 @@ from ..core import (
     PipelineResult,
     PredictEvent,
     TileConfig,
+    bioimageio_available,
     check_compatible,
+    export_bioimageio,
     pick_device,
 )
 from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker, progress_widgets
@@ -36,6 +39,11 @@ class ApplyWidget(JobWidget):
         runner = JobRunner("Denoising", on_event=self._on_event, on_done=self._on_done,
                            on_finish=self._on_finish)
         super().__init__(runner)
+        self.exporter = JobRunner("Export", on_event=lambda _: None,
+                                  on_done=self._on_exported, on_finish=self._on_export_finish,
+                                  exclusive=False)
+        self.destroyed.connect(lambda *_: self.exporter.close())
+        self.exported = None
         self.viewer = napari_viewer
         self.result: PipelineResult | None = None
         self._build()
@@ -71,11 +79,25 @@ class ApplyWidget(JobWidget):
         buttons.addWidget(self.apply_button)
         buttons.addWidget(self.stop_button)
         lay.addLayout(buttons)
+        self.export_button = QPushButton("Export for BioImage.IO…")
+        self.export_button.setToolTip(
+            "Write the chosen model as a BioImage.IO model package (.zip) that other tools "
+            "(and the model zoo) can run; the chosen image's centre becomes its test image")
+        self.export_button.clicked.connect(self._on_export_clicked)
+        self.models.changed.connect(self._update_export)
+        lay.addWidget(self.export_button)
         self.progress, self.status = progress_widgets()
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
         lay.addStretch(1)
         self._update_axes_hint()
+
+    def _update_export(self, *_) -> None:
+        ready = bool(self.models.path()) and not self.exporter.running
+        self.export_button.setEnabled(ready and bioimageio_available())
+        if not bioimageio_available():
+            self.export_button.setToolTip('Needs the optional extra: pip install '
+                                          '"napari-blind-denoise[bioimageio]"')
 
     def _update_axes_hint(self, *_) -> None:
         layer = self.layer_picker.layer()
@@ -123,6 +145,46 @@ class ApplyWidget(JobWidget):
             self.status.setText(f"Denoising '{layer.name}' with {Path(path).name}…")
         return worker
 
+    # -- export ---------------------------------------------------------------------------
+    def export_to(self, path: str | Path):
+        """Export the chosen model to ``path`` (a .zip) in a worker; returns it or None."""
+        from napari.utils.notifications import show_error
+
+        try:
+            trained = self.models.model()
+            layer = self.layer_picker.layer()
+            sample = axes = None
+            if layer is not None:
+                axes = trained.axes_for(tuple(layer.data.shape),
+                                        self.axes.text().strip().upper() or None)
+                sample = layer.data
+        except (BlindDenoiseError, ValueError) as exc:
+            show_error(f"Cannot export: {exc}")
+            self.status.setText(f"Cannot export: {exc}")
+            return None
+        worker = self.exporter.start(_export_job, trained, Path(path), sample, axes)
+        if worker is not None:
+            self.export_button.setEnabled(False)
+            self.status.setText(f"Writing the BioImage.IO package {Path(path).name}…")
+        return worker
+
+    def _on_export_clicked(self) -> None:  # pragma: no cover - modal dialog
+        path = QFileDialog.getSaveFileName(self, "BioImage.IO model package", "model.zip",
+                                           "BioImage.IO package (*.zip)")[0]
+        if path:
+            self.export_to(path if path.lower().endswith(".zip") else path + ".zip")
+
+    def _on_exported(self, done) -> None:
+        from napari.utils.notifications import show_info
+
+        self.exported = done
+        note = f" Note: {done.note}." if done.note else ""
+        self.status.setText(f"Wrote {done.path} ({', '.join(done.weights)} weights).{note}")
+        show_info(f"BioImage.IO package written: {done.path}")
+
+    def _on_export_finish(self) -> None:
+        self._update_export()
+
     def _on_event(self, event) -> None:
         if isinstance(event, PredictEvent):
             self.progress.setValue(int(1000 * event.progress))
@@ -147,3 +209,9 @@ class ApplyWidget(JobWidget):
         widgets: tuple[QWidget, ...] = (self.model_choice, self.layer_picker, self.device)
         for w in widgets:
             w.setEnabled(not running)
+
+
+def _export_job(trained, path: Path, sample, axes, *, stop):
+    """Worker: write the package (a generator so it runs in a thread)."""
+    yield "exporting"
+    return export_bioimageio(trained, path, sample=sample, sample_axes=axes)

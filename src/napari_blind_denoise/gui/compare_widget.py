@@ -39,8 +39,9 @@ class CompareWidget(JobWidget):
         lay = QVBoxLayout(self)
         form = QFormLayout()
         lay.addLayout(form)
-        self.result_picker = LayerPicker(napari_viewer, suitable_only=False)
-        self.reference_picker = LayerPicker(napari_viewer, suitable_only=False)
+        self.result_picker = LayerPicker(napari_viewer, suitable_only=False, prefer="result")
+        self.reference_picker = LayerPicker(napari_viewer, suitable_only=False,
+                                            prefer="reference", other=self.result_picker)
         form.addRow("Result", self.result_picker)
         form.addRow("Reference", self.reference_picker)
         self.compare_button = QPushButton("Compare")
@@ -65,6 +66,8 @@ class CompareWidget(JobWidget):
         try:
             if res is None or ref is None:
                 raise InputError("choose a result layer and a reference layer")
+            if res is ref:
+                raise InputError(f"'{res.name}' is chosen as both the result and the reference")
             if tuple(res.data.shape) != tuple(ref.data.shape):
                 raise InputError(f"the layers differ in shape: {tuple(res.data.shape)} vs "
                                  f"{tuple(ref.data.shape)}")

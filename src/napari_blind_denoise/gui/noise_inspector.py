@@ -14,8 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from matplotlib.figure import Figure
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QFileDialog,
@@ -44,7 +42,7 @@ from ..io.outputs import write_curve_files
 from ._common import JobRunner, JobWidget, LayerPicker
 from ._layers import META_KEY
 from ._models import ModelChooser
-from ._plots import _style
+from ._plots import ThemedPlot
 
 SLIDER_STEPS = 200
 N_BINS = 32
@@ -90,7 +88,7 @@ class NoiseInspector(JobWidget):
         self.noisy_picker = LayerPicker(self.viewer)
         self.noisy_picker.currentTextChanged.connect(self._guess_denoised)
         form.addRow("Noisy", self.noisy_picker)
-        self.denoised_picker = LayerPicker(self.viewer, suitable_only=False)
+        self.denoised_picker = LayerPicker(self.viewer, suitable_only=False, prefer="result")
         form.addRow("Denoised", self.denoised_picker)
         row = QHBoxLayout()
         self.measure_button = QPushButton("Measure")
@@ -114,20 +112,21 @@ class NoiseInspector(JobWidget):
         self.level_label.setWordWrap(True)
         lay.addWidget(self.level_label)
         lay.addWidget(self.slider)
-        self.density_fig = Figure(figsize=(3.2, 2.0), dpi=90, layout="constrained")
-        self.density_canvas = FigureCanvasQTAgg(self.density_fig)
-        self.density_ax = self.density_fig.add_subplot(111)
-        self.curve_fig = Figure(figsize=(3.2, 2.0), dpi=90, layout="constrained")
-        self.curve_canvas = FigureCanvasQTAgg(self.curve_fig)
-        self.curve_ax = self.curve_fig.add_subplot(111)
+        self.density_canvas = ThemedPlot(
+            self.viewer, hint="Measure, then drag the slider\nor click the denoised image")
+        self.curve_canvas = ThemedPlot(
+            self.viewer, hint="Choose a model trained with a\nnoise model (its curve shows here)")
         for canvas in (self.density_canvas, self.curve_canvas):
             canvas.setMinimumHeight(170)
             lay.addWidget(canvas)
-        self.acf_fig = Figure(figsize=(3.2, 1.8), dpi=90, layout="constrained")
-        self.acf_canvas = FigureCanvasQTAgg(self.acf_fig)
-        self.acf_ax = self.acf_fig.add_subplot(111)
+        self.acf_canvas = ThemedPlot(
+            self.viewer, hint="Measure: the noise's autocorrelation\nis drawn here",
+            figsize=(3.2, 1.8))
         self.acf_canvas.setMinimumHeight(150)
         lay.addWidget(self.acf_canvas)
+        self.density_fig, self.density_ax = self.density_canvas.figure, self.density_canvas.ax
+        self.curve_fig, self.curve_ax = self.curve_canvas.figure, self.curve_canvas.ax
+        self.acf_fig, self.acf_ax = self.acf_canvas.figure, self.acf_canvas.ax
         self.acf_label = QLabel()
         self.acf_label.setWordWrap(True)
         lay.addWidget(self.acf_label)
@@ -255,8 +254,7 @@ class NoiseInspector(JobWidget):
     # -- drawing --------------------------------------------------------------------------
     def _draw_density(self) -> None:
         ax = self.density_ax
-        ax.clear()
-        _style(self.density_fig, ax)
+        self.density_canvas.clear_axes()
         lo, hi = self._range()
         half = 0.5 * (hi - lo) / N_BINS
         res = residuals_at(self.signal, self.residual, self.level, half)
@@ -273,7 +271,7 @@ class NoiseInspector(JobWidget):
         ax.plot(grid, dens["total"], color="#7aa6ff", lw=1.8, label="model")
         ax.set_xlabel("noisy − signal", fontsize=8)
         ax.set_ylabel("density", fontsize=8)
-        ax.legend(fontsize=6, facecolor="#262930", labelcolor="#d6d8db", edgecolor="#9da3ad")
+        self.density_canvas.legend(fontsize=6)
         self.level_label.setText(
             f"Signal level {self.level:.4g}: predicted std {dens['std']:.4g}, measured "
             f"{np.std(res) if res.size > 1 else float('nan'):.4g} ({res.size} pixels)")
@@ -287,22 +285,20 @@ class NoiseInspector(JobWidget):
         shown = acf.copy()
         shown[c, c] = np.nan  # lag 0 is 1 by definition: keep the colour range for the rest
         ax = self.acf_ax
-        ax.clear()
+        self.acf_canvas.clear_axes()
         ax.imshow(shown, cmap="RdBu_r", vmin=-1, vmax=1, extent=(-c - 0.5, c + 0.5, c + 0.5,
                                                                   -c - 0.5))
         ax.set_xlabel("lag X (px)", fontsize=7)
         ax.set_ylabel("lag Y (px)", fontsize=7)
         ax.set_title("noise autocorrelation", fontsize=8)
-        ax.tick_params(labelsize=7)
-        self.acf_canvas.draw_idle()
+        self.acf_canvas.restyle()
         self.acf_label.setText(corr.describe()[0].upper() + corr.describe()[1:] + ".")
 
     def _draw_curve(self) -> None:
         if self.trained is None:
             return
         ax = self.curve_ax
-        ax.clear()
-        _style(self.curve_fig, ax)
+        self.curve_canvas.clear_axes()
         rng = self._range() if self.binned is not None else None
         signal, std = noise_curve(self.trained, signal_range=rng)
         ax.plot(signal, std, color="#7aa6ff", lw=1.8, label="model")
@@ -318,8 +314,7 @@ class NoiseInspector(JobWidget):
                 f"b = {b:.4g} (read-noise variance − a × camera offset)")
         ax.set_xlabel("signal", fontsize=8)
         ax.set_ylabel("noise std", fontsize=8)
-        ax.legend(fontsize=6, facecolor="#262930", labelcolor="#d6d8db", edgecolor="#9da3ad")
-        self.curve_canvas.draw_idle()
+        self.curve_canvas.legend(fontsize=6)
 
     # -- export ---------------------------------------------------------------------------
     def export_to(self, folder: str | Path) -> list[Path]:

@@ -15,6 +15,7 @@ from .base import (
     Fitted,
     Method,
     Monitor,
+    NotExportable,
     OutputContext,
     Scores,
     masked_l2,
@@ -22,6 +23,7 @@ from .base import (
 from .bayesian import BayesianBlindSpotMethod
 from .blindspot import MaskedMethod, Noise2Self, Noise2Void
 from .classical import Classical
+from .imported import PackagedModel
 from .nnet import NNet
 from .self2self import Self2Self
 
@@ -46,8 +48,13 @@ for _method in (Noise2Void(), Noise2Self(), NNet(), Self2Self(), Classical(),
     register(_method)
 
 
+# found by get_method for loaded models, never offered for training
+HIDDEN: dict[str, Method] = {PackagedModel.id: PackagedModel()}
+
+
 def get_method(method_id: str) -> Method:
-    """The registered method ``method_id``.
+    """The registered method ``method_id`` (or the hidden one of a model read from a
+    BioImage.IO package).
 
     Raises
     ------
@@ -55,7 +62,7 @@ def get_method(method_id: str) -> Method:
         No such method.
     """
     try:
-        return METHODS[method_id]
+        return METHODS.get(method_id) or HIDDEN[method_id]
     except KeyError:
         raise ValueError(f"unknown method {method_id!r}; choose from {method_ids()}") from None
 
@@ -128,6 +135,7 @@ def default_config(method: str = "n2v", preset: str = "cpu", *,
 
 __all__ = ["METHODS", "PRESETS", "Batch", "BayesianBlindSpotMethod", "Classical", "ExtraOutput",
            "Fitted", "MaskedMethod", "Method", "Monitor", "NNet", "Noise2Self", "Noise2Void",
-           "OutputContext", "Scores", "Self2Self",
+           "NotExportable",
+           "OutputContext", "PackagedModel", "Scores", "Self2Self",
            "default_config", "get_method", "masked_l2", "method_ids", "output_groups",
            "register", "unregister"]

@@ -164,6 +164,43 @@ class ExtraOutput:
     report: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True)
+class ExportedNetwork:
+    """A model as an exchange format (BioImage.IO) carries it: one network that maps a
+    normalised ``(B, C, Y, X)`` tile to the normalised denoised tile in one pass.
+
+    Attributes
+    ----------
+    module
+        The network (its ``state_dict`` and a traced TorchScript are what is exported).
+    factory, kwargs
+        ``"package.module:function"`` and the plain keyword arguments that rebuild
+        ``module``'s architecture (for the ``pytorch_state_dict`` weights).
+    divisor
+        Y and X sizes the network takes: multiples of this.
+    note
+        What the package leaves out of the method (shown to the user), or ``""``.
+    """
+
+    module: nn.Module
+    factory: str
+    kwargs: dict[str, Any]
+    divisor: int
+    note: str = ""
+
+
+def unet_export(module: nn.Module, config: ModelConfig, note: str = "") -> ExportedNetwork:
+    """The :class:`ExportedNetwork` of a UNet built from ``config``."""
+    from dataclasses import asdict
+
+    return ExportedNetwork(module, "napari_blind_denoise.core.nets.unet:build_unet",
+                           asdict(config), config.divisor, note)
+
+
+class NotExportable(ValueError):
+    """A model whose prediction is not one plain network pass (no single-network package)."""
+
+
 BatchMaker = Callable[[Sequence[torch.Tensor], torch.Generator], Batch]
 Inferrer = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 
@@ -201,6 +238,8 @@ class Method:
         After training, the pipeline may compare the model's J-invariant self-supervised
         loss with a calibrated classical filter's (the yardstick); off for the classical
         filter itself.
+    citation
+        ``(text, doi or URL)`` of the method's paper (cited by exported models).
     """
 
     id: ClassVar[str] = ""
@@ -212,6 +251,7 @@ class Method:
     known_sigma_kinds: ClassVar[tuple[str, ...]] = ()
     accepts_missing: ClassVar[bool] = False
     compared_with_classical: ClassVar[bool] = True
+    citation: ClassVar[tuple[str, str]] = ("", "")
 
     @property
     def noise_model(self) -> bool:
@@ -362,6 +402,26 @@ class Method:
         """
         self.check_mode(trained.config, mode)
         return lambda model, x: model(x).float()
+
+    def export_network(self, trained: TrainedModel) -> ExportedNetwork:
+        """The model as one network for an exchange format (BioImage.IO).
+
+        Default: the network itself when the method keeps both the default network (the
+        UNet of ``config.model``) and the default inference (one plain pass); a method that
+        replaces either must override this or its models are refused.
+
+        Raises
+        ------
+        NotExportable
+            The method's prediction is not one pass of one network.
+        """
+        cls = type(self)
+        if cls.network is not Method.network or cls.inferrer is not Method.inferrer:
+            raise NotExportable(
+                f"{self.name} ({self.id}) models cannot be exported as a single-network "
+                "model package: their prediction is not one plain pass of one network "
+                f"({self.description})")
+        return unet_export(trained.model, trained.config.model)
 
     def check_mode(self, config: DenoiseConfig, mode: str) -> None:
         """Refuse an inference mode the model does not support."""

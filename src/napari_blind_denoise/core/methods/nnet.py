@@ -32,7 +32,15 @@ from ..noise.model import (
     predict_noise_std,
 )
 from ..noise.stats import DISPLAY_MIN_FRACTION, binned_std, sample_residuals, write_residual
-from .base import Batch, ExtraOutput, Monitor, OutputContext, Scores
+from .base import (
+    Batch,
+    ExportedNetwork,
+    ExtraOutput,
+    Monitor,
+    OutputContext,
+    Scores,
+    unet_export,
+)
 from .blindspot import MaskedMethod
 
 if TYPE_CHECKING:
@@ -79,12 +87,21 @@ class NNet(MaskedMethod):
                    "(Ollion et al. 2021).")
     mask: ClassVar[MaskConfig] = MaskConfig(kind="n2s", grid_period=4, blind_spot="auto")
     noise_model_kinds = ("gaussian", "gmm2", "gmm3")
+    citation: ClassVar[tuple[str, str]] = (
+        "Ollion, Ollion, Gassiat, Lehéricy & Le Corff. Joint self-supervised blind denoising "
+        "and noise estimation. arXiv:2102.08023, 2021.", "https://arxiv.org/abs/2102.08023")
 
     # -- training ---------------------------------------------------------------------------
     def network(self, config: DenoiseConfig) -> nn.Module:
         """The UNet (D-net) and the N-net; ``forward`` returns the D-net's signal."""
         return DenoiserWithNoiseModel(UNet(config.model),
                                       NoiseNet(config.model.in_channels, config.noise_model))
+
+    def export_network(self, trained: TrainedModel) -> ExportedNetwork:
+        """The D-net alone: the denoiser's one-pass prediction (the N-net stays out)."""
+        return unet_export(trained.model.denoiser, trained.config.model,
+                           "the package holds the denoiser (D-net) only: the learned noise "
+                           "model (N-net) and its noise outputs are not part of it")
 
     def objective(self, model: nn.Module, batch: Batch) -> Scores:
         """Masked-pixel likelihood (:func:`masked_likelihood`)."""

@@ -73,3 +73,9 @@ class UNet(nn.Module):
             if self.config.residual:
                 y = y + inp.float()
         return y[..., :h, :w]
+
+
+def build_unet(**kwargs) -> UNet:
+    """A :class:`UNet` from the fields of a :class:`ModelConfig` (how an exported model
+    package rebuilds the architecture of its ``pytorch_state_dict`` weights)."""
+    return UNet(ModelConfig(**kwargs))
