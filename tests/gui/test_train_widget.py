@@ -383,3 +383,49 @@ def test_bayesian_blind_spot_adds_noise_and_posterior_layers(viewer, train_widge
     post = np.asarray(viewer.layers["small posterior std"].data)
     assert noise.shape == post.shape == (64, 64)
     assert (post > 0).all() and (post < noise).all()
+
+
+def test_live_preview_layer_is_updated_in_place(viewer, train_widget, qtbot):
+    """s2s: the preview is on by default; one preview layer appears over the crop, is
+    updated in place (the same layer, new data) as training goes on, is not the result and
+    makes way for it at the end."""
+    from napari_blind_denoise.core import PreviewOptions
+    from tests.conftest import make_noisy
+
+    layer = viewer.add_image(make_noisy((64, 64))[0], name="small")
+    layer.scale, layer.translate = (2.0, 0.5), (10.0, -4.0)
+    train_widget.method.setCurrentIndex(train_widget.method.findData("n2v"))
+    assert not train_widget.live_preview.isChecked()
+    train_widget.method.setCurrentIndex(train_widget.method.findData("s2s"))
+    assert train_widget.live_preview.isChecked()
+    train_widget.time_limit.setValue(0)
+    train_widget.steps.setValue(7)
+    train_widget.patch_size.setValue(32)
+    train_widget.batch_size.setValue(2)
+    train_widget.layer_picker.select(layer)
+    train_widget.preview_options = PreviewOptions(every=2, size=32)
+    seen = []  # (layer, step, data) at every insertion or data change
+
+    def record(lay):
+        meta = lay.metadata["napari_blind_denoise"]
+        seen.append((lay, meta["step"], np.array(lay.data, copy=True)))
+
+    def inserted(event):
+        lay = event.value
+        if lay.name == "small preview":
+            record(lay)
+            lay.events.data.connect(lambda *_: record(lay))
+
+    viewer.layers.events.inserted.connect(inserted)
+    run_job(qtbot, train_widget, train_widget.start_training)
+
+    assert [step for _, step, _ in seen] == [2, 4, 6]
+    preview = seen[0][0]
+    assert all(lay is preview for lay, _, _ in seen)  # one layer, updated in place
+    assert preview.data.shape == (32, 32)
+    assert tuple(preview.scale) == (2.0, 0.5)
+    assert tuple(preview.translate) == (10.0 + 16 * 2.0, -4.0 + 16 * 0.5)  # over its crop
+    assert not np.array_equal(seen[0][2], seen[-1][2])
+    result = viewer.layers["small denoised"]
+    assert result is not preview and result.data.shape == (64, 64)
+    assert "small preview" not in viewer.layers  # the result supersedes it

@@ -33,7 +33,7 @@ from .data.normalize import NormStats, compute_norm_stats
 from .data.validate import check_image
 from .device import DEVICE_CHOICES, available_devices, describe_device, pick_device
 from .errors import BlindDenoiseError, CheckpointError, InputError
-from .events import Phase, PredictEvent, TrainEvent
+from .events import Phase, PredictEvent, Preview, TrainEvent
 from .methods import (
     METHODS,
     PRESETS,
@@ -62,6 +62,7 @@ from .noise.stats import DISPLAY_MIN_FRACTION, binned_std, residuals_at, sample_
 from .noise.synthetic import NOISE_KINDS, add_noise
 from .pipeline import MemorySink, PipelineResult, apply_pipeline, run_pipeline
 from .predict import check_compatible, predict
+from .preview import PreviewOptions
 from .train import TrainingSession, run_to_completion, train
 from .trained import TrainedModel
 
@@ -93,6 +94,8 @@ __all__ = [
     "Phase",
     "PipelineResult",
     "PredictEvent",
+    "Preview",
+    "PreviewOptions",
     "Self2SelfConfig",
     "TileConfig",
     "TrainConfig",

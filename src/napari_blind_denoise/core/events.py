@@ -2,7 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Preview:
+    """A live look at the model during training: the method's preview inference of a small
+    crop of the training image (:mod:`napari_blind_denoise.core.preview`).
+
+    Attributes
+    ----------
+    image
+        ``(C, h, w)`` float32 in the input's intensity units (read-only).
+    plane
+        Index over the image's plane axes (T, Z...) of the plane it was cut from; ``()``
+        for a 2-D image.
+    top, left
+        Its corner in that plane (pixels).
+    step
+        The training step it shows.
+    """
+
+    image: np.ndarray
+    plane: tuple[int, ...]
+    top: int
+    left: int
+    step: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +71,10 @@ class TrainEvent:
     notice
         On the first step only: what the method chose from the data, for the user (e.g.
         "noise correlated over 2 px along X: using a 3×7 blind spot"), or ``None``.
+    preview
+        Every so often when the session was asked for live previews
+        (:class:`~napari_blind_denoise.core.preview.PreviewOptions`): the current model's
+        :class:`Preview`; ``None`` otherwise.
     """
 
     step: int
@@ -58,6 +91,7 @@ class TrainEvent:
     val_mse: float | None = None
     best_val_mse: float | None = None
     notice: str | None = None
+    preview: Preview | None = field(default=None, compare=False)
 
     @property
     def progress(self) -> float:

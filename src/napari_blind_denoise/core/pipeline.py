@@ -180,14 +180,18 @@ def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
     sink
         Where images go (default :class:`MemorySink`).
     outputs
-        Extra outputs to compute, of ``trained``'s method (``Method.outputs``).
+        Extra outputs to compute, of ``trained``'s method (``Method.outputs``). Those the
+        method gives in the same pass as the denoised image (``ExtraOutput.joint``, e.g.
+        the spread of an ensemble) are filled by that pass when its inference mode can
+        (``Method.joint_inferrer``), the others are computed afterwards, in order.
     attrs
         Provenance stored with every image output (``role`` is added).
 
     Yields
     ------
     Phase, PredictEvent
-        A phase at the start of prediction and of every extra output; events per tile/window.
+        A phase at the start of prediction and of every extra output computed after it;
+        events per tile/window.
 
     Returns
     -------
@@ -203,20 +207,28 @@ def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
         result.model_path = save_model(trained, model_dir)
         attrs["model_path"] = str(result.model_path)
     yield Phase("predict", "denoised")
+    infer, joint = _joint_outputs(trained, inference, outputs)
     handle = sink.open("denoised", layout.shape, layout.axes, {**attrs, "role": "denoised"})
+    joint_handles: list[tuple[str, OutputHandle]] = []
     try:
+        for out in joint:  # filled by the same pass as the denoised image
+            joint_handles.append((out.name, sink.open(out.name, layout.shape, layout.axes,
+                                                      {**attrs, "role": out.name})))
         yield from predict(trained, data, layout.axes, tile=tile, out=handle.array,
-                           device=device, inference=inference, stop=stop)
+                           device=device, inference=inference, stop=stop, inferrer=infer,
+                           extras=[h.array for _, h in joint_handles])
         result.predict_seconds = time.perf_counter() - t0
         if stop.is_set():
-            handle.abort()
+            _abort(handle, *(h for _, h in joint_handles))
             result.complete = False
             return result
         check_result(result, data, handle.array, layout)
         ctx = OutputContext(trained, data, handle.array, layout, stop, tile, device)
-        extras = yield from _extra_outputs(ctx, outputs, sink, attrs, result)
+        ctx.results.update((name, h.array) for name, h in joint_handles)
+        extras = yield from _extra_outputs(ctx, [o for o in outputs if o not in joint], sink,
+                                           attrs, result, joint_handles)
     except BaseException:
-        handle.abort()
+        _abort(handle, *(h for _, h in joint_handles))
         raise
     result.images = {"denoised": handle.commit(), **extras}
     result.seconds = time.perf_counter() - t0
@@ -262,10 +274,30 @@ def compare_with_classical(result: PipelineResult, noisy, layout,
         "image): try the classical method, or train longer")
 
 
+def _joint_outputs(trained: TrainedModel, inference: str | None,
+                   outputs: Sequence[ExtraOutput]):
+    """The image outputs the method gives in the same pass as the denoised image (declared
+    ``joint``) and its inferrer for them; ``(None, ())`` when this mode cannot."""
+    joint = tuple(o for o in outputs if o.kind == "image" and o.joint)
+    if not joint:
+        return None, ()
+    spec = trained.spec
+    mode = inference or spec.inference_modes(trained.config)[0]
+    infer = spec.joint_inferrer(trained, mode, tuple(o.name for o in joint))
+    return (infer, joint) if infer is not None else (None, ())
+
+
+def _abort(*handles: OutputHandle) -> None:
+    for h in handles:
+        h.abort()
+
+
 def _extra_outputs(ctx: OutputContext, outputs: Sequence[ExtraOutput], sink,
-                   attrs: dict[str, Any], result: PipelineResult):
-    """Compute ``outputs`` in order; commit the image ones only if none was stopped."""
-    handles: list[tuple[str, OutputHandle]] = []
+                   attrs: dict[str, Any], result: PipelineResult,
+                   done: Sequence[tuple[str, OutputHandle]] = ()):
+    """Compute ``outputs`` in order; commit the image ones (and those ``done`` already,
+    with the denoised image) only if none was stopped."""
+    handles: list[tuple[str, OutputHandle]] = list(done)
     try:
         for out in outputs:
             yield Phase("output", out.label)

@@ -11,7 +11,7 @@ import copy
 import logging
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -104,6 +104,7 @@ def predict(
     inference: str | None = None,
     stop: threading.Event | None = None,
     inferrer: Inferrer | None = None,
+    extras: Sequence = (),
 ) -> Generator[PredictEvent, None, object]:
     """Denoise ``data`` tile by tile.
 
@@ -128,6 +129,11 @@ def predict(
     inferrer
         Instead of an inference mode: the method's own ``(network, tile) -> tile`` function
         (e.g. a per-pixel statistic of its stochastic passes, for an extra output).
+    extras
+        Arrays of ``data.shape`` for the extra channel blocks of a joint ``inferrer``
+        (``Method.joint_inferrer``): it returns ``C * (1 + len(extras))`` channels, the
+        denoised ones go into ``out`` and each further block of ``C`` into its array, all
+        blended and de-normalised alike.
 
     Yields
     ------
@@ -147,13 +153,16 @@ def predict(
         configure_threads()
     if out is None:
         out = np.zeros(layout.shape, np.float32)
-    elif tuple(out.shape) != layout.shape:
-        raise InputError(f"output shape {tuple(out.shape)} differs from input {layout.shape}")
+    for array in (out, *extras):
+        if tuple(array.shape) != layout.shape:
+            raise InputError(f"output shape {tuple(array.shape)} differs from input "
+                             f"{layout.shape}")
     net = _Net(trained, device, inference, tile.tta, inferrer)
     size, overlap = tile.tile_size, tile.overlap
     while True:
         try:
-            yield from _predict_all(net, trained, data, out, layout, size, overlap, stop)
+            yield from _predict_all(net, trained, data, (out, *extras), layout, size,
+                                    overlap, stop)
             return out
         except torch.OutOfMemoryError:
             # GPU memory: start again with tiles of half the edge, down to MIN_OOM_TILE
@@ -170,8 +179,9 @@ def predict(
 MIN_OOM_TILE = 64  # the smallest tile edge an out-of-memory retry goes down to
 
 
-def _predict_all(net, trained, data, out, layout: Layout, size: int, overlap: int, stop):
-    """Every plane, tile by tile; yields one :class:`PredictEvent` per tile."""
+def _predict_all(net, trained, data, outs, layout: Layout, size: int, overlap: int, stop):
+    """Every plane, tile by tile, into ``outs`` (the denoised image, then the arrays of a
+    joint inferrer's extra blocks); yields one :class:`PredictEvent` per tile."""
     div = trained.config.model.divisor
     th = _round_tile(size, div, layout.height)
     tw = _round_tile(size, div, layout.width)
@@ -181,7 +191,7 @@ def _predict_all(net, trained, data, out, layout: Layout, size: int, overlap: in
     t0 = time.perf_counter()
     done = 0
     for plane in layout.planes():
-        for _ in _predict_plane(net, trained, data, out, layout, plane, (th, tw), (ys, xs),
+        for _ in _predict_plane(net, trained, data, outs, layout, plane, (th, tw), (ys, xs),
                                 overlap):
             done += 1
             yield PredictEvent(tile=done, n_tiles=n_tiles, elapsed=time.perf_counter() - t0)
@@ -189,10 +199,10 @@ def _predict_all(net, trained, data, out, layout: Layout, size: int, overlap: in
                 return
 
 
-def _predict_plane(net, trained, data, out, layout: Layout, plane, size, starts, overlap):
+def _predict_plane(net, trained, data, outs, layout: Layout, plane, size, starts, overlap):
     th, tw = size
     ys, xs = starts
-    h, w, c = layout.height, layout.width, layout.channels
+    h, w, c = layout.height, layout.width, layout.channels * len(outs)
     buf_start = 0
     num = np.zeros((c, 0, w), np.float32)
     den = np.zeros((0, w), np.float32)
@@ -210,10 +220,19 @@ def _predict_plane(net, trained, data, out, layout: Layout, plane, size, starts,
             den[by:by + th, x0:x0 + tw] += wgt
             yield
         final = (ys[r + 1] if r + 1 < len(ys) else h) - buf_start
-        block = trained.norm.denormalize(num[:, :final] / den[:final])
-        for x0 in range(0, w, tw):  # write the finished rows tile by tile
-            x1 = min(w, x0 + tw)
-            layout.write(out, plane, slice(buf_start, buf_start + final), slice(x0, x1),
-                         block[:, :, x0:x1])
+        _write_rows(trained, layout, outs, plane, slice(buf_start, buf_start + final), tw,
+                    num[:, :final] / den[:final])
         num, den = num[:, final:], den[final:]
         buf_start += final
+
+
+def _write_rows(trained, layout: Layout, outs, plane, rows: slice, tw: int,
+                blended: np.ndarray) -> None:
+    """De-normalise finished rows ``(C * len(outs), Y, X)`` and write each block of ``C``
+    channels into its output, tile by tile."""
+    c, w = layout.channels, layout.width
+    for i, out in enumerate(outs):
+        block = trained.norm.denormalize(blended[i * c:(i + 1) * c])
+        for x0 in range(0, w, tw):
+            x1 = min(w, x0 + tw)
+            layout.write(out, plane, rows, slice(x0, x1), block[:, :, x0:x1])

@@ -27,9 +27,10 @@ from .data.patches import PatchSampler, fit_patch_size, split_regions
 from .data.validate import check_image
 from .device import configure_threads, free_memory, pick_device, use_amp
 from .errors import InputError
-from .events import TrainEvent
+from .events import Preview, TrainEvent
 from .methods import Batch, Method, get_method
 from .methods.base import Fitted
+from .preview import Previewer, PreviewOptions
 from .schedule import WeightAverage, lr_at
 from .trained import TrainedModel
 from .version import __version__
@@ -80,16 +81,22 @@ class TrainingSession:
         Method, mask, model and training options. ``model.in_channels`` is set from the data.
     device
         ``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"`` or a ``torch.device``.
+    preview
+        Live previews: when the step's :class:`TrainEvent` carries one
+        (:class:`~napari_blind_denoise.core.preview.PreviewOptions`; ``None``: never).
+        Methods that are fitted rather than trained show none.
     """
 
     def __init__(self, data, axes: str | None, config: DenoiseConfig, *,
-                 device: str | torch.device = "auto") -> None:
+                 device: str | torch.device = "auto",
+                 preview: PreviewOptions | None = None) -> None:
         self.method: Method = get_method(config.method)
         self.inputs = _as_inputs(data, self.method)
         self.data = self.inputs[0]
         self.layout: Layout = check_image(self.data, axes)
         self.config = _fit_config(config, self.layout, self.method)
         self.device = device if isinstance(device, torch.device) else pick_device(device)
+        self.preview = preview
         self._stop = threading.Event()
         self._requests: tuple[threading.Event, ...] = (self._stop,)
         self._stopped_early = False
@@ -202,6 +209,8 @@ class TrainingSession:
         rng = np.random.default_rng(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
         sampler, make_batch, val_batch = self._setup()
+        previewer = None if self.preview is None else Previewer(
+            self.preview, self.data, self.layout, self.norm, self.config, self.method)
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp(self.device))
         ema = WeightAverage(self.model, cfg.ema_decay) if cfg.ema_decay else None
         t0 = time.perf_counter()
@@ -219,7 +228,8 @@ class TrainingSession:
             if step % cfg.val_every == 0 or last:
                 with ema.swapped() if ema is not None else contextlib.nullcontext():
                     *val, curve = self._validate(val_batch, step)
-            yield self._event(step, loss, lr, elapsed, val, curve, self._notice(step))
+            shown = None if last else self._preview(previewer, ema, step, elapsed)
+            yield self._event(step, loss, lr, elapsed, val, curve, self._notice(step), shown)
             if last:
                 break
         self._stopped_early = self.stopping()
@@ -303,8 +313,17 @@ class TrainingSession:
             g["lr"] = min(lr * g["lr_scale"], g["lr_max"])
         return lr
 
+    def _preview(self, previewer: Previewer | None, ema, step: int, elapsed: float
+                 ) -> Preview | None:
+        """The live preview of this step, if one is due (with the averaged weights when
+        training keeps an average, as validation does)."""
+        if previewer is None or not previewer.due(step, elapsed):
+            return None
+        with ema.swapped() if ema is not None else contextlib.nullcontext():
+            return previewer(self.model, step, elapsed)
+
     def _event(self, step: int, loss: float, lr: float, elapsed: float, val, curve,
-               notice: str | None) -> TrainEvent:
+               notice: str | None, preview: Preview | None = None) -> TrainEvent:
         cfg = self.config.train
         return TrainEvent(step=step, n_steps=cfg.steps, loss=loss, val_loss=val[0],
                           best_val_loss=None if math.isinf(self._best_val) else self._best_val,
@@ -312,7 +331,7 @@ class TrainingSession:
                           patches_per_s=step * cfg.batch_size / max(elapsed, 1e-9),
                           noise_curve=curve, mse=self._last_mse, val_mse=val[1],
                           best_val_mse=None if math.isinf(self._best_mse) else self._best_mse,
-                          notice=notice)
+                          notice=notice, preview=preview)
 
     def _to_device(self, batch: Batch) -> Batch:
         dev = self.device

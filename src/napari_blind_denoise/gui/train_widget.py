@@ -30,6 +30,7 @@ from ..core import (
     Phase,
     PipelineResult,
     PredictEvent,
+    PreviewOptions,
     TileConfig,
     TrainEvent,
     TrainingSession,
@@ -43,6 +44,7 @@ from ._cache_widget import CacheRow
 from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker, progress_widgets
 from ._layers import default_axes, read_layer
 from ._plots import LossPlot, NoisePlot
+from ._preview import PreviewLayer
 from ._results import add_outputs, show_warnings, summary_text
 from ._workers import train_and_predict
 
@@ -53,6 +55,9 @@ NOISE_LABELS = {"gaussian": "Gaussian", "gmm2": "Gaussian mixture, 2 components"
                 "poisson-gaussian": "Poisson–Gaussian (variance a·signal + b)"}
 STATUS_SECONDS = 0.1  # progress bar and status line refresh at most ten times a second
 DEFAULT_TIME_LIMIT = 60  # seconds: a demo-sized run on a laptop CPU
+# live preview: a 128-pixel crop every 5 s of training (or less often when it costs more
+# than a tenth of the time, core/preview.py)
+PREVIEW = PreviewOptions(seconds=5.0, size=128)
 BLIND_SPOTS = ("auto", "pixel", "3x3", "3x5", "5x3", "3x7", "5x5", "7x7", "1x5", "5x1")
 
 
@@ -98,6 +103,9 @@ class TrainWidget(JobWidget):
         self.result: PipelineResult | None = None
         self._phase, self._phase_label = "idle", ""
         self._last_status = 0.0
+        self.preview_options = PREVIEW  # when and how big (tests shorten it)
+        self._preview = PreviewLayer(napari_viewer)
+        self._axes = ""
         self._build()
         self._on_layer_changed()
         self._on_method_changed()
@@ -172,6 +180,13 @@ class TrainWidget(JobWidget):
         form.addRow("Time limit", self.time_limit)
         self.steps = _spin(1, 10_000_000, 1500, 100)
         form.addRow("Max steps", self.steps)
+        self.live_preview = QCheckBox("Show the current result on a crop while training")
+        self.live_preview.setToolTip(
+            "Every few seconds the model as it is now denoises a small crop at the image's "
+            "centre, shown as one 'preview' layer over it (computed in the background, "
+            "removed when the result arrives): stop when it looks right. On by default "
+            "for Self2Self")
+        form.addRow("Live preview", self.live_preview)
         return form
 
     def _build_advanced(self) -> QWidget:
@@ -246,6 +261,7 @@ class TrainWidget(JobWidget):
         self.noise_kind_label.setVisible(method.noise_model)
         self.exclude.setVisible(method.accepts_missing)
         self.exclude_label.setVisible(method.accepts_missing)
+        self.live_preview.setChecked(method.live_preview)
 
     def _refresh_exclude(self, *_) -> None:
         """The labels and image layers offered as an exclusion mask."""
@@ -311,12 +327,15 @@ class TrainWidget(JobWidget):
             config = self.config()
             data, layout = read_layer(layer, self.axes.text().strip().upper() or None)
             data = self._excluding(data, config.method)
-            session = TrainingSession(data, layout.axes, config, device=self.device.device())
+            preview = self.preview_options if self.live_preview.isChecked() else None
+            session = TrainingSession(data, layout.axes, config, device=self.device.device(),
+                                      preview=preview)
         except (InputError, ValueError) as exc:
             show_error(f"Cannot train: {exc}")
             self.status.setText(f"Cannot train: {exc}")
             return None
         self.session, self.trained, self.result, self._source = session, None, None, layer
+        self._axes = layout.axes
         self.loss_plot.clear_data()
         self.notice.setText("")
         self.noise_plot.clear_data()
@@ -382,6 +401,8 @@ class TrainWidget(JobWidget):
         if event.notice:
             self.notice.setText(event.notice[0].upper() + event.notice[1:] + ".")
         self.loss_plot.add(event)
+        if event.preview is not None:
+            self._preview.show(self._source, event.preview, self._axes)
         if event.noise_curve is not None:
             self.noise_plot.set_curve(*event.noise_curve, force=event.progress >= 1.0)
         now = time.perf_counter()
@@ -405,6 +426,7 @@ class TrainWidget(JobWidget):
             self.status.setText(f"Prediction cancelled; the model is kept{stopped}.")
             return
         add_outputs(self.viewer, self._source, result, self.noise_plot)
+        self._preview.remove()  # the result supersedes it
         show_warnings(result, self.notice)
         self.progress.setValue(1000)
         fit = summary_text(result)
@@ -421,5 +443,6 @@ class TrainWidget(JobWidget):
     def _set_running(self, running: bool) -> None:
         self.train_button.setEnabled(not running and self.layer_picker.layer() is not None)
         self.stop_button.setEnabled(running)
-        for w in (self.layer_picker, self.method, self.preset, self.device, self.axes):
+        for w in (self.layer_picker, self.method, self.preset, self.device, self.axes,
+                  self.live_preview):
             w.setEnabled(not running)

@@ -360,3 +360,30 @@ def test_posterior_beats_prior_on_impulse_noise() -> None:
     p_noisy, p_post, p_prior = psnr(noisy, clean), psnr(post, clean), psnr(prior, clean)
     assert p_prior > p_noisy + 5, (p_noisy, p_prior)
     assert p_post > p_prior + 0.2, (p_prior, p_post)
+
+def test_posterior_std_comes_from_the_denoising_pass() -> None:
+    """Asked for with the default ``posterior`` mode, the posterior std is filled by the
+    pass that denoises (as many network calls as the denoised image alone), equals the one
+    computed on its own, and leaves the denoised image unchanged."""
+    from napari_blind_denoise.core.methods.base import OutputContext
+    from napari_blind_denoise.core.methods.bayesian import _posterior_std
+
+    clean = blobs(48)
+    noisy = (clean + np.random.default_rng(1).normal(0, 30, clean.shape)).astype(np.float32)
+    trained = run_to_completion(train(noisy, "YX", tiny(), device="cpu"))
+    calls = [0]
+    first_conv = next(m for m in trained.model.modules() if isinstance(m, torch.nn.Conv2d))
+    first_conv.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    alone = run_to_completion(apply_pipeline(trained, noisy, "YX", device="cpu"))
+    plain, calls[0] = calls[0], 0
+    joint = [o for o in trained.spec.outputs() if o.name == "posterior_std"]
+    both = run_to_completion(apply_pipeline(trained, noisy, "YX", device="cpu", outputs=joint))
+    assert calls[0] == plain > 0
+    np.testing.assert_array_equal(both.images["denoised"], alone.images["denoised"])
+    separate = np.zeros(noisy.shape, np.float32)
+    ctx = OutputContext(trained, noisy, alone.images["denoised"], check_image(noisy, "YX"),
+                        device="cpu")
+    run_to_completion(_posterior_std(ctx, separate))
+    assert calls[0] == 2 * plain
+    np.testing.assert_allclose(both.images["posterior_std"], separate, rtol=1e-5, atol=1e-5)
+    assert (separate > 0).all()

@@ -11,6 +11,7 @@ import torch
 
 from napari_blind_denoise.core import (
     InputError,
+    PredictEvent,
     default_config,
     load_model,
     predict,
@@ -85,6 +86,93 @@ def test_ensemble_spread_is_the_std_of_the_passes() -> None:
     passes = torch.cat(passes)
     torch.testing.assert_close(mean[0], passes.mean(0))
     torch.testing.assert_close(std[0], passes.std(0, unbiased=False), atol=1e-5, rtol=1e-4)
+
+
+def test_ensemble_spread_stays_accurate_far_from_zero() -> None:
+    """The passes merged batch by batch (running mean and M2) match numpy's float64 std of
+    the stacked passes even when the spread is ~1e-5 of the mean, where a float32 sum of
+    squares minus the squared sum loses it entirely."""
+    torch.manual_seed(0)
+    net = Self2SelfNet(ModelConfig(depth=1, base_channels=4), dropout=0.3).eval()
+
+    def shifted(inp, generator=None):
+        return net(inp, generator=generator) * 0.1 + 100.0
+
+    x = torch.rand(1, 1, 16, 16)
+    cfg = Self2SelfConfig(passes=7, pass_batch=3)
+    with torch.no_grad():
+        mean, std = ensemble_stats(shifted, x, cfg, torch.Generator().manual_seed(5))
+        gen = torch.Generator().manual_seed(5)
+        passes = []
+        for k in (3, 3, 1):
+            inp, _ = bernoulli_input(x.expand(k, 1, 16, 16), 0.7, gen)
+            passes.append(shifted(inp, generator=gen).double().numpy())
+    stacked = np.concatenate(passes)
+    reference = stacked.std(0)
+    assert reference.min() > 0
+    np.testing.assert_allclose(std[0].numpy(), reference, rtol=0.02)
+    np.testing.assert_allclose(mean[0].numpy(), stacked.mean(0), rtol=1e-6)
+
+
+def _count_forwards(model: torch.nn.Module) -> list[int]:
+    calls = [0]
+    model.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    return calls
+
+
+def test_uncertainty_comes_from_the_same_single_ensemble() -> None:
+    """Asking for the uncertainty runs the ensemble once (as many network calls as the
+    denoised image alone), leaves the denoised image unchanged, and gives what the
+    uncertainty computed on its own (the two-pass definition, same seed) gives."""
+    from napari_blind_denoise.core.config import TileConfig
+    from napari_blind_denoise.core.data.validate import check_image
+    from napari_blind_denoise.core.methods.base import OutputContext
+    from napari_blind_denoise.core.methods.self2self import _uncertainty
+
+    noisy, _ = make_noisy((48, 80))
+    trained = run_to_completion(train(noisy, "YX", tiny_config(), device="cpu"))
+    calls = _count_forwards(trained.model)
+    tile = TileConfig(tile_size=32, overlap=8)  # several tiles: the generator runs across
+    gen = apply_pipeline(trained, noisy, "YX", device="cpu", tile=tile)
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as end:
+            alone = end.value
+            break
+    n_tiles = [e for e in events if isinstance(e, PredictEvent)][-1].n_tiles
+    assert n_tiles > 1
+    plain = calls[0]
+    assert plain == n_tiles * 2  # 4 passes in batches of 3: two calls per tile
+    calls[0] = 0
+    both = run_to_completion(apply_pipeline(trained, noisy, "YX", device="cpu", tile=tile,
+                                            outputs=trained.spec.outputs()))
+    assert calls[0] == plain  # one ensemble, not two
+    np.testing.assert_array_equal(both.images["denoised"], alone.images["denoised"])
+    separate = np.zeros(noisy.shape, np.float32)
+    ctx = OutputContext(trained, noisy, alone.images["denoised"],
+                        check_image(noisy, "YX"), tile=tile, device="cpu")
+    run_to_completion(_uncertainty(ctx, separate))
+    assert calls[0] == 2 * plain
+    spread = both.images["uncertainty"]
+    assert (spread > 0).all()
+    np.testing.assert_allclose(spread, separate, rtol=1e-5, atol=1e-6)
+
+
+def test_single_mode_still_gets_its_uncertainty() -> None:
+    """The ``single`` mode has no ensemble to share: the uncertainty is computed on its own
+    (an ensemble run after the one deterministic pass)."""
+    noisy, _ = make_noisy((32, 32))
+    trained = run_to_completion(train(noisy, "YX", tiny_config(), device="cpu"))
+    calls = _count_forwards(trained.model)
+    result = run_to_completion(apply_pipeline(trained, noisy, "YX", device="cpu",
+                                              inference="single",
+                                              outputs=trained.spec.outputs()))
+    passes = trained.config.self2self.passes
+    batch = trained.config.self2self.pass_batch
+    assert calls[0] == 1 + -(-passes // batch)  # one plain pass, then the ensemble's batches
+    assert (result.images["uncertainty"] > 0).all()
 
 
 def test_trains_predicts_with_uncertainty_and_round_trips(tmp_path: Path) -> None:

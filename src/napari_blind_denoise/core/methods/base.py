@@ -11,7 +11,9 @@ A method decides:
   the target for Noise2Noise (``inputs = 2``);
 - its objective (:meth:`Method.objective`) and what it reports live (:meth:`Method.monitor`);
 - what happens before and after training (:meth:`Method.prepare`, :meth:`Method.finish`);
-- how it infers (:meth:`Method.inference_modes`, :meth:`Method.inferrer`);
+- how it infers (:meth:`Method.inference_modes`, :meth:`Method.inferrer`), with which
+  outputs in the same pass (:meth:`Method.joint_inferrer`), and what it shows while it
+  trains (:meth:`Method.preview_inferrer`);
 - the extra outputs it produces (:meth:`Method.outputs`), declared as :class:`ExtraOutput`.
 """
 
@@ -149,6 +151,10 @@ class ExtraOutput:
         Tables: a one-line text for the user from the dict, or ``None``.
     report
         Tables: ``(key in the CLI's JSON summary, key in the table)`` pairs.
+    joint
+        Image outputs: the method's :meth:`Method.joint_inferrer` can give it in the same
+        pass as the denoised image (e.g. the spread of the ensemble that is averaged);
+        ``compute`` is then used only for inference modes where it cannot.
     """
 
     name: str
@@ -162,6 +168,7 @@ class ExtraOutput:
     columns: tuple[str, str] = ("x", "y")
     summary: Callable[[dict[str, Any]], str] | None = None
     report: tuple[tuple[str, str], ...] = ()
+    joint: bool = False
 
 
 @dataclass(frozen=True)
@@ -234,6 +241,9 @@ class Method:
     accepts_missing
         The method treats non-finite pixels (NaN, inf) as unknown: never in the input, never
         scored, filled in by prediction. Others refuse images with such pixels.
+    live_preview
+        Whether the train widget shows a live preview by default (a cheap one, or a method
+        whose users watch it converge, such as ``s2s``); see :meth:`preview_inferrer`.
     compared_with_classical
         After training, the pipeline may compare the model's J-invariant self-supervised
         loss with a calibrated classical filter's (the yardstick); off for the classical
@@ -252,6 +262,7 @@ class Method:
     accepts_missing: ClassVar[bool] = False
     compared_with_classical: ClassVar[bool] = True
     citation: ClassVar[tuple[str, str]] = ("", "")
+    live_preview: ClassVar[bool] = False
 
     @property
     def noise_model(self) -> bool:
@@ -422,6 +433,24 @@ class Method:
                 "model package: their prediction is not one plain pass of one network "
                 f"({self.description})")
         return unet_export(trained.model, trained.config.model)
+
+    def joint_inferrer(self, trained: TrainedModel, mode: str, names: tuple[str, ...]
+                       ) -> Inferrer | None:
+        """An inferrer for the denoised tile and the image outputs ``names`` (declared
+        ``joint``) in one pass, or ``None`` when this mode cannot give them (each is then
+        computed on its own by its ``compute``). Default: ``None``.
+
+        It returns ``(B, C * (1 + len(names)), Y, X)``: the denoised channels first, then
+        each output's ``C`` channels in the order of ``names``, each block normalised like
+        the denoised tile (the predictor de-normalises every block with the image's
+        statistics). The denoised block must equal what :meth:`inferrer` gives.
+        """
+        return None
+
+    def preview_inferrer(self, trained: TrainedModel) -> Inferrer:
+        """What a live preview during training shows of a small crop: the default mode's
+        inferrer unless the method has a cheaper one (``s2s``: fewer passes)."""
+        return self.inferrer(trained, self.inference_modes(trained.config)[0])
 
     def check_mode(self, config: DenoiseConfig, mode: str) -> None:
         """Refuse an inference mode the model does not support."""

@@ -242,6 +242,20 @@ class BayesianBlindSpotMethod(Method):
             return lambda model, x: model(x).float()
         return lambda model, x: posterior(model, x)[0]
 
+    def joint_inferrer(self, trained: TrainedModel, mode: str, names: tuple[str, ...]
+                       ) -> Inferrer | None:
+        """``posterior``: the posterior mean and ``posterior_std`` from one network pass."""
+        self.check_mode(trained.config, mode)
+        if mode != "posterior" or names != ("posterior_std",):
+            return None
+        offset = _std_offset(trained)
+
+        def infer(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+            mean, std = posterior(model, x)
+            return torch.cat([mean, std - offset.to(x.device)], dim=1)
+
+        return infer
+
     def remedy(self, config: DenoiseConfig) -> str:
         """A larger blind spot, or n2s."""
         return ("noise correlated between neighbouring pixels passes a small blind spot: try "
@@ -252,7 +266,15 @@ class BayesianBlindSpotMethod(Method):
         """The noise model's outputs and the posterior standard deviation."""
         return (*_noise_outputs(),
                 ExtraOutput("posterior_std", "image", "uncertainty", "posterior std",
-                            _posterior_std, colormap="magma"))
+                            _posterior_std, colormap="magma", joint=True))
+
+
+def _std_offset(trained: TrainedModel) -> torch.Tensor:
+    """``low / scale`` per channel: subtracted from a normalised std so that the predictor's
+    de-normalisation (``* scale + low``) leaves ``std * scale``."""
+    low = np.asarray(trained.norm.low, np.float32)
+    scale = np.asarray(trained.norm.high, np.float32) - low
+    return torch.as_tensor(low / scale).view(1, -1, 1, 1)
 
 
 def _robust_sigma(crop: np.ndarray) -> float:
@@ -290,13 +312,12 @@ def _central_crop(data, layout: Layout, norm: NormStats) -> np.ndarray:
 
 
 def _posterior_std(ctx: OutputContext, out):
-    """Per pixel: the posterior standard deviation, input units."""
+    """Per pixel: the posterior standard deviation, input units, computed on its own (the
+    ``prior`` mode; with ``posterior`` the pipeline gets it from the denoising pass)."""
     from ..predict import predict
 
     trained = ctx.trained
-    low = np.asarray(trained.norm.low, np.float32)
-    scale = np.asarray(trained.norm.high, np.float32) - low
-    offset = torch.as_tensor(low / scale).view(1, -1, 1, 1)
+    offset = _std_offset(trained)
 
     def infer(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         # offset so that the predictor's de-normalisation (* scale + low) leaves std * scale

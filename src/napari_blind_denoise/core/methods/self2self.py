@@ -42,6 +42,8 @@ PAPER = (ModelConfig(depth=5, base_channels=48),
 FAST = (ModelConfig(depth=5, base_channels=24),
         TrainConfig(steps=1500, patch_size=64, batch_size=4, learning_rate=1e-3),
         Self2SelfConfig(passes=16))
+# passes of the live preview during training: a glance at the ensemble, a few times cheaper
+PREVIEW_PASSES = 4
 
 
 def bernoulli_input(x: torch.Tensor, keep: float, generator: torch.Generator
@@ -56,22 +58,31 @@ def bernoulli_input(x: torch.Tensor, keep: float, generator: torch.Generator
 
 
 def ensemble_stats(model: nn.Module, x: torch.Tensor, s2s: Self2SelfConfig,
-                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and standard deviation of ``s2s.passes`` stochastic passes over ``x``
-    ``(1, C, Y, X)``, ``s2s.pass_batch`` passes per batch."""
-    total = torch.zeros_like(x[0], dtype=torch.float32)
-    squares = torch.zeros_like(total)
+                   generator: torch.Generator, passes: int | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation of ``passes`` (default ``s2s.passes``) stochastic passes
+    over ``x`` ``(1, C, Y, X)``, ``s2s.pass_batch`` passes per batch, in one sweep.
+
+    The batches are merged as they come (Chan et al.'s pairwise update of the running mean
+    and of ``M2``, the sum of squared deviations from it), so the spread costs no second
+    ensemble and stays accurate when it is tiny next to the mean (a sum of squares minus
+    the squared sum would cancel in float32).
+    """
+    passes = s2s.passes if passes is None else passes
+    mean = torch.zeros_like(x[0], dtype=torch.float32)
+    m2 = torch.zeros_like(mean)
     done = 0
-    while done < s2s.passes:
-        k = min(s2s.pass_batch, s2s.passes - done)
+    while done < passes:
+        k = min(s2s.pass_batch, passes - done)
         inp, _ = bernoulli_input(x.expand(k, *x.shape[1:]), s2s.keep_probability, generator)
         y = model(inp, generator=generator).float()
-        total += y.sum(0)
-        squares += (y * y).sum(0)
-        done += k
-    mean = total / s2s.passes
-    var = (squares / s2s.passes - mean * mean).clamp_min(0.0)
-    return mean[None], var.sqrt()[None]
+        batch_mean = y.mean(0)
+        delta = batch_mean - mean
+        total = done + k
+        mean += delta * (k / total)
+        m2 += (y - batch_mean).square().sum(0) + delta.square() * (done * k / total)
+        done = total
+    return mean[None], (m2 / passes).sqrt()[None]
 
 
 class Self2Self(Method):
@@ -83,6 +94,7 @@ class Self2Self(Method):
                    "ensemble of dropout passes, with a per-pixel uncertainty "
                    "(Quan et al. 2020).")
     accepts_missing: ClassVar[bool] = True
+    live_preview: ClassVar[bool] = True
 
     # -- configuration ----------------------------------------------------------------------
     def preset(self, name: str, model: ModelConfig, train: TrainConfig) -> dict[str, Any]:
@@ -131,14 +143,29 @@ class Self2Self(Method):
         self.check_mode(trained.config, mode)
         if mode == "single":
             return lambda model, x: model(x).float()
-        return self.ensemble_inferrer(trained, spread=False)
+        return self.ensemble_inferrer(trained)
 
-    def ensemble_inferrer(self, trained: TrainedModel, *, spread: bool) -> Inferrer:
-        """Per tile: the ensemble mean, or (``spread``) its standard deviation, offset so
-        that the predictor's de-normalisation leaves it in intensity units.
+    def joint_inferrer(self, trained: TrainedModel, mode: str, names: tuple[str, ...]
+                       ) -> Inferrer | None:
+        """``ensemble``: the mean and the ``uncertainty`` from the same passes, one sweep."""
+        self.check_mode(trained.config, mode)
+        if mode != "ensemble" or names != ("uncertainty",):
+            return None
+        return self.ensemble_inferrer(trained, spread=True)
+
+    def preview_inferrer(self, trained: TrainedModel) -> Inferrer:
+        """A cheap ensemble: ``PREVIEW_PASSES`` passes (a live preview, not the result)."""
+        return self.ensemble_inferrer(trained, passes=PREVIEW_PASSES)
+
+    def ensemble_inferrer(self, trained: TrainedModel, *, mean: bool = True,
+                          spread: bool = False, passes: int | None = None) -> Inferrer:
+        """Per tile: the ensemble ``mean`` and/or (``spread``) its standard deviation, in
+        that order along the channels, the spread offset so that the predictor's
+        de-normalisation leaves it in intensity units.
 
         The passes' draws come from one generator seeded with ``self2self.seed`` and drawn
-        tile by tile, so the mean and the spread of one image come from the same passes.
+        tile by tile, so an image's mean and spread come from the same passes whether they
+        are computed together or one after the other.
         """
         s2s = self._s2s(trained.config)
         offset = torch.as_tensor(np.asarray(trained.norm.low, np.float32)
@@ -149,8 +176,9 @@ class Self2Self(Method):
             gen = state.get("gen")
             if gen is None or gen.device != x.device:
                 gen = state["gen"] = torch.Generator(x.device).manual_seed(s2s.seed)
-            mean, std = ensemble_stats(model, x, s2s, gen)
-            return std - offset.to(x.device) if spread else mean
+            avg, std = ensemble_stats(model, x, s2s, gen, passes)
+            parts = ([avg] if mean else []) + ([std - offset.to(x.device)] if spread else [])
+            return torch.cat(parts, dim=1)
 
         return infer
 
@@ -163,7 +191,7 @@ class Self2Self(Method):
     def outputs(self) -> tuple[ExtraOutput, ...]:
         """The per-pixel standard deviation across the ensemble passes."""
         return (ExtraOutput("uncertainty", "image", "uncertainty", "uncertainty",
-                            _uncertainty, colormap="magma"),)
+                            _uncertainty, colormap="magma", joint=True),)
 
     @staticmethod
     def _s2s(config: DenoiseConfig) -> Self2SelfConfig:
@@ -175,10 +203,12 @@ def _scale(trained: TrainedModel) -> np.ndarray:
 
 
 def _uncertainty(ctx: OutputContext, out):
-    """The ensemble's per-pixel standard deviation (the same passes as the mean)."""
+    """The ensemble's per-pixel standard deviation (the same passes as the mean), computed
+    on its own: used only when the denoised image did not come from the ensemble (the
+    ``single`` mode); with the ``ensemble`` mode the pipeline gets it from the joint pass."""
     from ..predict import predict
 
-    infer = ctx.trained.spec.ensemble_inferrer(ctx.trained, spread=True)
+    infer = ctx.trained.spec.ensemble_inferrer(ctx.trained, mean=False, spread=True)
     device = next(ctx.trained.model.parameters()).device
     yield from predict(ctx.trained, ctx.noisy, ctx.layout.axes, tile=ctx.tile, out=out,
                        device=device, inferrer=infer, stop=ctx.stop)
