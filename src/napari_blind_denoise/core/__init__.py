@@ -23,6 +23,7 @@ from .config import (
 from .data.axes import Layout, guess_axes, validate_axes
 from .data.exclude import exclude_pixels
 from .data.normalize import NormStats, compute_norm_stats
+from .data.pairs import neighbour_frames
 from .data.validate import check_image
 from .device import DEVICE_CHOICES, available_devices, describe_device, pick_device
 from .errors import BlindDenoiseError, CheckpointError, InputError
@@ -30,6 +31,7 @@ from .events import Phase, PredictEvent, TrainEvent
 from .methods import (
     METHODS,
     PRESETS,
+    ExtraInput,
     ExtraOutput,
     Method,
     OutputContext,
@@ -68,6 +70,7 @@ __all__ = [
     "BlindDenoiseError",
     "CheckpointError",
     "DenoiseConfig",
+    "ExtraInput",
     "ExtraOutput",
     "ForeignDataError",
     "InputError",
@@ -110,6 +113,7 @@ __all__ = [
     "is_model_folder",
     "load_model",
     "method_ids",
+    "neighbour_frames",
     "noise_curve",
     "noise_density",
     "output_groups",
