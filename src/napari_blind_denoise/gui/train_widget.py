@@ -151,6 +151,7 @@ class TrainWidget(JobWidget):
         self.method_info = QLabel()
         self.method_info.setWordWrap(True)
         form.addRow(self.method_info)
+        self._build_extra_inputs(form)
         self.noise_kind = QComboBox()
         self.noise_kind.setToolTip("Distribution of the noise given the signal, learned per "
                                    "pixel value: one Gaussian, or a mixture of 2 or 3 "
@@ -173,6 +174,19 @@ class TrainWidget(JobWidget):
         self.steps = _spin(1, 10_000_000, 1500, 100)
         form.addRow("Max steps", self.steps)
         return form
+
+    def _build_extra_inputs(self, form: QFormLayout) -> None:
+        """One layer picker per further input a registered method declares (Noise2Noise's
+        second acquisition), shown while that method is chosen."""
+        self.extra_inputs: dict[str, tuple[QLabel, LayerPicker]] = {}
+        for method in METHODS.values():
+            for extra in method.extra_inputs:
+                if extra.name in self.extra_inputs:
+                    continue
+                label, picker = QLabel(extra.label), LayerPicker(self.viewer)
+                picker.setToolTip(extra.help[0].upper() + extra.help[1:])
+                form.addRow(label, picker)
+                self.extra_inputs[extra.name] = (label, picker)
 
     def _build_advanced(self) -> QWidget:
         box = QCollapsible("Advanced")
@@ -246,6 +260,10 @@ class TrainWidget(JobWidget):
         self.noise_kind_label.setVisible(method.noise_model)
         self.exclude.setVisible(method.accepts_missing)
         self.exclude_label.setVisible(method.accepts_missing)
+        wanted = {e.name for e in method.extra_inputs}
+        for name, (label, picker) in self.extra_inputs.items():
+            label.setVisible(name in wanted)
+            picker.setVisible(name in wanted)
 
     def _refresh_exclude(self, *_) -> None:
         """The labels and image layers offered as an exclusion mask."""
@@ -263,6 +281,21 @@ class TrainWidget(JobWidget):
         if not get_method(method).accepts_missing or name in ("", NO_EXCLUSION):
             return data
         return exclude_pixels(data, self.viewer.layers[name].data)
+
+    def _with_extra_inputs(self, data, layer, layout, method: str):
+        """``data``, or for a method trained on several arrays the tuple of ``data`` and
+        the layers picked for its further inputs (same axes), with their names."""
+        extras = get_method(method).extra_inputs
+        arrays, names = [data], {}
+        for extra in extras:
+            label, picker = self.extra_inputs[extra.name]
+            other = picker.layer()
+            if other is None or other is layer:
+                raise InputError(f"pick the {label.text().lower()}: a layer other than "
+                                 f"'{layer.name}' ({extra.help})")
+            arrays.append(read_layer(other, layout.axes)[0])
+            names[extra.name] = other.name
+        return (tuple(arrays) if extras else data), names
 
     def _training_values(self) -> tuple:
         return (self.steps.value(), self.patch_size.value(), self.batch_size.value(),
@@ -311,6 +344,7 @@ class TrainWidget(JobWidget):
             config = self.config()
             data, layout = read_layer(layer, self.axes.text().strip().upper() or None)
             data = self._excluding(data, config.method)
+            data, extra_names = self._with_extra_inputs(data, layer, layout, config.method)
             session = TrainingSession(data, layout.axes, config, device=self.device.device())
         except (InputError, ValueError) as exc:
             show_error(f"Cannot train: {exc}")
@@ -320,7 +354,8 @@ class TrainWidget(JobWidget):
         self.loss_plot.clear_data()
         self.notice.setText("")
         self.noise_plot.clear_data()
-        provenance = {"source": layer.name, "config": config.to_dict(), "axes": layout.axes}
+        provenance = {"source": layer.name, "config": config.to_dict(), "axes": layout.axes,
+                      **extra_names}
         tile = TileConfig.for_size(self.tile_size.value(), tta=self.tta.isChecked())
         worker = self.runner.start(train_and_predict, session, self.output.path(), layer.name,
                                    tile, provenance=provenance)
@@ -421,5 +456,6 @@ class TrainWidget(JobWidget):
     def _set_running(self, running: bool) -> None:
         self.train_button.setEnabled(not running and self.layer_picker.layer() is not None)
         self.stop_button.setEnabled(running)
-        for w in (self.layer_picker, self.method, self.preset, self.device, self.axes):
+        pickers = [picker for _, picker in self.extra_inputs.values()]
+        for w in (self.layer_picker, self.method, self.preset, self.device, self.axes, *pickers):
             w.setEnabled(not running)
