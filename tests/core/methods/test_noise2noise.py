@@ -21,16 +21,23 @@ from napari_blind_denoise.core.pipeline import run_pipeline
 from ...conftest import make_blobs, tiny_config
 
 
-def _pair(shape=(96, 96), sigma=0.08, seed=0):
-    """A smooth clean image and two Poisson-Gaussian realisations of it (fixed seeds)."""
-    clean = (0.1 + make_blobs(shape, seed=seed)).astype(np.float32)
-    peak = 60.0
-    out = []
-    for s in (1, 2):
-        rng = np.random.default_rng(100 + s)
-        noisy = rng.poisson(clean * peak) / peak + rng.normal(0, sigma, shape)
-        out.append(noisy.astype(np.float32))
-    return clean, out[0], out[1]
+def _spots(shape, seed: int, n: int = 80) -> np.ndarray:
+    """A smooth image of small Gaussian spots (1-2.5 px): detail a blind spot cannot see."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    img = np.full(shape, 0.1, np.float32)
+    for _ in range(n):
+        cy, cx, s = rng.uniform(0, shape[0]), rng.uniform(0, shape[1]), rng.uniform(1.0, 2.5)
+        img += rng.uniform(0.5, 1.0) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))
+    return img
+
+
+def _pair(shape=(64, 64), sigma=0.15, seed=0):
+    """A clean image and two independent Gaussian noise realisations of it (fixed seeds)."""
+    clean = _spots(shape, seed)
+    a, b = ((clean + np.random.default_rng(100 + k).normal(0, sigma, shape)).astype(np.float32)
+            for k in (1, 2))
+    return clean, a, b
 
 
 def test_swap_pairs_flips_input_and_target_per_window() -> None:
@@ -45,14 +52,15 @@ def test_swap_pairs_flips_input_and_target_per_window() -> None:
 
 def test_n2n_beats_n2s_at_equal_steps() -> None:
     clean, a, b = _pair()
-    kw = {"steps": 120, "batch_size": 8, "val_every": 40}
+    # measured (seeds 0, 1): input 23.9 / 23.5 dB, n2n 27.9 / 28.6, n2s 22.9 / 22.6
+    kw = {"steps": 60, "batch_size": 8, "val_every": 30}
     n2n = run_to_completion(train((a, b), "YX", tiny_config("n2n", **kw)))
     n2s = run_to_completion(train(a, "YX", tiny_config("n2s", **kw)))
     p_n2n = psnr(run_to_completion(predict(n2n, a, "YX")), clean)
     p_n2s = psnr(run_to_completion(predict(n2s, a, "YX")), clean)
     p_in = psnr(a, clean)
     assert p_n2n > p_in + 3.0
-    assert p_n2n > p_n2s + 0.5, (p_in, p_n2s, p_n2n)
+    assert p_n2n > p_n2s + 2.0, (p_in, p_n2s, p_n2n)
 
 
 def test_n2n_needs_a_pair_of_one_shape() -> None:
@@ -60,7 +68,7 @@ def test_n2n_needs_a_pair_of_one_shape() -> None:
     with pytest.raises(InputError, match="trains on 2 noisy array"):
         TrainingSession(a, "YX", tiny_config("n2n"))
     with pytest.raises(InputError, match="differ in shape"):
-        TrainingSession((a, b[:64]), "YX", tiny_config("n2n"))
+        TrainingSession((a, b[:48]), "YX", tiny_config("n2n"))
     with pytest.raises(InputError, match="trains on 1 noisy array"):
         TrainingSession((a, b), "YX", tiny_config("n2s"))
 
