@@ -170,6 +170,20 @@ def _denoise_each(args, trained, loaded, inputs, outputs, device, progress) -> l
     return rows
 
 
+def _files(args, rows: list[dict]) -> dict:
+    """The per-file rows for the JSON summary (printed as lines already without ``--json``)."""
+    return {"files": rows} if args.json else {"files": len(rows)}
+
+
+def _adapted(info: dict) -> dict:
+    """What training chose from the data, without the full correlation table."""
+    adapted = dict(info.get("adapted") or {})
+    if adapted.get("noise_correlation"):
+        adapted["noise_correlation"] = {k: v for k, v in adapted["noise_correlation"].items()
+                                        if k != "acf"}
+    return adapted
+
+
 def cmd_denoise_batch(args) -> int:
     """Train one model on every input and denoise each into the ``-o`` folder."""
     from ._cli_common import check_flags
@@ -188,11 +202,11 @@ def cmd_denoise_batch(args) -> int:
     saved = save_model(trained, model_dir)
     rows = _denoise_each(args, trained, loaded, inputs, outputs, device, progress)
     info = trained.info
-    emit(args, {"method": trained.method, "files": rows, "model": str(saved),
+    emit(args, {"method": trained.method, **_files(args, rows), "model": str(saved),
                 "steps": info["steps"], "best_step": info["best_step"],
                 "train_seconds": info["train_seconds"],
                 "total_seconds": round(time.perf_counter() - t0, 3),
-                "device": info["device"], "adapted": info.get("adapted", {})})
+                "device": info["device"], "adapted": _adapted(info)})
     return 0
 
 
@@ -214,6 +228,6 @@ def cmd_predict_batch(args) -> int:
         trained.spec.check_mode(trained.config, args.inference)
     loaded = _load_all(inputs, args.axes, trained)
     rows = _denoise_each(args, trained, loaded, inputs, outputs, device, Progress(args.quiet))
-    emit(args, {"method": trained.method, "files": rows, "model": str(args.model),
+    emit(args, {"method": trained.method, **_files(args, rows), "model": str(args.model),
                 "total_seconds": round(time.perf_counter() - t0, 3), "device": str(device)})
     return 0

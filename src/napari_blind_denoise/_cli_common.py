@@ -166,13 +166,17 @@ def training_inputs(args, data, axes: str):
         return data, data
     if getattr(args, "pairs_from", None):
         return neighbour_frames(data, axes, args.pairs_from), data
+    from .core.data.validate import check_image
+    from .io import read_image
+
     others = []
     for extra in method.extra_inputs:
         path = getattr(args, f"input_{extra.name}")
-        other, _ = load(path, axes)
+        other, _ = read_image(path)
         if tuple(other.shape) != tuple(data.shape):
             raise InputError(f"--{extra.name} {path} has shape {tuple(other.shape)}, the "
                              f"input {tuple(data.shape)}; the pair must be of one shape")
+        check_image(other, axes)
         others.append(other)
     return (data, *others), data
 
