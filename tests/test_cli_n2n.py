@@ -29,13 +29,19 @@ def pair_files(tmp_path: Path) -> tuple[np.ndarray, Path, Path]:
 def test_denoise_with_pair(capsys, pair_files, tmp_path: Path) -> None:
     clean, a, b = pair_files
     out = tmp_path / "out.tif"
+    model = tmp_path / "model"
     rc, stdout, err = cli(capsys, "denoise", a, "--pair", b, "-o", out, "--method", "n2n",
-                          "--steps", 60, "--json", "--quiet", *FAST)
+                          "--steps", 60, "--save-model", model, "--json", "--quiet", *FAST)
     assert rc == 0, err
     assert last_json(stdout)["method"] == "n2n"
     result = read_image(out)[0]
     assert result.shape == clean.shape
     assert psnr(result, clean) > psnr(read_image(a)[0], clean) + 3.0
+    again = tmp_path / "again.tif"  # a saved n2n model predicts one image, no pair needed
+    rc, _, err = cli(capsys, "predict", a, "--model", model, "-o", again, "--device", "cpu",
+                     "--quiet")
+    assert rc == 0, err
+    np.testing.assert_allclose(read_image(again)[0], result, rtol=1e-5, atol=1e-4)
 
 
 def test_pairs_from_time_lapse_denoises_every_frame(capsys, tmp_path: Path) -> None:

@@ -187,11 +187,15 @@ def _adapted(info: dict) -> dict:
 def cmd_denoise_batch(args) -> int:
     """Train one model on every input and denoise each into the ``-o`` folder."""
     from ._cli_common import check_flags
-    from .core import save_model
+    from .core import get_method, save_model
 
     t0 = time.perf_counter()
     inputs = expand_inputs(args.input)
     refuse_single_file_flags(args)
+    if get_method(args.method).inputs > 1:
+        raise InputError(f"method {args.method} trains on pairs of acquisitions; several "
+                         "inputs train one model on single images: denoise each pair on its "
+                         "own (--pair or --pairs-from)")
     check_flags(args, inputs)
     outputs = output_paths(inputs, args.output, args.overwrite)
     model_dir = Path(args.save_model or Path(args.output) / DEFAULT_MODEL)
