@@ -78,3 +78,27 @@ def test_n2n_trains_on_two_layers(viewer, train_widget, qtbot, notifications):
     assert meta["config"]["method"] == "n2n" and meta["pair"] == "acq B"
     assert out.data.shape == noisy.shape
     assert not [m for level, m in notifications if level == "error" and "Cannot" not in m]
+
+
+def test_n2n_pairs_neighbouring_frames_of_a_time_lapse(viewer, train_widget, qtbot):
+    _, clean = make_noisy((64, 64), seed=5)
+    rng = np.random.default_rng(9)
+    movie = viewer.add_image((clean + rng.normal(0, 30.0, (3, 64, 64))).astype(np.float32),
+                             name="movie")
+    still = viewer.add_image(clean, name="still")
+    _choose(train_widget, "n2v")
+    assert train_widget.pairs_from.isHidden()
+    _choose(train_widget, "n2n")
+    assert not train_widget.pairs_from.isHidden()
+    train_widget.pairs_from.setChecked(True)
+    assert not _pair_row(train_widget)[1].isEnabled()  # no second layer needed
+    train_widget.layer_picker.select(still)
+    assert train_widget.start_training() is None
+    assert "no T axis" in train_widget.status.text()
+    train_widget.layer_picker.select(movie)
+    train_widget.axes.setText("TYX")
+    train_widget.steps.setValue(5)
+    run_job(qtbot, train_widget, train_widget.start_training)
+    out = viewer.layers["movie denoised"]
+    assert out.data.shape == (3, 64, 64)  # every frame, not the 2 pairs
+    assert out.metadata["napari_blind_denoise"]["pairs_from"] == "T"

@@ -37,6 +37,7 @@ from ..core import (
     exclude_pixels,
     get_method,
     is_model_folder,
+    neighbour_frames,
     save_model,
 )
 from ._cache_widget import CacheRow
@@ -187,6 +188,12 @@ class TrainWidget(JobWidget):
                 picker.setToolTip(extra.help[0].upper() + extra.help[1:])
                 form.addRow(label, picker)
                 self.extra_inputs[extra.name] = (label, picker)
+        self.pairs_from = QCheckBox("Pair each frame with the next along T")
+        self.pairs_from.setToolTip(
+            "For a time-lapse whose scene barely moves between frames: frame t and frame "
+            "t+1 are the two acquisitions (no second layer needed); every frame is denoised")
+        self.pairs_from.toggled.connect(self._update_pair_rows)
+        form.addRow(self.pairs_from)
 
     def _build_advanced(self) -> QWidget:
         box = QCollapsible("Advanced")
@@ -260,10 +267,19 @@ class TrainWidget(JobWidget):
         self.noise_kind_label.setVisible(method.noise_model)
         self.exclude.setVisible(method.accepts_missing)
         self.exclude_label.setVisible(method.accepts_missing)
+        self._update_pair_rows()
+
+    def _update_pair_rows(self, *_) -> None:
+        """Show the chosen method's further-input pickers (and the frames option of a method
+        trained on pairs); a picker is unused while frames are paired or a job runs."""
+        method = get_method(self.method.currentData())
+        self.pairs_from.setVisible(method.inputs > 1)
+        frames = method.inputs > 1 and self.pairs_from.isChecked()
         wanted = {e.name for e in method.extra_inputs}
         for name, (label, picker) in self.extra_inputs.items():
             label.setVisible(name in wanted)
             picker.setVisible(name in wanted)
+            picker.setEnabled(not frames and not self.runner.running)
 
     def _refresh_exclude(self, *_) -> None:
         """The labels and image layers offered as an exclusion mask."""
@@ -283,11 +299,14 @@ class TrainWidget(JobWidget):
         return exclude_pixels(data, self.viewer.layers[name].data)
 
     def _with_extra_inputs(self, data, layer, layout, method: str):
-        """``data``, or for a method trained on several arrays the tuple of ``data`` and
-        the layers picked for its further inputs (same axes), with their names."""
-        extras = get_method(method).extra_inputs
+        """``(training data, provenance, data to denoise)``: ``data`` itself; for a method
+        trained on several arrays, ``data`` and the layers picked for its further inputs
+        (same axes), or its neighbouring frames along T (every frame denoised)."""
+        spec = get_method(method)
+        if spec.inputs > 1 and self.pairs_from.isChecked():
+            return neighbour_frames(data, layout.axes, "T"), {"pairs_from": "T"}, data
         arrays, names = [data], {}
-        for extra in extras:
+        for extra in spec.extra_inputs:
             label, picker = self.extra_inputs[extra.name]
             other = picker.layer()
             if other is None or other is layer:
@@ -295,7 +314,7 @@ class TrainWidget(JobWidget):
                                  f"'{layer.name}' ({extra.help})")
             arrays.append(read_layer(other, layout.axes)[0])
             names[extra.name] = other.name
-        return (tuple(arrays) if extras else data), names
+        return (tuple(arrays) if spec.extra_inputs else data), names, data
 
     def _training_values(self) -> tuple:
         return (self.steps.value(), self.patch_size.value(), self.batch_size.value(),
@@ -344,8 +363,10 @@ class TrainWidget(JobWidget):
             config = self.config()
             data, layout = read_layer(layer, self.axes.text().strip().upper() or None)
             data = self._excluding(data, config.method)
-            data, extra_names = self._with_extra_inputs(data, layer, layout, config.method)
-            session = TrainingSession(data, layout.axes, config, device=self.device.device())
+            train_on, extra_names, data = self._with_extra_inputs(data, layer, layout,
+                                                                  config.method)
+            session = TrainingSession(train_on, layout.axes, config,
+                                      device=self.device.device())
         except (InputError, ValueError) as exc:
             show_error(f"Cannot train: {exc}")
             self.status.setText(f"Cannot train: {exc}")
@@ -358,7 +379,7 @@ class TrainWidget(JobWidget):
                       **extra_names}
         tile = TileConfig.for_size(self.tile_size.value(), tta=self.tta.isChecked())
         worker = self.runner.start(train_and_predict, session, self.output.path(), layer.name,
-                                   tile, provenance=provenance)
+                                   tile, provenance=provenance, data=data)
         if worker is not None:
             self._set_running(True)
             self._phase = "train"
@@ -456,6 +477,7 @@ class TrainWidget(JobWidget):
     def _set_running(self, running: bool) -> None:
         self.train_button.setEnabled(not running and self.layer_picker.layer() is not None)
         self.stop_button.setEnabled(running)
-        pickers = [picker for _, picker in self.extra_inputs.values()]
-        for w in (self.layer_picker, self.method, self.preset, self.device, self.axes, *pickers):
+        for w in (self.layer_picker, self.method, self.preset, self.device, self.axes,
+                  self.pairs_from):
             w.setEnabled(not running)
+        self._update_pair_rows()
