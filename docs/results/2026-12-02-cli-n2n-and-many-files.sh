@@ -1,3 +1,14 @@
+# Inputs (run first, in the scratch folder, with PYTHONPATH pointing at src/):
+#   import os, numpy as np, tifffile
+#   from napari_blind_denoise.core import add_noise
+#   clean = tifffile.imread("../shared/data/stardist_nuclei_clean/img2d.tif").astype(np.float32)[:256, :256]
+#   pg = lambda img, seed: add_noise(img, "poisson-gaussian", seed=seed, peak=30, sigma=0.02)
+#   tifffile.imwrite("a.tif", pg(clean, 1), metadata={"axes": "YX"})
+#   tifffile.imwrite("b.tif", pg(clean, 2), metadata={"axes": "YX"})
+#   tifffile.imwrite("movie.tif", np.stack([pg(clean, 10 + t) for t in range(4)]), metadata={"axes": "TYX"})
+#   os.makedirs("batch", exist_ok=True)
+#   for k in range(3):
+#       tifffile.imwrite(f"batch/cell{k}.tif", pg(clean[k*32:k*32+192, :224], 20 + k), metadata={"axes": "YX"})
 set -u
 BD="nice -n 10 /work/main/.venv/bin/blind-denoise"
 run() { echo "\$ blind-denoise $*"; $BD "$@" 2>&1 | grep -v "^train [0-9.]*% step [0-9]* .*" ; echo "(exit code ${PIPESTATUS[0]})"; echo; }
