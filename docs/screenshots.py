@@ -1,6 +1,7 @@
 """Regenerate the widget screenshots in docs/images/ (needs a display; headless use Xvfb).
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots.py
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots.py 20 n2n  # one
 
 Each screenshot shows a dock widget in use on the embedded sample: training with its live
 loss plot, applying the trained model, and comparing the result with the clean reference.
@@ -89,8 +90,51 @@ def main(time_limit: int = 30) -> int:
     print(compare.status.text())
     viewer.window.remove_dock_widget(dock)
     noise_model_shots(viewer, noisy, time_limit)
+    n2n_shot(viewer, noisy, time_limit)
     viewer.close()
     return 0
+
+
+def n2n_only(time_limit: int) -> int:
+    """Only the Noise2Noise screenshot, in a viewer of its own."""
+    viewer = napari.Viewer(show=True)
+    viewer.window._qt_window.resize(1500, 950)
+    viewer.open_sample(PLUGIN, "noisy_nuclei")
+    n2n_shot(viewer, viewer.layers["nuclei noisy"], time_limit)
+    viewer.close()
+    return 0
+
+
+def n2n_shot(viewer, noisy, time_limit: int) -> None:
+    """Noise2Noise on the sample and a second acquisition of it: the same camera model
+    (``sample_data.simulate_camera``) drawn with another seed (8)."""
+    import numpy as np
+
+    from napari_blind_denoise.sample_data import GAIN, OFFSET, READ_NOISE
+
+    expected = np.asarray(viewer.layers["nuclei clean (reference)"].data, np.float64)
+    rng = np.random.default_rng(8)
+    photons = np.clip((expected - OFFSET) / GAIN, 0, None)
+    second = OFFSET + GAIN * rng.poisson(photons) + rng.normal(0.0, READ_NOISE, photons.shape)
+    pair = viewer.add_image(second.astype(np.float32), name="nuclei second acquisition",
+                            contrast_limits=noisy.contrast_limits)
+    dock, train = viewer.window.add_plugin_dock_widget(PLUGIN, "Denoise (train)")
+    train.method.setCurrentIndex(train.method.findData("n2n"))
+    train.layer_picker.select(noisy)
+    train.extra_inputs["pair"][1].select(pair)
+    train.time_limit.setValue(time_limit)
+    before = set(viewer.layers)
+    train.start_training()
+    wait_until(lambda: not train.runner.running)
+    shown = {noisy, pair, *(set(viewer.layers) - before)}
+    for layer in viewer.layers:
+        layer.visible = layer in shown
+    viewer.canvas.grid.enabled = True
+    show_all(viewer)
+    shoot(viewer, "train_n2n_widget.png")
+    print(train.status.text())
+    viewer.canvas.grid.enabled = False
+    viewer.window.remove_dock_widget(dock)
 
 
 def noise_model_shots(viewer, noisy, time_limit: int) -> None:
@@ -125,4 +169,6 @@ def noise_model_shots(viewer, noisy, time_limit: int) -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[2:] == ["n2n"]:
+        sys.exit(n2n_only(int(sys.argv[1])))
     sys.exit(main(*map(int, sys.argv[1:])))

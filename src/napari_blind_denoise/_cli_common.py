@@ -26,6 +26,7 @@ class Progress:
 
     def __init__(self, quiet: bool, every: float = 2.0) -> None:
         self.quiet, self.every, self.last = quiet, every, -1e9
+        self.label = ""  # what is being predicted (several files: " 2/5 b.tif")
 
     def train(self, ev) -> None:
         now = time.perf_counter()
@@ -44,7 +45,7 @@ class Progress:
         if self.quiet or (now - self.last < self.every and ev.tile < ev.n_tiles):
             return
         self.last = now
-        print(f"predict tile {ev.tile}/{ev.n_tiles} {ev.elapsed:.1f}s", file=sys.stderr,
+        print(f"predict{self.label} tile {ev.tile}/{ev.n_tiles} {ev.elapsed:.1f}s", file=sys.stderr,
               flush=True)
 
 
@@ -99,6 +100,90 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
                    "units, used instead of learning it")
     add_inference(p)
     add_common(p)
+
+
+def _extra_inputs() -> dict[str, tuple[list[str], str]]:
+    """``--<name>`` input flags of the registered methods -> (method ids, help)."""
+    found: dict[str, tuple[list[str], str]] = {}
+    for method in METHODS.values():
+        for extra in method.extra_inputs:
+            found.setdefault(extra.name, ([], extra.help))[0].append(method.id)
+    return found
+
+
+def _paired() -> list[str]:
+    return [m.id for m in METHODS.values() if m.inputs == 2]
+
+
+def add_pair_flags(p: argparse.ArgumentParser) -> None:
+    """One ``--<name> PATH`` flag per further input the registered methods declare
+    (``--pair``), and ``--pairs-from AXIS`` for methods trained on pairs."""
+    for name, (ids, text) in _extra_inputs().items():
+        p.add_argument(f"--{name}", metavar="PATH", dest=f"input_{name}",
+                       help=f"{', '.join(ids)} only: {text} (a file of the input's shape)")
+    p.add_argument("--pairs-from", metavar="AXIS", default=None,
+                   help=f"{', '.join(_paired())} only: pair each frame with the next along "
+                   "AXIS (T: a time-lapse whose scene barely moves between frames) instead "
+                   "of a second file; every frame is denoised")
+
+
+def pair_paths(args) -> list[str]:
+    """The further input files named on the command line (``--pair``...)."""
+    return [v for name in _extra_inputs()
+            if (v := getattr(args, f"input_{name}", None)) is not None]
+
+
+def check_pair_flags(args, method) -> None:
+    """Refuse pair flags for a method trained on one image, and a method trained on pairs
+    without them (before any work)."""
+    given = [n for n in _extra_inputs() if getattr(args, f"input_{n}", None) is not None]
+    from_axis = getattr(args, "pairs_from", None)
+    flags = [f"--{n}" for n in given] + (["--pairs-from"] if from_axis else [])
+    if flags and method.inputs < 2:
+        raise InputError(f"{flags[0]} needs a method trained on pairs "
+                         f"({', '.join(_paired())}), not {method.id}")
+    if method.inputs < 2:
+        return
+    wanted = [e.name for e in method.extra_inputs]
+    if from_axis and given:
+        raise InputError(f"give either {' '.join(flags[:-1])} or --pairs-from, not both")
+    if not from_axis and sorted(given) != sorted(wanted):
+        need = " ".join(f"--{n} PATH" for n in wanted)
+        raise InputError(f"method {method.id} trains on pairs of noisy acquisitions of the "
+                         f"same field: give {need} (a second acquisition), or --pairs-from T "
+                         "for a time-lapse whose scene barely moves")
+
+
+def training_inputs(args, data, axes: str):
+    """``(what to train on, what to denoise)``: the image itself for a method trained on
+    one image; for one trained on pairs the image with its ``--pair`` file(s) (denoising
+    the image), or its neighbouring frames along ``--pairs-from`` (denoising every frame).
+
+    Raises
+    ------
+    InputError
+        A pair file whose shape differs from the image's; no such axis or one frame.
+    """
+    from .core.data.pairs import neighbour_frames
+
+    method = get_method(args.method)
+    if method.inputs < 2:
+        return data, data
+    if getattr(args, "pairs_from", None):
+        return neighbour_frames(data, axes, args.pairs_from), data
+    from .core.data.validate import check_image
+    from .io import read_image
+
+    others = []
+    for extra in method.extra_inputs:
+        path = getattr(args, f"input_{extra.name}")
+        other, _ = read_image(path)
+        if tuple(other.shape) != tuple(data.shape):
+            raise InputError(f"--{extra.name} {path} has shape {tuple(other.shape)}, the "
+                             f"input {tuple(data.shape)}; the pair must be of one shape")
+        check_image(other, axes)
+        others.append(other)
+    return (data, *others), data
 
 
 def add_inference(p: argparse.ArgumentParser) -> None:
@@ -254,6 +339,7 @@ def check_flags(args, inputs=()) -> dict[str, list]:
         flag = "--" + excluding[0].replace("_", "-")
         raise InputError(f"{flag} needs a method that fills in unknown pixels ({missing}), "
                          f"not {args.method}")
+    check_pair_flags(args, method)
     if getattr(args, "save_model", None):
         check_model_dir(args.save_model, inputs)
     return requested_outputs(args, method, inputs)

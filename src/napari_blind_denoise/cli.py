@@ -14,20 +14,24 @@ from pathlib import Path
 
 import numpy as np
 
+from ._cli_batch import cmd_denoise_batch, cmd_predict_batch, is_batch
 from ._cli_common import (
     add_common,
     add_device,
     add_inference,
     add_output_flags,
+    add_pair_flags,
     add_train_flags,
     check_flags,
     emit,
     load,
     make_config,
     output_sink,
+    pair_paths,
     quality_summary,
     requested_outputs,
     run_job,
+    training_inputs,
     with_exclusions,
     write_group_files,
 )
@@ -43,21 +47,25 @@ def _train_and_apply(args, data, axes, groups=None, sink=None, attrs=None):
     from .core.pipeline import run_pipeline
 
     config, device = make_config(args)
-    session = TrainingSession(with_exclusions(args, data), axes, config, device=device)
+    train_on, data = training_inputs(args, with_exclusions(args, data), axes)
+    session = TrainingSession(train_on, axes, config, device=device)
     return run_job(partial(run_pipeline, session, yardstick=not args.no_yardstick,
-                           inference=args.inference), args,
+                           inference=args.inference, data=data), args,
                    groups or {}, sink, model_dir=args.save_model, attrs=attrs)
 
 
 # -- commands -------------------------------------------------------------------------------
 
 def cmd_denoise(args) -> int:
-    """Train on INPUT, predict, write OUTPUT."""
+    """Train on INPUT, predict, write OUTPUT (several inputs: ``_cli_batch``)."""
     from .io.images import check_output_path
 
+    if is_batch(args.input):
+        return cmd_denoise_batch(args)
+    args.input = args.input[0]
     t0 = time.perf_counter()
-    groups = check_flags(args, [args.input, args.exclude_mask])
-    out_path = check_output_path(args.output, [args.input])
+    groups = check_flags(args, [args.input, args.exclude_mask, *pair_paths(args)])
+    out_path = check_output_path(args.output, [args.input, *pair_paths(args)])
     data, axes = load(args.input, args.axes)
     sink = output_sink(args, out_path, groups)
     result = _train_and_apply(args, data, axes, groups, sink, {"method": args.method})
@@ -76,7 +84,7 @@ def cmd_denoise(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    """Apply a saved model to INPUT."""
+    """Apply a saved model to INPUT (several inputs: ``_cli_batch``)."""
     from .core import load_model
     from .core.data.validate import check_image
     from .core.device import pick_device
@@ -84,6 +92,9 @@ def cmd_predict(args) -> int:
     from .io import read_image
     from .io.images import check_output_path
 
+    if is_batch(args.input):
+        return cmd_predict_batch(args)
+    args.input = args.input[0]
     t0 = time.perf_counter()
     out_path = check_output_path(args.output, [args.input, args.model])
     device = pick_device(args.device)
@@ -136,11 +147,11 @@ def cmd_eval(args) -> int:
     from .core.metrics import score
 
     t0 = time.perf_counter()
-    check_flags(args, [args.noisy, args.clean])
+    check_flags(args, [args.noisy, args.clean, *pair_paths(args)])
     if args.output:
         from .io.images import check_output_path
 
-        check_output_path(args.output, [args.noisy, args.clean])
+        check_output_path(args.output, [args.noisy, args.clean, *pair_paths(args)])
     data, axes = load(args.noisy, args.axes)
     clean, _ = load(args.clean, axes)
     if tuple(clean.shape) != tuple(data.shape):
@@ -278,18 +289,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("denoise", help="train on an image and write the denoised image")
-    d.add_argument("input")
-    d.add_argument("-o", "--output", required=True, help="output .tif/.tiff or .zarr")
+    d.add_argument("input", nargs="+", help="an image; or several, a folder or a glob "
+                   "pattern: one model trained on all of them, each denoised into -o")
+    d.add_argument("-o", "--output", required=True, help="output .tif/.tiff or .zarr (several "
+                   "inputs: a folder, with the model in OUTPUT/model unless --save-model)")
     add_train_flags(d)
+    add_pair_flags(d)
     add_output_flags(d)
     d.set_defaults(func=cmd_denoise)
 
     r = sub.add_parser("predict", help="apply a saved model")
-    r.add_argument("input")
+    r.add_argument("input", nargs="+", help="an image; or several, a folder or a glob pattern "
+                   "(each denoised into the -o folder)")
     r.add_argument("--model", required=True, metavar="DIR|ZIP",
                    help="a model folder, or a BioImage.IO model package (.zip or a folder with "
                    "rdf.yaml; needs the [bioimageio] extra)")
-    r.add_argument("-o", "--output", required=True)
+    r.add_argument("-o", "--output", required=True, help="output .tif/.tiff or .zarr (several "
+                   "inputs: a folder)")
     r.add_argument("--axes")
     add_device(r)
     add_inference(r)
@@ -304,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--clean", required=True)
     e.add_argument("-o", "--output", help="also write the denoised image")
     add_train_flags(e)
+    add_pair_flags(e)
     e.set_defaults(func=cmd_eval)
 
     m = sub.add_parser("demo", help="denoise the embedded sample (trains for 40 s)")

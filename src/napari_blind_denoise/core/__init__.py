@@ -30,6 +30,7 @@ from .config import (
 from .data.axes import Layout, guess_axes, validate_axes
 from .data.exclude import exclude_pixels
 from .data.normalize import NormStats, compute_norm_stats
+from .data.pairs import neighbour_frames
 from .data.validate import check_image
 from .device import DEVICE_CHOICES, available_devices, describe_device, pick_device
 from .errors import BlindDenoiseError, CheckpointError, InputError
@@ -37,6 +38,7 @@ from .events import Phase, PredictEvent, Preview, TrainEvent
 from .methods import (
     METHODS,
     PRESETS,
+    ExtraInput,
     ExtraOutput,
     Method,
     NotExportable,
@@ -77,6 +79,7 @@ __all__ = [
     "BlindDenoiseError",
     "CheckpointError",
     "DenoiseConfig",
+    "ExtraInput",
     "ExtraOutput",
     "ForeignDataError",
     "InputError",
@@ -127,6 +130,7 @@ __all__ = [
     "load_bioimageio",
     "load_model",
     "method_ids",
+    "neighbour_frames",
     "noise_curve",
     "noise_density",
     "output_groups",

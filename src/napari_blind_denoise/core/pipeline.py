@@ -138,13 +138,19 @@ def run_pipeline(session: TrainingSession, *, sink=None, tile: TileConfig | None
                  stop: threading.Event | None = None, outputs: Sequence[ExtraOutput] = (),
                  model_dir: str | Path | None = None, attrs: dict[str, Any] | None = None,
                  yardstick: bool = False, inference: str | None = None,
-                 ) -> Generator[object, None, PipelineResult]:
-    """Train ``session``, keep the best model, save it (``model_dir``), then denoise the
-    training data (with the method's ``inference`` mode; ``None``: its default) and compute
-    ``outputs`` (see :func:`apply_pipeline`); with ``yardstick``, then compare the model
-    with a calibrated classical filter (:func:`compare_with_classical`, a few seconds;
-    skipped for methods that are not compared)."""
+                 data=None) -> Generator[object, None, PipelineResult]:
+    """Train ``session``, keep the best model, save it (``model_dir``), then denoise
+    ``data`` (default: the training data, the first array of a pair) with the method's
+    ``inference`` mode (``None``: its default) and compute ``outputs`` (see
+    :func:`apply_pipeline`); with ``yardstick``, then compare the model with a calibrated
+    classical filter (:func:`compare_with_classical`, a few seconds; skipped for methods
+    that are not compared).
+
+    ``data`` differs from the training data when a time-lapse trained as pairs of
+    neighbouring frames (``core.data.pairs``) is denoised whole; it has the training
+    data's axes."""
     t0 = time.perf_counter()
+    data = session.data if data is None else data
     stop = stop if stop is not None else threading.Event()
     trained = yield from _train(session, stop)
     free_memory(session.device)  # the optimiser's state is gone: give its memory back
@@ -152,13 +158,13 @@ def run_pipeline(session: TrainingSession, *, sink=None, tile: TileConfig | None
     if adapted:  # what the method chose from the data (blind spot, filter) goes with images
         attrs = {**(attrs or {}), "adapted": adapted}
     result = yield from apply_pipeline(
-        trained, session.data, session.layout.axes, sink=sink, tile=tile, stop=stop,
+        trained, data, session.layout.axes, sink=sink, tile=tile, stop=stop,
         outputs=outputs, model_dir=model_dir, device=session.device, attrs=attrs,
         inference=inference)
     if yardstick and result.complete and session.method.compared_with_classical \
             and not stop.is_set():
         yield Phase("output", "comparison with a calibrated classical filter")
-        compare_with_classical(result, session.data, session.layout, stop)
+        compare_with_classical(result, data, check_image(data, session.layout.axes), stop)
     result.seconds = time.perf_counter() - t0
     return result
 

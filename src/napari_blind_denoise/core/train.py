@@ -61,9 +61,11 @@ def _as_inputs(data, method: Method) -> tuple:
     if len(arrays) != method.inputs:
         raise InputError(f"method {method.id!r} trains on {method.inputs} noisy array(s) of "
                          f"the same field, got {len(arrays)}")
-    shapes = {tuple(a.shape) for a in arrays}
-    if len(shapes) > 1:
-        raise InputError(f"the training arrays differ in shape: {sorted(shapes)}")
+    shapes = [tuple(a.shape) for a in arrays]
+    if len(set(shapes)) > 1:
+        others = ", ".join(str(s) for s in shapes[1:])
+        raise InputError(f"the training arrays differ in shape: the image is {shapes[0]}, "
+                         f"the other acquisition {others}; a pair must be of one shape")
     return arrays
 
 

@@ -24,7 +24,7 @@ from ..io import StoreSink, safe_name, unique_path
 
 
 def train_and_predict(session: TrainingSession, folder: Path, name: str, tile: TileConfig, *,
-                      stop: threading.Event, provenance: dict,
+                      stop: threading.Event, provenance: dict, data=None,
                       ) -> Generator[object, None, PipelineResult]:
     """Train, save the kept model under ``folder/models``, denoise the whole input and
     compute the method's extra outputs, each into a new zarr store in ``folder``; then
@@ -32,13 +32,14 @@ def train_and_predict(session: TrainingSession, folder: Path, name: str, tile: T
 
     ``stop`` during training keeps the best model so far and still predicts; during
     prediction it abandons the output (no half-written layer); during the extra outputs it
-    keeps the denoised result.
+    keeps the denoised result. ``data``: what to denoise, when it is not what the session
+    trains on (a time-lapse trained as pairs of neighbouring frames).
     """
     stem = f"{safe_name(name)}_{session.method.id}"
     return (yield from run_pipeline(
         session, sink=StoreSink(folder, stem), tile=tile, stop=stop,
         outputs=session.method.outputs(), model_dir=unique_path(folder / "models", stem, ""),
-        attrs=provenance, yardstick=True))
+        attrs=provenance, yardstick=True, data=data))
 
 
 def apply_model(trained: TrainedModel, model_path: Path | None, data, axes: str,

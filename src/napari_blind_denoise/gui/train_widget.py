@@ -38,6 +38,7 @@ from ..core import (
     exclude_pixels,
     get_method,
     is_model_folder,
+    neighbour_frames,
     save_model,
 )
 from ._cache_widget import CacheRow
@@ -159,6 +160,7 @@ class TrainWidget(JobWidget):
         self.method_info = QLabel()
         self.method_info.setWordWrap(True)
         form.addRow(self.method_info)
+        self._build_extra_inputs(form)
         self.noise_kind = QComboBox()
         self.noise_kind.setToolTip("Distribution of the noise given the signal, learned per "
                                    "pixel value: one Gaussian, or a mixture of 2 or 3 "
@@ -188,6 +190,25 @@ class TrainWidget(JobWidget):
             "for Self2Self")
         form.addRow("Live preview", self.live_preview)
         return form
+
+    def _build_extra_inputs(self, form: QFormLayout) -> None:
+        """One layer picker per further input a registered method declares (Noise2Noise's
+        second acquisition), shown while that method is chosen."""
+        self.extra_inputs: dict[str, tuple[QLabel, LayerPicker]] = {}
+        for method in METHODS.values():
+            for extra in method.extra_inputs:
+                if extra.name in self.extra_inputs:
+                    continue
+                label, picker = QLabel(extra.label), LayerPicker(self.viewer)
+                picker.setToolTip(extra.help[0].upper() + extra.help[1:])
+                form.addRow(label, picker)
+                self.extra_inputs[extra.name] = (label, picker)
+        self.pairs_from = QCheckBox("Pair each frame with the next along T")
+        self.pairs_from.setToolTip(
+            "For a time-lapse whose scene barely moves between frames: frame t and frame "
+            "t+1 are the two acquisitions (no second layer needed); every frame is denoised")
+        self.pairs_from.toggled.connect(self._update_pair_rows)
+        form.addRow(self.pairs_from)
 
     def _build_advanced(self) -> QWidget:
         box = QCollapsible("Advanced")
@@ -262,6 +283,19 @@ class TrainWidget(JobWidget):
         self.exclude.setVisible(method.accepts_missing)
         self.exclude_label.setVisible(method.accepts_missing)
         self.live_preview.setChecked(method.live_preview)
+        self._update_pair_rows()
+
+    def _update_pair_rows(self, *_) -> None:
+        """Show the chosen method's further-input pickers (and the frames option of a method
+        trained on pairs); a picker is unused while frames are paired or a job runs."""
+        method = get_method(self.method.currentData())
+        self.pairs_from.setVisible(method.inputs > 1)
+        frames = method.inputs > 1 and self.pairs_from.isChecked()
+        wanted = {e.name for e in method.extra_inputs}
+        for name, (label, picker) in self.extra_inputs.items():
+            label.setVisible(name in wanted)
+            picker.setVisible(name in wanted)
+            picker.setEnabled(not frames and not self.runner.running)
 
     def _refresh_exclude(self, *_) -> None:
         """The labels and image layers offered as an exclusion mask."""
@@ -279,6 +313,24 @@ class TrainWidget(JobWidget):
         if not get_method(method).accepts_missing or name in ("", NO_EXCLUSION):
             return data
         return exclude_pixels(data, self.viewer.layers[name].data)
+
+    def _with_extra_inputs(self, data, layer, layout, method: str):
+        """``(training data, provenance, data to denoise)``: ``data`` itself; for a method
+        trained on several arrays, ``data`` and the layers picked for its further inputs
+        (same axes), or its neighbouring frames along T (every frame denoised)."""
+        spec = get_method(method)
+        if spec.inputs > 1 and self.pairs_from.isChecked():
+            return neighbour_frames(data, layout.axes, "T"), {"pairs_from": "T"}, data
+        arrays, names = [data], {}
+        for extra in spec.extra_inputs:
+            label, picker = self.extra_inputs[extra.name]
+            other = picker.layer()
+            if other is None or other is layer:
+                raise InputError(f"pick the {label.text().lower()}: a layer other than "
+                                 f"'{layer.name}' ({extra.help})")
+            arrays.append(read_layer(other, layout.axes)[0])
+            names[extra.name] = other.name
+        return (tuple(arrays) if spec.extra_inputs else data), names, data
 
     def _training_values(self) -> tuple:
         return (self.steps.value(), self.patch_size.value(), self.batch_size.value(),
@@ -327,9 +379,11 @@ class TrainWidget(JobWidget):
             config = self.config()
             data, layout = read_layer(layer, self.axes.text().strip().upper() or None)
             data = self._excluding(data, config.method)
+            train_on, extra_names, data = self._with_extra_inputs(data, layer, layout,
+                                                                  config.method)
             preview = self.preview_options if self.live_preview.isChecked() else None
-            session = TrainingSession(data, layout.axes, config, device=self.device.device(),
-                                      preview=preview)
+            session = TrainingSession(train_on, layout.axes, config,
+                                      device=self.device.device(), preview=preview)
         except (InputError, ValueError) as exc:
             show_error(f"Cannot train: {exc}")
             self.status.setText(f"Cannot train: {exc}")
@@ -339,10 +393,11 @@ class TrainWidget(JobWidget):
         self.loss_plot.clear_data()
         self.notice.setText("")
         self.noise_plot.clear_data()
-        provenance = {"source": layer.name, "config": config.to_dict(), "axes": layout.axes}
+        provenance = {"source": layer.name, "config": config.to_dict(), "axes": layout.axes,
+                      **extra_names}
         tile = TileConfig.for_size(self.tile_size.value(), tta=self.tta.isChecked())
         worker = self.runner.start(train_and_predict, session, self.output.path(), layer.name,
-                                   tile, provenance=provenance)
+                                   tile, provenance=provenance, data=data)
         if worker is not None:
             self._set_running(True)
             self._phase = "train"
@@ -444,5 +499,6 @@ class TrainWidget(JobWidget):
         self.train_button.setEnabled(not running and self.layer_picker.layer() is not None)
         self.stop_button.setEnabled(running)
         for w in (self.layer_picker, self.method, self.preset, self.device, self.axes,
-                  self.live_preview):
+                  self.live_preview, self.pairs_from):
             w.setEnabled(not running)
+        self._update_pair_rows()

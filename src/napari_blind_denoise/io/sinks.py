@@ -32,15 +32,18 @@ class PathSink:
     """Each output to the path the caller named for it (``.tif``/``.tiff`` or ``.zarr``).
 
     ``paths`` maps an output name (``denoised``, ``noise_std``...) to its path; ``folders``
-    maps further names to a folder, where they become ``<name>.tif``.
+    maps further names to a folder, where they become ``<name>.tif``. ``chosen``: the
+    program chose the ``paths`` too (e.g. one output per input in a folder), so an existing
+    file there is replaced only if this program wrote it (or with ``overwrite``).
     """
 
     def __init__(self, paths: dict[str, str | os.PathLike],
                  folders: dict[str, str | os.PathLike] | None = None, *,
-                 overwrite: bool = False) -> None:
+                 overwrite: bool = False, chosen: bool = False) -> None:
         self.paths = {k: Path(v) for k, v in paths.items()}
         self.folders = {k: Path(v) for k, v in (folders or {}).items()}
         self.overwrite = overwrite
+        self.chosen = chosen
 
     def path(self, name: str) -> Path:
         """The file an output goes to."""

@@ -15,14 +15,16 @@ from napari_blind_denoise.core import (
 
 
 def test_registry() -> None:
-    assert method_ids() == ["n2v", "n2s", "nnet", "s2s", "classical", "bsn"]
+    assert method_ids() == ["n2v", "n2s", "nnet", "s2s", "classical", "bsn", "n2n"]
     for mid, method in METHODS.items():
         assert method.id == mid
-        if mid not in ("s2s", "bsn"):  # s2s samples Bernoulli masks, bsn has none
+        if mid not in ("s2s", "bsn", "n2n"):  # s2s samples Bernoulli masks, bsn, n2n none
             assert method.mask.kind == ("n2s" if mid in ("nnet", "classical") else mid)
         assert method.name and method.description
     assert [m for m, v in METHODS.items() if v.accepts_missing] == ["s2s"]
     assert [m for m, v in METHODS.items() if v.noise_model] == ["nnet", "bsn"]
+    assert [m for m, v in METHODS.items() if v.inputs == 2] == ["n2n"]
+    assert [i.name for i in METHODS["n2n"].extra_inputs] == ["pair"]
 
 
 @pytest.mark.parametrize("method", ["n2v", "n2s", "nnet"])

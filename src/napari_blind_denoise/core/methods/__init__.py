@@ -11,6 +11,7 @@ from dataclasses import replace
 from ..config import DenoiseConfig, ModelConfig, NoiseModelConfig, TrainConfig
 from .base import (
     Batch,
+    ExtraInput,
     ExtraOutput,
     Fitted,
     Method,
@@ -25,6 +26,7 @@ from .blindspot import MaskedMethod, Noise2Self, Noise2Void
 from .classical import Classical
 from .imported import PackagedModel
 from .nnet import NNet
+from .noise2noise import Noise2Noise
 from .self2self import Self2Self
 
 METHODS: dict[str, Method] = {}
@@ -44,7 +46,7 @@ def unregister(method_id: str) -> None:
 
 
 for _method in (Noise2Void(), Noise2Self(), NNet(), Self2Self(), Classical(),
-                BayesianBlindSpotMethod()):
+                BayesianBlindSpotMethod(), Noise2Noise()):
     register(_method)
 
 
@@ -133,9 +135,9 @@ def default_config(method: str = "n2v", preset: str = "cpu", *,
     return DenoiseConfig(method=method, mask=spec.mask, noise_model=noise, **fields)
 
 
-__all__ = ["METHODS", "PRESETS", "Batch", "BayesianBlindSpotMethod", "Classical", "ExtraOutput",
-           "Fitted", "MaskedMethod", "Method", "Monitor", "NNet", "Noise2Self", "Noise2Void",
-           "NotExportable",
-           "OutputContext", "PackagedModel", "Scores", "Self2Self",
+__all__ = ["METHODS", "PRESETS", "Batch", "BayesianBlindSpotMethod", "Classical", "ExtraInput",
+           "ExtraOutput", "Fitted", "MaskedMethod", "Method", "Monitor", "NNet", "Noise2Noise",
+           "Noise2Self", "Noise2Void", "NotExportable", "OutputContext", "PackagedModel",
+           "Scores", "Self2Self",
            "default_config", "get_method", "masked_l2", "method_ids", "output_groups",
            "register", "unregister"]

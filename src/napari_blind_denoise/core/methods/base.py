@@ -208,6 +208,26 @@ class NotExportable(ValueError):
     """A model whose prediction is not one plain network pass (no single-network package)."""
 
 
+@dataclass(frozen=True)
+class ExtraInput:
+    """A further array a method trains on besides the noisy image (``Method.inputs`` > 1),
+    declared so the front ends can ask for it.
+
+    Parameters
+    ----------
+    name
+        Identifier; the CLI reads it from ``--<name> PATH`` (a file of the image's shape).
+    label
+        The widget's row label (a layer picker shown for this method only).
+    help
+        One line on what to give (tooltip, CLI help).
+    """
+
+    name: str
+    label: str
+    help: str
+
+
 BatchMaker = Callable[[Sequence[torch.Tensor], torch.Generator], Batch]
 Inferrer = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 
@@ -231,6 +251,9 @@ class Method:
     inputs
         Arrays per training sample: 1 (the noisy image) or 2 (two noisy acquisitions of the
         same field, Noise2Noise); the trainer samples the same windows from each.
+    extra_inputs
+        What the front ends ask for besides the noisy image (one :class:`ExtraInput` per
+        further array), e.g. Noise2Noise's second acquisition.
     mask
         The masking options stored in the method's default configuration.
     noise_model_kinds
@@ -256,6 +279,7 @@ class Method:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     inputs: ClassVar[int] = 1
+    extra_inputs: ClassVar[tuple[ExtraInput, ...]] = ()
     mask: ClassVar[MaskConfig] = MaskConfig()
     noise_model_kinds: ClassVar[tuple[str, ...]] = ()
     known_sigma_kinds: ClassVar[tuple[str, ...]] = ()
