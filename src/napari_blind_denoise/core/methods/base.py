@@ -198,6 +198,9 @@ class Method:
         After training, the pipeline may compare the model's J-invariant self-supervised
         loss with a calibrated classical filter's (the yardstick); off for the classical
         filter itself.
+    downsamples
+        The method trains on pixel-shuffle sub-images when ``config.mask.downsample`` asks
+        for it (``n2v``, ``n2s``); others refuse a ``downsample`` other than 1.
     """
 
     id: ClassVar[str] = ""
@@ -208,6 +211,7 @@ class Method:
     noise_model_kinds: ClassVar[tuple[str, ...]] = ()
     accepts_missing: ClassVar[bool] = False
     compared_with_classical: ClassVar[bool] = True
+    downsamples: ClassVar[bool] = False
 
     @property
     def noise_model(self) -> bool:
@@ -243,7 +247,12 @@ class Method:
                              f"{self.id!r} learns; choose from {list(self.noise_model_kinds)}")
 
     def fit_config(self, config: DenoiseConfig) -> DenoiseConfig:
-        """``config`` completed and checked for this method (its noise model)."""
+        """``config`` completed and checked for this method (its noise model, and no
+        pixel-shuffle downsampling unless it :attr:`downsamples`)."""
+        if config.mask.downsample != 1 and not self.downsamples:
+            with_it = ", ".join(m.id for m in _registered() if m.downsamples)
+            raise ValueError(f"pixel-shuffle downsampling applies to {with_it}, not method "
+                             f"{self.id!r}; leave downsample at 1")
         if config.noise_model is None and self.noise_model_kinds:
             from dataclasses import replace
 
@@ -367,6 +376,12 @@ class Method:
     def outputs(self) -> tuple[ExtraOutput, ...]:
         """The extra outputs this method produces besides the denoised image."""
         return ()
+
+
+def _registered() -> list[Method]:
+    from . import METHODS  # the registry imports this module
+
+    return list(METHODS.values())
 
 
 ImageCompute = Callable[[OutputContext, Any], Generator["PredictEvent", None, None]]
