@@ -54,6 +54,7 @@ NOISE_LABELS = {"gaussian": "Gaussian", "gmm2": "Gaussian mixture, 2 components"
 STATUS_SECONDS = 0.1  # progress bar and status line refresh at most ten times a second
 DEFAULT_TIME_LIMIT = 60  # seconds: a demo-sized run on a laptop CPU
 BLIND_SPOTS = ("auto", "pixel", "3x3", "3x5", "5x3", "3x7", "5x5", "7x7", "1x5", "5x1")
+DOWNSAMPLES = ("1", "auto", "2", "3", "4")  # the first (off) is the default
 
 
 def _clock(seconds: float) -> str:
@@ -198,6 +199,16 @@ class TrainWidget(JobWidget):
             "independent); HxW blocks (odd sizes, e.g. 1x5) hide neighbours whose noise is "
             "correlated with the pixel's, as a confocal's scan line makes them")
         form.addRow("Blind spot", self.blind_spot)
+        self.downsample = QComboBox()
+        self.downsample.setEditable(True)
+        self.downsample.addItems(DOWNSAMPLES)
+        self.downsample.setToolTip(
+            "Pixel-shuffle downsampling (n2v, n2s): train on the sub-images taken with this "
+            "stride from every training window, with a one-pixel blind spot, and predict at "
+            "full resolution. 1: off; auto: the measured noise correlation's extent + 1 when "
+            "the noise is correlated (else off); replaces the blind-spot block")
+        self.downsample_label = QLabel("Downsample")
+        form.addRow(self.downsample_label, self.downsample)
         self.tta = QCheckBox("Average over 8 flips/rotations (8× slower prediction)")
         self.tta.setToolTip("Test-time augmentation; see docs/benchmarks.md for its gain")
         form.addRow("Test-time aug.", self.tta)
@@ -246,6 +257,8 @@ class TrainWidget(JobWidget):
         self.noise_kind_label.setVisible(method.noise_model)
         self.exclude.setVisible(method.accepts_missing)
         self.exclude_label.setVisible(method.accepts_missing)
+        self.downsample.setVisible(method.downsamples)
+        self.downsample_label.setVisible(method.downsamples)
 
     def _refresh_exclude(self, *_) -> None:
         """The labels and image layers offered as an exclusion mask."""
@@ -292,7 +305,10 @@ class TrainWidget(JobWidget):
             patch_size=self.patch_size.value(), batch_size=self.batch_size.value(),
             learning_rate=self.learning_rate.value(), seed=self.seed.value())
         spot = self.blind_spot.currentText().strip().lower() or "auto"
-        return replace(config, mask=replace(config.mask, blind_spot=spot))
+        stride = self.downsample.currentText().strip() or "1"
+        if not get_method(method).downsamples:
+            stride = "1"
+        return replace(config, mask=replace(config.mask, blind_spot=spot, downsample=stride))
 
     # -- actions --------------------------------------------------------------------------
     def start_training(self, *_):
