@@ -146,3 +146,9 @@ def test_saved_model_keeps_its_stride(scanline, tmp_path: Path) -> None:
     a = run_to_completion(predict(trained, noisy, "YX", device="cpu"))
     b = run_to_completion(predict(loaded, noisy, "YX", device="cpu"))
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_remedy_names_the_stride() -> None:
+    cfg = with_downsample(tiny_config("n2s"), 3, blind_spot="pixel")
+    assert "pixel-shuffle stride 3" in get_method("n2s").remedy(cfg)
+    assert "stride" not in get_method("n2s").remedy(replace(cfg, mask=MaskConfig(kind="n2s")))
