@@ -62,4 +62,5 @@ def test_downsample_auto_on_scan_line_noise(capsys, tmp_path: Path) -> None:
     assert "noise correlated over 2 px along X" in err and "pixel-shuffle stride 3" in err
     adapted = last_json(stdout)["adapted"]
     assert adapted["downsample"] == 3 and adapted["blind_spot"] == "pixel"
+    assert adapted["pixel_shuffle"]["summary"] == "pixel-shuffle stride 3"
     assert (tmp_path / "out.tif").exists()

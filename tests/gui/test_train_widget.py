@@ -390,6 +390,9 @@ def test_downsample_choice(viewer, train_widget, qtbot, monkeypatch):
     run_job(qtbot, train_widget, train_widget.start_training)
     assert "pixel-shuffle stride 3" in train_widget.notice.text()
     assert train_widget.trained.config.mask.downsample == 3
+    from napari_blind_denoise.gui._models import describe_model
+
+    assert describe_model(train_widget.trained).endswith(", pixel-shuffle stride 3")
     train_widget.downsample.setCurrentText("0")
     assert train_widget.start_training() is None
     assert "downsample must be" in train_widget.status.text()

@@ -76,6 +76,8 @@ def test_auto_picks_stride_3_for_scanline_noise_of_length_3(scanline) -> None:
     assert cfg.mask.downsample == 3 and info["downsample"] == 3
     assert cfg.mask.blind_spot == "pixel"
     assert "pixel-shuffle stride 3" in info["notice"]
+    assert info["pixel_shuffle"] == {"stride": 3, "window": 48, "windows_per_step": 1,
+                                     "summary": "pixel-shuffle stride 3"}
     # the tiny config's 32-px patch: sub-images of 16 px, windows of 48, 4*4//9 = 1 window
     assert (cfg.train.patch_size, cfg.train.batch_size) == (48, 1)
 
@@ -87,7 +89,7 @@ def test_auto_picks_1_for_independent_noise() -> None:
     cfg, info = auto_downsample(cfg0, noisy, validate_axes("YX", noisy.shape))
     assert cfg.mask.downsample == 1 and info["downsample"] == 1
     assert cfg.train == cfg0.train  # nothing else changes
-    assert "pixel-shuffle" not in info["notice"]
+    assert "pixel-shuffle" not in info["notice"] and "pixel_shuffle" not in info
 
 
 def test_windows_keep_pixels_per_step_as_the_script_did() -> None:
@@ -131,6 +133,7 @@ def test_trains_with_stride_3_and_predicts_full_resolution(scanline, method: str
     assert any("pixel-shuffle stride 3" in n for n in notices), notices
     assert trained.config.mask.downsample == 3
     assert trained.info["adapted"]["downsample"] == 3
+    assert trained.info["adapted"]["pixel_shuffle"]["summary"] == "pixel-shuffle stride 3"
     assert trained.info["steps"] == 4
     out = run_to_completion(predict(trained, noisy, "YX", device="cpu"))
     assert out.shape == noisy.shape and np.isfinite(out).all()

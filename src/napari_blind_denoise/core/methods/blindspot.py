@@ -64,7 +64,8 @@ def auto_downsample(config: DenoiseConfig, data, layout: Layout
     stride ``auto`` takes is the extent along the longer axis plus one (neighbours in a
     sub-image must be farther apart than the noise is correlated), ``1`` when the noise is
     independent. A stride above 1 replaces the blind-spot block by a one-pixel blind spot
-    and sets the training windows (:func:`shuffle_windows`).
+    and sets the training windows (:func:`shuffle_windows`); ``info["pixel_shuffle"]`` then
+    records them, with a ``summary`` ("pixel-shuffle stride 3") shown with the model.
     """
     corr = estimate_noise_correlation(data, layout, seed=config.train.seed)
     stride = config.mask.downsample
@@ -77,7 +78,8 @@ def auto_downsample(config: DenoiseConfig, data, layout: Layout
         return config, {**info, "notice": f"{corr.describe()}: using a one-pixel blind spot"}
     config = shuffle_windows(config, layout)
     window, batch = config.train.patch_size, config.train.batch_size
-    info |= {"patch_size": window, "batch_size": batch}
+    info["pixel_shuffle"] = {"stride": stride, "window": window, "windows_per_step": batch,
+                             "summary": f"pixel-shuffle stride {stride}"}
     return config, {**info, "notice": (
         f"{corr.describe()}: using pixel-shuffle stride {stride} (each {window}-px training "
         f"window split into {stride * stride} sub-images, one-pixel blind spot; prediction "
