@@ -155,3 +155,20 @@ def test_remedy_names_the_stride() -> None:
     cfg = with_downsample(tiny_config("n2s"), 3, blind_spot="pixel")
     assert "pixel-shuffle stride 3" in get_method("n2s").remedy(cfg)
     assert "stride" not in get_method("n2s").remedy(replace(cfg, mask=MaskConfig(kind="n2s")))
+
+
+def test_stack_trains_on_subimages_of_its_planes(scanline) -> None:
+    stack = np.stack([scanline[:64, :64], scanline[64:128, :64], scanline[128:192, :64]])
+    cfg = with_downsample(tiny_config("n2v", steps=2, val_every=2), 2)
+    trained = run_to_completion(train(stack, "ZYX", cfg, device="cpu"))
+    assert trained.config.mask.downsample == 2
+    assert trained.config.train.patch_size % 2 == 0
+    out = run_to_completion(predict(trained, stack, "ZYX", device="cpu"))
+    assert out.shape == stack.shape and np.isfinite(out).all()
+
+
+def test_plane_too_small_for_the_stride_is_refused() -> None:
+    layout = validate_axes("YX", (40, 40))
+    cfg = with_downsample(tiny_config("n2s"), 3, blind_spot="pixel")
+    with pytest.raises(ValueError, match="too small for pixel-shuffle stride 3"):
+        auto_downsample(cfg, np.zeros((40, 40), np.float32), layout)
