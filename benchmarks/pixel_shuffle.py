@@ -1,14 +1,14 @@
 """Pixel-shuffle downsampling (AP-BSN style) against the structured blind spot, measured.
 
 The issue on correlated noise asked to measure both ways of hiding correlated neighbours and
-keep the winner. This script adds pixel-shuffle training as a method *of this script only*,
-through the method interface (``core.methods``; nothing in the package is changed): every
-training window of ``s * P`` pixels is split into ``s**2`` sub-images of ``P`` pixels taken
-with stride ``s`` (neighbours in a sub-image are ``s`` pixels apart, beyond the noise's
-correlation), which are grid-masked with a one-pixel blind spot as in Noise2Self. Prediction is
-asymmetric, at full resolution (stride 1), as AP-BSN recommends. Compared at the same
-wall-clock budget with ``n2s`` (``blind_spot="auto"``: the measured block) and ``n2s-pixel``,
-on the correlated sets of ``benchmarks/run.py`` and on W2S (independent noise):
+keep the winner. Pixel-shuffle training is the package option ``MaskConfig.downsample``
+(CLI ``--downsample``): every training window of ``s * P`` pixels is split into ``s**2``
+sub-images of ``P`` pixels taken with stride ``s`` (neighbours in a sub-image are ``s`` pixels
+apart, beyond the noise's correlation), which are masked with a one-pixel blind spot
+(``n2s``: the grid; ``n2v``: a random neighbour). Prediction is asymmetric, at full resolution
+(stride 1), as AP-BSN recommends. Compared at the same wall-clock budget (or the same steps)
+with ``n2s`` (``blind_spot="auto"``: the measured block) and ``n2s-pixel``, on the correlated
+sets of ``benchmarks/run.py`` and on W2S (independent noise):
 
     python benchmarks/pixel_shuffle.py --budget 120 \\
         --jsonl docs/results/2026-12-01-pixel-shuffle.jsonl
@@ -23,92 +23,53 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import torch.nn.functional as F
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import image_names, load_pair, metrics
 
-from napari_blind_denoise.core.masking import GridMasker
-from napari_blind_denoise.core.methods import Batch, Noise2Self
 
+def variant_config(variant: str, budget: float | None, steps: int | None):
+    """The configuration of ``variant`` and its inference mode (``None``: the default).
 
-class PixelShuffleN2S(Noise2Self):
-    """Noise2Self on stride-``s`` sub-images of every training window (this script only)."""
+    ``pixel``/``n2v-pixel``: a one-pixel blind spot; ``auto``/``n2v``: the measured block;
+    ``auto-phases``: the same model with J-invariant inference (every pixel predicted with its
+    block hidden); ``pd<s>``/``n2v-pd<s>``: pixel shuffle with stride ``s`` (``pdauto``: the
+    stride from the measured correlation), ``downsample=s``.
+    """
+    from napari_blind_denoise.core import default_config
 
-    stride = 3
-
-    def __init__(self, stride: int) -> None:
-        self.stride = stride
-        self.id = f"n2s-pd{stride}"  # type: ignore[misc]
-
-    def adapt(self, config, data, layout):
-        return replace(config, mask=replace(config.mask, blind_spot="pixel")), {}
-
-    def batch_maker(self, config):
-        masker, s = GridMasker(config.mask.grid_period), self.stride
-
-        def make(sources, generator):
-            x = sources[0]
-            b, c, h, w = x.shape
-            sub = F.pixel_unshuffle(x, s).reshape(b, c, s * s, h // s, w // s)
-            sub = sub.transpose(1, 2).reshape(b * s * s, c, h // s, w // s).contiguous()
-            masked = masker(sub, generator)
-            return Batch(masked.input, sub, masked.mask)
-
-        return make
+    method = "n2v" if variant.startswith("n2v") else "n2s"
+    limits = {"steps": steps} if steps else {"time_budget": budget, "steps": 10**9}
+    cfg = default_config(method, "cpu", **limits)
+    own = variant.removeprefix("n2v").removeprefix("-")
+    if own.startswith("pd"):
+        # the package sets the windows: the same pixels per step as the default (16 windows
+        # of 64²): 64 // s² windows of 32·s px
+        return replace(cfg, mask=replace(cfg.mask, downsample=own[2:])), None
+    if own == "pixel":
+        return replace(cfg, mask=replace(cfg.mask, blind_spot="pixel")), None
+    return cfg, ("phases" if own == "auto-phases" else None)
 
 
 def run_one(kind: str, name: str, variant: str, budget: float | None,
             steps: int | None = None) -> dict:
-    """Train ``variant`` for ``budget`` seconds (or ``steps`` steps) and score the
-    full-resolution prediction.
-
-    Variants: ``pixel``, ``auto`` (the measured block, one plain pass at inference),
-    ``auto-phases`` (the same model, J-invariant inference: every pixel predicted with its
-    block hidden), ``n2v``/``n2v-pixel``, ``pd<s>`` (pixel shuffle with stride ``s``).
-    """
-    from napari_blind_denoise.core import (
-        TrainingSession,
-        default_config,
-        predict,
-        register,
-        run_to_completion,
-        unregister,
-    )
+    """Train ``variant`` (:func:`variant_config`) for ``budget`` seconds (or ``steps``
+    steps) and score the full-resolution prediction."""
+    from napari_blind_denoise.core import TrainingSession, predict, run_to_completion
 
     noisy, clean = load_pair(kind, name)
-    method_id = "n2v" if variant.startswith("n2v") else "n2s"
-    limits = {"steps": steps} if steps else {"time_budget": budget, "steps": 10**9}
-    cfg = default_config(method_id, "cpu", **limits)
-    inference = None
-    if variant.startswith("pd"):
-        stride = int(variant[2:])
-        method = PixelShuffleN2S(stride)
-        method_id = method.id
-        register(method)
-        # the same pixels per step as the default (16 windows of 64²): fewer, larger windows
-        cfg = replace(cfg, method=method_id,
-                      train=replace(cfg.train, patch_size=32 * stride,
-                                    batch_size=max(1, 64 // (stride * stride))))
-    elif variant.endswith("pixel"):
-        cfg = replace(cfg, mask=replace(cfg.mask, blind_spot="pixel"))
-    elif variant == "auto-phases":
-        inference = "phases"
-    try:
-        session = TrainingSession(noisy, "YX", cfg)
-        trained = run_to_completion(session.run())
-        t0 = time.perf_counter()
-        pred = run_to_completion(predict(trained, noisy, "YX", inference=inference))
-        predict_s = time.perf_counter() - t0
-    finally:
-        if method_id not in ("n2s", "n2v"):
-            unregister(method_id)
+    cfg, inference = variant_config(variant, budget, steps)
+    session = TrainingSession(noisy, "YX", cfg)
+    trained = run_to_completion(session.run())
+    t0 = time.perf_counter()
+    pred = run_to_completion(predict(trained, noisy, "YX", inference=inference))
+    predict_s = time.perf_counter() - t0
     psnr, ssim = metrics(kind, pred, clean)
     return {"set": kind, "image": name, "variant": variant, "psnr": round(psnr, 3),
             "ssim": round(ssim, 4), "steps": trained.info["steps"],
             "train_s": round(trained.info["train_seconds"], 1), "predict_s": round(predict_s, 2),
-            "blind_spot": trained.config.mask.blind_spot}
+            "blind_spot": trained.config.mask.blind_spot,
+            "downsample": trained.config.mask.downsample}
 
 
 def main() -> int:
@@ -122,7 +83,8 @@ def main() -> int:
     ap.add_argument("--steps", type=int, help="fixed training steps instead of --budget")
     ap.add_argument("--jsonl")
     args = ap.parse_args()
-    print("| image | variant | blind spot | PSNR | SSIM | steps |\n|---|---|---|---|---|---|")
+    print("| image | variant | blind spot | stride | PSNR | SSIM | steps |\n"
+          "|---|---|---|---|---|---|---|")
     for kind in args.sets.split(","):
         names = image_names(kind, None if args.images else args.limit)
         if args.images:
@@ -130,7 +92,8 @@ def main() -> int:
         for name in names:
             for variant in args.variants.split(","):
                 r = run_one(kind, name, variant, args.budget, args.steps)
-                print(f"| {kind} {name} | {variant} | {r['blind_spot']} | {r['psnr']:.2f} | "
+                print(f"| {kind} {name} | {variant} | {r['blind_spot']} | {r['downsample']} | "
+                      f"{r['psnr']:.2f} | "
                       f"{r['ssim']:.4f} | {r['steps']} |", flush=True)
                 if args.jsonl:
                     with open(args.jsonl, "a") as f:

@@ -78,6 +78,13 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
                    help="n2v/n2s/nnet/classical/bsn: what is hidden around each masked pixel: auto "
                    "(default: from the noise correlation measured on the image), pixel, or a "
                    "block such as 1x5 or 3x3 for noise correlated between neighbouring pixels")
+    shuffles = ", ".join(m.id for m in METHODS.values() if m.downsamples)
+    p.add_argument("--downsample", metavar="auto|1|2|3|…", type=_downsample, default=None,
+                   help=f"{shuffles} only: pixel-shuffle downsampling. Train on the sub-images "
+                   "taken with this stride from every training window (one-pixel blind spot; "
+                   "prediction at full resolution): 1 (default: off), a stride, or auto (the "
+                   "measured noise correlation's extent + 1 when the noise is correlated, else "
+                   "1); replaces the blind-spot block")
     missing = ", ".join(m.id for m in METHODS.values() if m.accepts_missing)
     p.add_argument("--exclude-mask", metavar="PATH",
                    help=f"{missing} only: an image of the input's shape whose non-zero pixels "
@@ -186,6 +193,16 @@ def training_inputs(args, data, axes: str):
     return (data, *others), data
 
 
+def _downsample(text: str) -> int | str:
+    """``--downsample``'s value (``auto`` or a stride >= 1); argparse reports the error."""
+    from .core.config import parse_downsample
+
+    try:
+        return parse_downsample(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_inference(p: argparse.ArgumentParser) -> None:
     """The ``--inference`` flag: an inference mode of the method (checked before any work)."""
     modes = "; ".join(f"{m.id}: {'|'.join(m.inference_modes(default_config(m.id)))}"
@@ -273,6 +290,8 @@ def make_config(args):
                             noise_sigma=getattr(args, "noise_sigma", None), **over)
     if args.blind_spot is not None:
         config = replace(config, mask=replace(config.mask, blind_spot=args.blind_spot))
+    if getattr(args, "downsample", None) is not None:
+        config = replace(config, mask=replace(config.mask, downsample=args.downsample))
     if getattr(args, "inference", None) is not None:
         get_method(args.method).check_mode(config, args.inference)
     return config, device
@@ -332,6 +351,10 @@ def check_flags(args, inputs=()) -> dict[str, list]:
         with_noise = ", ".join(m.id for m in METHODS.values() if m.noise_model)
         raise InputError(f"--noise-model needs a method with a noise model ({with_noise}), "
                          f"not {args.method}")
+    if getattr(args, "downsample", None) not in (None, 1) and not method.downsamples:
+        shuffles = ", ".join(m.id for m in METHODS.values() if m.downsamples)
+        raise InputError(f"--downsample needs a method that trains on pixel-shuffle "
+                         f"sub-images ({shuffles}), not {args.method}")
     excluding = [f for f in ("exclude_mask", "exclude_above") if getattr(args, f, None)
                  is not None]
     if excluding and not method.accepts_missing:

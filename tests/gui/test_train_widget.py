@@ -429,3 +429,34 @@ def test_live_preview_layer_is_updated_in_place(viewer, train_widget, qtbot):
     result = viewer.layers["small denoised"]
     assert result is not preview and result.data.shape == (64, 64)
     assert "small preview" not in viewer.layers  # the result supersedes it
+
+
+def test_downsample_choice(viewer, train_widget, qtbot, monkeypatch):
+    """Off by default; auto on scan-line noise trains on stride-3 sub-images and says so;
+    hidden (and off) for methods without it; nonsense is refused with a message."""
+    from napari_blind_denoise.core import add_noise, pipeline
+    from tests.conftest import make_blobs
+
+    # the classical yardstick after training is not what is tested here, and it takes
+    # minutes on a loaded 2-core machine
+    monkeypatch.setattr(pipeline, "compare_with_classical", lambda *args: None)
+
+    assert train_widget.downsample.isVisibleTo(train_widget)  # n2v
+    assert train_widget.config().mask.downsample == 1
+    clean = make_blobs((128, 128), seed=6) * 300.0 + 50.0
+    layer = viewer.add_image(add_noise(clean, "scanline", sigma=0.1, length=3), name="scan")
+    train_widget.layer_picker.select(layer)
+    train_widget.steps.setValue(3)
+    train_widget.downsample.setCurrentText("auto")
+    run_job(qtbot, train_widget, train_widget.start_training)
+    assert "pixel-shuffle stride 3" in train_widget.notice.text()
+    assert train_widget.trained.config.mask.downsample == 3
+    from napari_blind_denoise.gui._models import describe_model
+
+    assert describe_model(train_widget.trained).endswith(", pixel-shuffle stride 3")
+    train_widget.downsample.setCurrentText("0")
+    assert train_widget.start_training() is None
+    assert "downsample must be" in train_widget.status.text()
+    train_widget.method.setCurrentIndex(train_widget.method.findData("nnet"))
+    assert not train_widget.downsample.isVisibleTo(train_widget)
+    assert train_widget.config().mask.downsample == 1

@@ -53,6 +53,15 @@ class MaskConfig(_FromDict):
         correlated along the scan line), or ``"auto"``: chosen when training starts from
         the noise correlation measured on the image (``core.noise.correlation``), ``pixel``
         when the noise is independent. A trained model records the block it used.
+    downsample
+        Pixel-shuffle downsampling (AP-BSN, Lee et al. 2022), for methods that support it
+        (``n2v``, ``n2s``): ``1`` (off, the default), a stride ``s >= 2`` (every training
+        window is split into ``s**2`` sub-images taken with stride ``s``, masked with a
+        one-pixel blind spot; prediction stays at full resolution), or ``"auto"``: the
+        measured noise correlation's extent plus one along its longer axis when the noise is
+        correlated, ``1`` when it is independent. With ``s != 1`` the blind spot must be
+        ``"auto"`` or ``"pixel"`` (the stride replaces the block). A trained model records
+        the stride it used; models saved before this option load with ``1``.
     """
 
     kind: MaskKind = "n2v"
@@ -60,6 +69,7 @@ class MaskConfig(_FromDict):
     neighbourhood_radius: int = 2
     grid_period: int = 4
     blind_spot: str = "pixel"
+    downsample: int | str = 1
 
     @property
     def hide(self) -> tuple[int, int]:
@@ -77,6 +87,38 @@ class MaskConfig(_FromDict):
             raise ValueError("grid_period must be >= 2")
         if self.blind_spot != "auto":
             parse_blind_spot(self.blind_spot)
+        object.__setattr__(self, "downsample", parse_downsample(self.downsample))
+        if self.downsample != 1 and self.blind_spot not in ("auto", "pixel"):
+            raise ValueError(f"pixel-shuffle downsampling (downsample={self.downsample}) "
+                             f"replaces the {self.blind_spot} blind spot: use blind spot "
+                             "'auto' or 'pixel' with it, or downsample 1")
+
+    @property
+    def stride(self) -> int:
+        """The pixel-shuffle stride (``auto`` must be resolved first)."""
+        if self.downsample == "auto":
+            raise ValueError("downsample 'auto' is resolved from the data when training starts")
+        return int(self.downsample)
+
+
+def parse_downsample(value: int | str) -> int | str:
+    """``"auto"`` or a stride ``>= 1`` (an int or its text) -> ``"auto"`` or the int.
+
+    Raises
+    ------
+    ValueError
+        Anything else (``0``, negative numbers, ``"2.5"``, ``True``...).
+    """
+    stride = value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto":
+            return "auto"
+        stride = int(text) if text.isdigit() else 0
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"downsample must be 'auto' or a whole number >= 1 (1: off), "
+                         f"got {value!r}")
+    return stride
 
 
 def parse_blind_spot(text: str) -> tuple[int, int]:

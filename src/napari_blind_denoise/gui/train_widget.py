@@ -60,6 +60,7 @@ DEFAULT_TIME_LIMIT = 60  # seconds: a demo-sized run on a laptop CPU
 # than a tenth of the time, core/preview.py)
 PREVIEW = PreviewOptions(seconds=5.0, size=128)
 BLIND_SPOTS = ("auto", "pixel", "3x3", "3x5", "5x3", "3x7", "5x5", "7x7", "1x5", "5x1")
+DOWNSAMPLES = ("1", "auto", "2", "3", "4")  # the first (off) is the default
 
 
 def _clock(seconds: float) -> str:
@@ -234,6 +235,16 @@ class TrainWidget(JobWidget):
             "independent); HxW blocks (odd sizes, e.g. 1x5) hide neighbours whose noise is "
             "correlated with the pixel's, as a confocal's scan line makes them")
         form.addRow("Blind spot", self.blind_spot)
+        self.downsample = QComboBox()
+        self.downsample.setEditable(True)
+        self.downsample.addItems(DOWNSAMPLES)
+        self.downsample.setToolTip(
+            "Pixel-shuffle downsampling (n2v, n2s): train on the sub-images taken with this "
+            "stride from every training window, with a one-pixel blind spot, and predict at "
+            "full resolution. 1: off; auto: the measured noise correlation's extent + 1 when "
+            "the noise is correlated (else off); replaces the blind-spot block")
+        self.downsample_label = QLabel("Downsample")
+        form.addRow(self.downsample_label, self.downsample)
         self.tta = QCheckBox("Average over 8 flips/rotations (8× slower prediction)")
         self.tta.setToolTip("Test-time augmentation; see docs/benchmarks.md for its gain")
         form.addRow("Test-time aug.", self.tta)
@@ -284,6 +295,8 @@ class TrainWidget(JobWidget):
         self.exclude_label.setVisible(method.accepts_missing)
         self.live_preview.setChecked(method.live_preview)
         self._update_pair_rows()
+        self.downsample.setVisible(method.downsamples)
+        self.downsample_label.setVisible(method.downsamples)
 
     def _update_pair_rows(self, *_) -> None:
         """Show the chosen method's further-input pickers (and the frames option of a method
@@ -362,7 +375,10 @@ class TrainWidget(JobWidget):
             patch_size=self.patch_size.value(), batch_size=self.batch_size.value(),
             learning_rate=self.learning_rate.value(), seed=self.seed.value())
         spot = self.blind_spot.currentText().strip().lower() or "auto"
-        return replace(config, mask=replace(config.mask, blind_spot=spot))
+        stride = self.downsample.currentText().strip() or "1"
+        if not get_method(method).downsamples:
+            stride = "1"
+        return replace(config, mask=replace(config.mask, blind_spot=spot, downsample=stride))
 
     # -- actions --------------------------------------------------------------------------
     def start_training(self, *_):

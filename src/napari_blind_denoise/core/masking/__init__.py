@@ -3,5 +3,7 @@
 from .base import Masked, Masker
 from .n2s import GridMasker
 from .n2v import BlindSpotMasker
+from .shuffle import merge_subimages, split_subimages
 
-__all__ = ["BlindSpotMasker", "GridMasker", "Masked", "Masker"]
+__all__ = ["BlindSpotMasker", "GridMasker", "Masked", "Masker", "merge_subimages",
+           "split_subimages"]

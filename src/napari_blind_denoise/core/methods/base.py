@@ -273,6 +273,9 @@ class Method:
         filter itself.
     citation
         ``(text, doi or URL)`` of the method's paper (cited by exported models).
+    downsamples
+        The method trains on pixel-shuffle sub-images when ``config.mask.downsample`` asks
+        for it (``n2v``, ``n2s``); others refuse a ``downsample`` other than 1.
     """
 
     id: ClassVar[str] = ""
@@ -287,6 +290,7 @@ class Method:
     compared_with_classical: ClassVar[bool] = True
     citation: ClassVar[tuple[str, str]] = ("", "")
     live_preview: ClassVar[bool] = False
+    downsamples: ClassVar[bool] = False
 
     @property
     def noise_model(self) -> bool:
@@ -329,7 +333,12 @@ class Method:
                              f"{where}, not {noise_model.kind!r}")
 
     def fit_config(self, config: DenoiseConfig) -> DenoiseConfig:
-        """``config`` completed and checked for this method (its noise model)."""
+        """``config`` completed and checked for this method (its noise model, and no
+        pixel-shuffle downsampling unless it :attr:`downsamples`)."""
+        if config.mask.downsample != 1 and not self.downsamples:
+            with_it = ", ".join(m.id for m in _registered() if m.downsamples)
+            raise ValueError(f"pixel-shuffle downsampling applies to {with_it}, not method "
+                             f"{self.id!r}; leave downsample at 1")
         if config.noise_model is None and self.noise_model_kinds:
             from dataclasses import replace
 
@@ -491,6 +500,12 @@ class Method:
     def outputs(self) -> tuple[ExtraOutput, ...]:
         """The extra outputs this method produces besides the denoised image."""
         return ()
+
+
+def _registered() -> list[Method]:
+    from . import METHODS  # the registry imports this module
+
+    return list(METHODS.values())
 
 
 ImageCompute = Callable[[OutputContext, Any], Generator["PredictEvent", None, None]]

@@ -4,18 +4,26 @@ Both share everything but the masker: Noise2Void hides random pixels behind a ra
 neighour (Krull et al. 2019); Noise2Self hides one phase of a regular grid behind the mean of
 its four neighbours (Batson & Royer 2019), which also allows J-invariant inference (every
 pixel predicted while hidden, ``inference="phases"``).
+
+Both can also train on pixel-shuffle sub-images (``config.mask.downsample``, AP-BSN): every
+training window is split into ``s**2`` sub-images taken with stride ``s`` and those are
+masked with a one-pixel blind spot; prediction is the plain pass at full resolution.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import torch
+
 from ..config import DenoiseConfig, MaskConfig, format_blind_spot
 from ..data.patches import AXIS_PRESERVING, DIHEDRAL
-from ..masking import BlindSpotMasker, GridMasker
+from ..errors import InputError
+from ..masking import BlindSpotMasker, GridMasker, split_subimages
 from ..noise.correlation import estimate_noise_correlation
-from .base import ExportedNetwork, Inferrer, Method, unet_export
+from .base import Batch, BatchMaker, ExportedNetwork, Inferrer, Method, unet_export
 
 if TYPE_CHECKING:
     from ..data.axes import Layout
@@ -23,6 +31,7 @@ if TYPE_CHECKING:
     from ..trained import TrainedModel
 
 MAX_HIDE = 3  # the largest half-extent an automatic blind spot takes (a 7-pixel block)
+MIN_SUBIMAGE = 16  # smallest pixel-shuffle sub-image edge trained on
 
 
 def auto_blind_spot(config: DenoiseConfig, data, layout: Layout
@@ -49,6 +58,58 @@ def auto_blind_spot(config: DenoiseConfig, data, layout: Layout
                     "notice": f"{corr.describe()}: using a {what} blind spot"}
 
 
+def auto_downsample(config: DenoiseConfig, data, layout: Layout
+                    ) -> tuple[DenoiseConfig, dict[str, Any]]:
+    """Resolve ``downsample`` (``"auto"`` or a stride): measure the noise correlation; the
+    stride ``auto`` takes is the extent along the longer axis plus one (neighbours in a
+    sub-image must be farther apart than the noise is correlated), ``1`` when the noise is
+    independent. A stride above 1 replaces the blind-spot block by a one-pixel blind spot
+    and sets the training windows (:func:`shuffle_windows`); ``info["pixel_shuffle"]`` then
+    records them, with a ``summary`` ("pixel-shuffle stride 3") shown with the model.
+    """
+    corr = estimate_noise_correlation(data, layout, seed=config.train.seed)
+    stride = config.mask.downsample
+    if stride == "auto":
+        stride = 1 if corr.independent else max(corr.extent) + 1
+    config = replace(config, mask=replace(config.mask, blind_spot="pixel", downsample=stride))
+    info: dict[str, Any] = {"noise_correlation": corr.to_dict(), "blind_spot": "pixel",
+                            "downsample": stride}
+    if stride == 1:
+        return config, {**info, "notice": f"{corr.describe()}: using a one-pixel blind spot"}
+    config = shuffle_windows(config, layout)
+    window, batch = config.train.patch_size, config.train.batch_size
+    info["pixel_shuffle"] = {"stride": stride, "window": window, "windows_per_step": batch,
+                             "summary": f"pixel-shuffle stride {stride}"}
+    return config, {**info, "notice": (
+        f"{corr.describe()}: using pixel-shuffle stride {stride} (each {window}-px training "
+        f"window split into {stride * stride} sub-images, one-pixel blind spot; prediction "
+        "at full resolution)")}
+
+
+def shuffle_windows(config: DenoiseConfig, layout: Layout) -> DenoiseConfig:
+    """Training windows for pixel-shuffle stride ``s``: sub-images of half the configured
+    patch (a multiple of the network's divisor, at most what the plane holds), windows of
+    ``s`` sub-images' edge, and ``batch_size * 4 / s**2`` of them, so a step sees as many
+    pixels as without downsampling (the default 16 windows of 64 px: 7 windows of 96 px at
+    ``s = 3``).
+
+    Raises
+    ------
+    InputError
+        The plane cannot hold a window of ``s`` sub-images of ``MIN_SUBIMAGE`` pixels.
+    """
+    s, train, div = config.mask.stride, config.train, config.model.divisor
+    sub = max(div, train.patch_size // 2 // div * div)
+    sub = min(sub, min(layout.height, layout.width) // s // div * div)
+    smallest = max(MIN_SUBIMAGE, div)
+    if sub < smallest:
+        raise InputError(f"the image plane is {layout.height}x{layout.width} pixels, too small "
+                         f"for pixel-shuffle stride {s} (windows of at least {s * smallest} px); "
+                         "use a smaller stride")
+    batch = max(1, train.batch_size * 4 // (s * s))
+    return replace(config, train=replace(train, patch_size=s * sub, batch_size=batch))
+
+
 def correlation_notice(config: DenoiseConfig, data, layout: Layout, name: str
                        ) -> dict[str, Any]:
     """For a method whose blind spot cannot grow: measure the noise correlation and, when
@@ -67,7 +128,10 @@ class MaskedMethod(Method):
 
     def adapt(self, config: DenoiseConfig, data, layout: Layout
               ) -> tuple[DenoiseConfig, dict[str, Any]]:
-        """``blind_spot="auto"``: shaped by the noise correlation measured on the image."""
+        """``blind_spot="auto"``: shaped by the noise correlation measured on the image;
+        ``downsample`` other than 1: the pixel-shuffle stride instead (:func:`auto_downsample`)."""
+        if config.mask.downsample != 1:
+            return auto_downsample(config, data, layout)
         return auto_blind_spot(config, data, layout)
 
     def masker(self, config: DenoiseConfig) -> Masker:
@@ -80,6 +144,21 @@ class MaskedMethod(Method):
             return GridMasker(mask.grid_period, mask.hide)
         raise ValueError(f"unknown mask kind {mask.kind!r}")
 
+    def batch_maker(self, config: DenoiseConfig) -> BatchMaker:
+        """The masked window against the window; with a pixel-shuffle stride ``s > 1`` the
+        masked stride-``s`` sub-images of every window against those sub-images."""
+        stride = config.mask.stride
+        if stride == 1:
+            return super().batch_maker(config)
+        masker = self.masker(config)
+
+        def make(sources: Sequence[torch.Tensor], generator: torch.Generator) -> Batch:
+            sub = split_subimages(sources[0], stride)
+            masked = masker(sub, generator)
+            return Batch(masked.input, sub, masked.mask)
+
+        return make
+
     def transforms(self, config: DenoiseConfig) -> tuple[int, ...]:
         """All 8 flips/rotations for a square blind spot; for an oblong one (noise correlated
         along one axis) only those keeping Y and X in place, since a 90° rotation would turn
@@ -89,7 +168,11 @@ class MaskedMethod(Method):
 
     def remedy(self, config: DenoiseConfig) -> str:
         """A larger blind spot (noise correlated beyond the one used)."""
-        spot = config.mask.blind_spot
+        spot, stride = config.mask.blind_spot, config.mask.downsample
+        if stride != 1:
+            return (f"the pixel-shuffle stride {stride} may be shorter than the noise's "
+                    "correlation: try a larger stride (--downsample, Advanced > Downsample in "
+                    "napari) or the blind-spot block instead (downsample 1, blind spot auto)")
         if spot == "pixel":
             return ("noise correlated between neighbouring pixels is learned as signal by a "
                     "one-pixel blind spot: try a larger blind spot (3x3 or 5x5; Advanced > "
@@ -99,8 +182,12 @@ class MaskedMethod(Method):
 
     def inference_modes(self, config: DenoiseConfig) -> tuple[str, ...]:
         """``unmasked`` (one pass); grid-masked models also ``phases`` (``grid_period**2``
-        passes, each pixel predicted while hidden)."""
-        return ("unmasked", "phases") if config.mask.kind == "n2s" else ("unmasked",)
+        passes, each pixel predicted while hidden), except those trained on pixel-shuffle
+        sub-images, which predict in one full-resolution pass (AP-BSN's asymmetric
+        inference)."""
+        if config.mask.kind == "n2s" and config.mask.downsample == 1:
+            return ("unmasked", "phases")
+        return ("unmasked",)
 
     def inferrer(self, trained: TrainedModel, mode: str) -> Inferrer:
         """One pass, or the J-invariant average over the grid phases."""
@@ -121,6 +208,7 @@ class Noise2Void(MaskedMethod):
     """Noise2Void."""
 
     id = "n2v"
+    downsamples = True
     name = "Noise2Void"
     description = ("Blind-spot masking: random pixels replaced by a random neighbour "
                    "(Krull et al. 2019).")
@@ -136,6 +224,7 @@ class Noise2Self(MaskedMethod):
     """Noise2Self."""
 
     id = "n2s"
+    downsamples = True
     name = "Noise2Self"
     description = ("J-invariant grid masking, masked pixels replaced by the mean of their "
                    "neighbours (Batson & Royer 2019).")
