@@ -21,7 +21,8 @@ kernel along Y and X (lag-1 0.67 on both axes). HeLa: the three channels of
 (peak: its range). Methods ``n2s`` / ``n2v`` use the defaults (``blind_spot="auto"``);
 ``n2s-pixel`` / ``n2v-pixel`` force the one-pixel blind spot (the behaviour before it);
 ``tv-cal`` / ``wavelet-cal`` are scikit-image's denoisers calibrated by J-invariance
-(``calibrate_denoiser``). ``classical`` is ``--method classical`` as the CLI runs it (our
+(``calibrate_denoiser``). ``noisy`` scores the input itself (the reference every gain is
+measured from). ``classical`` is ``--method classical`` as the CLI runs it (our
 J-invariant calibration over every installed family, on the measured partition; ``train s``
 is its calibration, ``total_s`` includes the filtering); ``classical-<family>`` restricts it to
 one family (``gaussian``, ``tv``, ``wavelet``, ``nlm``, ``bm3d``); ``classical-all`` tries every
@@ -179,6 +180,8 @@ def baseline(kind: str, method: str, noisy: np.ndarray, clean: np.ndarray):
     from scipy.ndimage import gaussian_filter
     from skimage.restoration import denoise_nl_means, estimate_sigma
 
+    if method == "noisy":  # the input itself: what every gain is measured from
+        return noisy, {}
     if method == "blur":
         best = max(BLUR_SIGMAS, key=lambda s: metrics(kind, gaussian_filter(noisy, s), clean)[0])
         return gaussian_filter(noisy, best), {"sigma": round(float(best), 3),

@@ -83,6 +83,14 @@ def test_pair_errors(capsys, pair_files, tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_demo_says_where_pairs_are_given(capsys, tmp_path: Path) -> None:
+    """demo has one image and no pair flags: the message points to denoise --pair."""
+    err = _error(capsys, "demo", "--method", "n2n", "--out", tmp_path / "demo", *FAST)
+    assert "this command has one image: use blind-denoise denoise IMAGE --method n2n " \
+           "--pair OTHER" in err
+    assert not (tmp_path / "demo").exists()
+
+
 def test_pairs_from_errors(capsys, tmp_path: Path) -> None:
     stack = write_tif(tmp_path / "z.tif", np.zeros((4, 64, 64), np.float32), "ZYX")
     one = write_tif(tmp_path / "one.tif", np.zeros((1, 64, 64), np.float32), "TYX")

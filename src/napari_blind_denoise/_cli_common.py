@@ -152,6 +152,10 @@ def check_pair_flags(args, method) -> None:
     if method.inputs < 2:
         return
     wanted = [e.name for e in method.extra_inputs]
+    if not hasattr(args, "pairs_from"):  # a command without pair flags (demo)
+        raise InputError(f"method {method.id} trains on pairs of noisy acquisitions of the "
+                         "same field, and this command has one image: use blind-denoise "
+                         f"denoise IMAGE --method {method.id} --pair OTHER (or --pairs-from T)")
     if from_axis and given:
         raise InputError(f"give either {' '.join(flags[:-1])} or --pairs-from, not both")
     if not from_axis and sorted(given) != sorted(wanted):

@@ -328,6 +328,18 @@ def test_self2self_adds_its_uncertainty_layer(viewer, train_widget, qtbot):
     assert spread.data.shape == (64, 64) and np.asarray(spread.data).min() > 0
 
 
+def test_the_loss_plot_names_the_methods_loss(train_widget):
+    """The y axis says what is plotted: the masked MSE of a blind-spot method, the plain
+    MSE against the other acquisition for n2n, the J-invariant loss of the classical
+    calibration."""
+    labels = {}
+    for method in ("n2v", "n2n", "classical"):
+        train_widget.method.setCurrentIndex(train_widget.method.findData(method))
+        labels[method] = train_widget.loss_plot.ax.get_ylabel()
+    assert labels == {"n2v": "masked MSE", "n2n": "MSE (pair)",
+                      "classical": "J-invariant loss"}
+
+
 def test_the_time_limit_follows_the_classical_budget(viewer):
     """An unedited form: the classical method brings its calibration budget (seconds), a
     network method the widget's default back."""

@@ -115,6 +115,12 @@ class LossPlot(ThemedPlot):
         self.setMinimumHeight(150)
         self.clear_data()
 
+    def set_label(self, label: str) -> None:
+        """The y axis' name: what the chosen method's plotted loss is
+        (:attr:`~napari_blind_denoise.core.Method.loss_label`)."""
+        self.ax.set_ylabel(label, fontsize=8)
+        self._redraw(force=True)
+
     def clear_data(self) -> None:
         """Forget all points (a new training run)."""
         self.steps: list[int] = []

@@ -286,6 +286,7 @@ class TrainWidget(JobWidget):
         method = get_method(self.method.currentData())
         self.method_info.setText(f"<small>{method.description}</small>")
         self.noise_plot.setVisible(any(o.kind == "curve" for o in method.outputs()))
+        self.loss_plot.set_label(method.loss_label)
         self.noise_kind.clear()
         for kind in method.noise_model_kinds:
             self.noise_kind.addItem(NOISE_LABELS.get(kind, kind), kind)

@@ -271,6 +271,9 @@ class Method:
         After training, the pipeline may compare the model's J-invariant self-supervised
         loss with a calibrated classical filter's (the yardstick); off for the classical
         filter itself.
+    loss_label
+        What the train widget's loss plot shows for this method (the trainer's ``mse``
+        fields: the masked-pixel MSE for blind-spot methods).
     citation
         ``(text, doi or URL)`` of the method's paper (cited by exported models).
     downsamples
@@ -288,6 +291,7 @@ class Method:
     known_sigma_kinds: ClassVar[tuple[str, ...]] = ()
     accepts_missing: ClassVar[bool] = False
     compared_with_classical: ClassVar[bool] = True
+    loss_label: ClassVar[str] = "masked MSE"
     citation: ClassVar[tuple[str, str]] = ("", "")
     live_preview: ClassVar[bool] = False
     downsamples: ClassVar[bool] = False

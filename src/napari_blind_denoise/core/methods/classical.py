@@ -451,6 +451,7 @@ class Classical(Method):
                    "(Batson & Royer 2019); a result in seconds.")
     mask = MaskConfig(kind="n2s", grid_period=4, blind_spot="auto")
     compared_with_classical = False
+    loss_label = "J-invariant loss"
 
     def preset(self, name: str, model: ModelConfig, train: TrainConfig) -> dict[str, Any]:
         """The shared settings (unused but the seed and time budget), the default families

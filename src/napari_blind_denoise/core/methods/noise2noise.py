@@ -49,6 +49,7 @@ class Noise2Noise(Method):
     # The yardstick scores a network on grid-masked inputs; Noise2Noise's network never saw
     # a masked input in training, so its score there says little about its output.
     compared_with_classical = False
+    loss_label = "MSE (pair)"
 
     def batch_maker(self, config: DenoiseConfig) -> BatchMaker:
         """A against B and B against A (:func:`swap_pairs`)."""
