@@ -180,15 +180,7 @@ def test_stop_before_the_start_still_gives_a_filter() -> None:
 
 def test_time_budget_is_respected() -> None:
     noisy = add_noise(make_blobs((128, 128), seed=2), "gaussian", sigma=0.1, seed=1)
-    cfg = config(("gaussian", "tv", "nlm"), time_budget=0.3)
-    events = []
-    gen = train(noisy, "YX", cfg, device="cpu")
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as done:
-            trained = done.value
-            break
+    events, trained = run_events(noisy, config(("gaussian", "tv", "nlm"), time_budget=0.3))
     assert len(events) < events[0].n_steps  # 34 candidates take several seconds
     assert events[-1].elapsed < 0.3 + 1.5  # ends after the candidate that crossed it
     assert events[-1].notice and "calibrated" in events[-1].notice

@@ -276,6 +276,10 @@ class Method:
         fields: the masked-pixel MSE for blind-spot methods).
     citation
         ``(text, doi or URL)`` of the method's paper (cited by exported models).
+    options
+        ``(field, default factory)``: the method's own section of :class:`DenoiseConfig`
+        (``"self2self"``, ``"classical"``), filled with its default by :meth:`fit_config`
+        when absent; ``None`` for a method without one.
     downsamples
         The method trains on pixel-shuffle sub-images when ``config.mask.downsample`` asks
         for it (``n2v``, ``n2s``); others refuse a ``downsample`` other than 1.
@@ -295,6 +299,7 @@ class Method:
     citation: ClassVar[tuple[str, str]] = ("", "")
     live_preview: ClassVar[bool] = False
     downsamples: ClassVar[bool] = False
+    options: ClassVar[tuple[str, Callable[[], Any]] | None] = None
 
     @property
     def noise_model(self) -> bool:
@@ -337,8 +342,12 @@ class Method:
                              f"{where}, not {noise_model.kind!r}")
 
     def fit_config(self, config: DenoiseConfig) -> DenoiseConfig:
-        """``config`` completed and checked for this method (its noise model, and no
-        pixel-shuffle downsampling unless it :attr:`downsamples`)."""
+        """``config`` completed and checked for this method (its :attr:`options` section,
+        its noise model, and no pixel-shuffle downsampling unless it :attr:`downsamples`)."""
+        if self.options is not None and getattr(config, self.options[0]) is None:
+            from dataclasses import replace
+
+            config = replace(config, **{self.options[0]: self.options[1]()})
         if config.mask.downsample != 1 and not self.downsamples:
             with_it = ", ".join(m.id for m in _registered() if m.downsamples)
             raise ValueError(f"pixel-shuffle downsampling applies to {with_it}, not method "

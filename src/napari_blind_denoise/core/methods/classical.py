@@ -452,19 +452,13 @@ class Classical(Method):
     mask = MaskConfig(kind="n2s", grid_period=4, blind_spot="auto")
     compared_with_classical = False
     loss_label = "J-invariant loss"
+    options = ("classical", ClassicalConfig)
 
     def preset(self, name: str, model: ModelConfig, train: TrainConfig) -> dict[str, Any]:
         """The shared settings (unused but the seed and time budget), the default families
         and a calibration budget of :data:`CALIBRATION_BUDGET` seconds."""
         return {"model": model, "train": replace(train, time_budget=CALIBRATION_BUDGET),
                 "classical": ClassicalConfig()}
-
-    def fit_config(self, config: DenoiseConfig) -> DenoiseConfig:
-        """The classical options default to all families."""
-        config = super().fit_config(config)
-        if config.classical is None:
-            config = replace(config, classical=ClassicalConfig())
-        return config
 
     def adapt(self, config: DenoiseConfig, data, layout: Layout
               ) -> tuple[DenoiseConfig, dict[str, Any]]:

@@ -95,6 +95,7 @@ class Self2Self(Method):
                    "(Quan et al. 2020).")
     accepts_missing: ClassVar[bool] = True
     live_preview: ClassVar[bool] = True
+    options = ("self2self", Self2SelfConfig)
 
     # -- configuration ----------------------------------------------------------------------
     def preset(self, name: str, model: ModelConfig, train: TrainConfig) -> dict[str, Any]:
@@ -102,13 +103,6 @@ class Self2Self(Method):
         net, schedule, s2s = PAPER if name == "gpu" else FAST
         return {"model": net, "train": replace(schedule, seed=train.seed),
                 "self2self": s2s}
-
-    def fit_config(self, config: DenoiseConfig) -> DenoiseConfig:
-        """The Self2Self options default to the paper's."""
-        config = super().fit_config(config)
-        if config.self2self is None:
-            config = replace(config, self2self=Self2SelfConfig())
-        return config
 
     def adapt(self, config: DenoiseConfig, data, layout: Layout
               ) -> tuple[DenoiseConfig, dict[str, Any]]:
