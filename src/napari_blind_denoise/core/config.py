@@ -384,6 +384,9 @@ class ClassicalConfig(_FromDict):
         Planes of a stack the loss is measured on (spread evenly).
     phases
         Grid phases of the J-invariant partition scored per candidate (of its ``py * px``).
+    significance
+        A filter of another family replaces the first family's (the Gaussian blur) only when
+        its loss is lower by at least this many standard errors (paired over 32-pixel tiles).
     filter, params
         The chosen family and its parameters (normalised intensity units); empty until
         calibrated.
@@ -393,6 +396,7 @@ class ClassicalConfig(_FromDict):
     crop: int = 256
     planes: int = 3
     phases: int = 4
+    significance: float = 2.0
     filter: str = ""
     params: dict[str, float] = field(default_factory=dict)
 

@@ -285,3 +285,59 @@ def test_yardstick_skips_images_with_unknown_pixels() -> None:
     session = TrainingSession(noisy, "YX", cfg, device="cpu")
     result = run_to_completion(run_pipeline(session, yardstick=True))
     assert result.complete and result.yardstick is None
+
+
+# -- choosing between families on a noisy loss ---------------------------------------------
+
+def _errors(per_tile: np.ndarray):
+    from napari_blind_denoise.core.methods.classical import Errors
+
+    return Errors(per_tile * 10.0, np.full(per_tile.size, 10.0))
+
+
+def _record_reference_then(candidate, significance: float):
+    from napari_blind_denoise.core.methods.classical import _Calibration
+
+    rng = np.random.default_rng(0)
+    reference = 1.0 + rng.normal(0, 0.1, 64)
+    state = _Calibration(noise=0.1, total=2, significance=significance)
+    state.record("gaussian", {"sigma": 1.0}, _errors(reference))
+    state.record("tv", {"weight": 0.1}, _errors(candidate(reference, rng)))
+    return state
+
+
+def test_a_family_lower_by_less_than_its_noise_does_not_replace_the_gaussian() -> None:
+    def chance(reference, rng):  # 0.5 % lower on average, tile by tile ±5 %
+        return reference * 0.995 + rng.normal(0, 0.05, reference.size)
+
+    state = _record_reference_then(chance, significance=2.0)
+    assert state.per_family["tv"]["loss"] < state.per_family["gaussian"]["loss"]
+    assert state.per_family["tv"]["advantage"] < 2.0
+    assert state.best[1] == "gaussian"
+    notice = state.fitted(config()).notice
+    assert "total-variation filter" in notice and "standard errors" in notice
+    # without the rule (the lowest loss wins) the same losses choose TV
+    assert _record_reference_then(chance, significance=0.0).best[1] == "tv"
+
+
+def test_a_family_clearly_better_replaces_the_gaussian() -> None:
+    def better(reference, rng):  # 5 % lower on every tile, ±0.5 %
+        return reference * 0.95 + rng.normal(0, 0.005, reference.size)
+
+    state = _record_reference_then(better, significance=2.0)
+    assert state.per_family["tv"]["advantage"] > 10
+    assert state.best[1] == "tv"
+    assert "standard errors" not in state.fitted(config()).notice
+
+
+def test_tiles_cover_every_scored_point_once() -> None:
+    from napari_blind_denoise.core.methods.classical import invariant_errors
+
+    rng = np.random.default_rng(1)
+    windows = [rng.normal(size=(1, 70, 100)).astype(np.float32) for _ in range(2)]
+    masked = probes(windows, GridMasker(4), list(range(16)))
+    errors = invariant_errors(lambda a: np.zeros_like(a), masked)
+    # 16 phases of a period-4 grid score every pixel once; tiles of 32 px: 3 x 4 per window
+    assert errors.counts.size == 2 * 3 * 4 and errors.counts.sum() == 2 * 70 * 100
+    assert errors.loss == pytest.approx(np.mean([w.astype(np.float64) ** 2 for w in windows]))
+    assert errors.advantage(errors) == 0.0

@@ -214,25 +214,80 @@ def pick_phases(masker: GridMasker, count: int, seed: int = 0) -> list[int]:
                                                                      replace=False))
 
 
+# Edge of the square tiles the loss is also summed over (pixels): the units of the paired
+# comparison between families (errors of nearby pixels are correlated, tiles much less).
+TILE = 32
+
+
 class Probe(NamedTuple):
     """One masked window: the filter's ``input`` ``(C, Y, X)``, the ``scored`` grid points
-    (boolean, same shape) and the noisy ``values`` there."""
+    (boolean, same shape), the noisy ``values`` there and the ``tile`` each belongs to (an
+    index over the windows' :data:`TILE`-pixel tiles, the same for every phase)."""
 
     input: np.ndarray
     scored: np.ndarray
     values: np.ndarray
+    tile: np.ndarray
 
 
 def probes(windows: list[np.ndarray], masker: GridMasker, phases: list[int]) -> list[Probe]:
     """Each window masked at each phase (computed once, shared by all candidates)."""
-    out = []
+    out, first = [], 0
     for window in windows:
         x = torch.from_numpy(np.ascontiguousarray(window, np.float32))[None]
+        tiles_x = -(-window.shape[-1] // TILE)
         for phase in phases:
             masked = masker.mask_phase(x, phase)
             scored = masked.mask[0].numpy() > 0
-            out.append(Probe(masked.input[0].numpy(), scored, window[scored]))
+            _, ys, xs = np.nonzero(scored)
+            tile = first + ys // TILE * tiles_x + xs // TILE
+            out.append(Probe(masked.input[0].numpy(), scored, window[scored], tile))
+        first += -(-window.shape[-2] // TILE) * tiles_x
     return out
+
+
+class Errors(NamedTuple):
+    """A filter's squared errors at the scored points, summed per tile (``sums``) with the
+    points counted (``counts``)."""
+
+    sums: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def loss(self) -> float:
+        """The mean squared error over all scored points."""
+        return float(self.sums.sum() / max(self.counts.sum(), 1))
+
+    def advantage(self, other: Errors) -> float:
+        """How many standard errors this filter's loss lies below ``other``'s: the mean of
+        the per-tile paired differences over their standard error (tiles with no scored
+        point left out). Positive: this one is better."""
+        used = self.counts > 0
+        diff = (other.sums[used] - self.sums[used]) / self.counts[used]
+        if diff.size < 2:
+            return 0.0
+        spread = float(diff.std(ddof=1)) / np.sqrt(diff.size)
+        mean = float(diff.mean())
+        if spread > 0:
+            return mean / spread
+        return 0.0 if mean == 0 else float(np.copysign(np.inf, mean))
+
+
+def invariant_errors(apply: Callable[[np.ndarray], np.ndarray], probes: list[Probe],
+                     stop: threading.Event | None = None) -> Errors | None:
+    """Squared differences, at the grid points of each probe, between ``apply`` of the
+    masked window and the noisy window, summed per tile; ``None`` when ``stop`` was set on
+    the way."""
+    size = max(int(p.tile.max(initial=-1)) for p in probes) + 1
+    sums, counts = np.zeros(size), np.zeros(size)
+    for probe in probes:
+        if stop is not None and stop.is_set():
+            return None
+        out = apply(probe.input)
+        sq = (out[probe.scored].astype(np.float64) - probe.values) ** 2
+        sums += np.bincount(probe.tile, weights=sq, minlength=size)
+        counts += np.bincount(probe.tile, minlength=size)
+    return Errors(sums, counts)
 
 
 def invariant_loss(apply: Callable[[np.ndarray], np.ndarray], probes: list[Probe],
@@ -240,14 +295,8 @@ def invariant_loss(apply: Callable[[np.ndarray], np.ndarray], probes: list[Probe
     """Self-supervised loss of ``apply``'s J-invariant version: the mean squared difference,
     at the grid points of each probe, between ``apply`` of the masked window and the noisy
     window; ``None`` when ``stop`` was set on the way."""
-    total, count = 0.0, 0
-    for probe in probes:
-        if stop is not None and stop.is_set():
-            return None
-        out = apply(probe.input)
-        total += float(((out[probe.scored] - probe.values) ** 2).sum())
-        count += probe.values.size
-    return total / max(count, 1)
+    errors = invariant_errors(apply, probes, stop)
+    return None if errors is None else errors.loss
 
 
 def candidates(config: ClassicalConfig, noise: float) -> list[tuple[str, Params]]:
@@ -300,7 +349,9 @@ def _calibration(config: DenoiseConfig, masked: list[Probe], noise: float,
     tried only when there is time for all its candidates; the first family always runs. The
     budget counts from after each family's first application to a 16² corner, which imports
     its modules."""
-    state = _Calibration(noise=noise, total=sum(len(g) for g in families.values()))
+    cal = config.classical or ClassicalConfig()
+    state = _Calibration(noise=noise, total=sum(len(g) for g in families.values()),
+                         significance=cal.significance)
     budget, t0 = config.train.time_budget, time.perf_counter()
 
     def next_family() -> str | None:
@@ -321,11 +372,11 @@ def _calibration(config: DenoiseConfig, masked: list[Probe], noise: float,
     while family is not None:
         grid = FAMILIES[family].grid(noise)
         for i, params in enumerate(grid):
-            loss = invariant_loss(lambda x, f=family, p=params: apply_filter(f, p, x), masked,
-                                  stop if state.tried else None)
-            if loss is None:
+            errors = invariant_errors(lambda x, f=family, p=params: apply_filter(f, p, x),
+                                      masked, stop if state.tried else None)
+            if errors is None:
                 return
-            state.record(family, params, loss)
+            state.record(family, params, errors)
             following = next_family() if i == len(grid) - 1 else family
             yield state.fitted(config)
         family = following
@@ -333,23 +384,40 @@ def _calibration(config: DenoiseConfig, masked: list[Probe], noise: float,
 
 @dataclass
 class _Calibration:
-    """The running state of :func:`calibrate`."""
+    """The running state of :func:`calibrate`: the lowest loss of the first family tried
+    (the simplest, normally the Gaussian blur) is the reference, and a candidate of another
+    family replaces the choice only when its loss is lower than the choice's and lower than
+    the reference's by at least ``significance`` standard errors (:meth:`Errors.advantage`):
+    with a block partition the families' losses often differ by less than their noise, and
+    a lower loss by chance picked a filter 4 dB worse (docs/benchmarks.md)."""
 
     noise: float
     total: int
+    significance: float = 0.0
     best: tuple[float, str, Params] = (np.inf, "", {})
     per_family: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: dict[str, float] = field(default_factory=dict)
     tried: int = 0
     last: float = np.inf
+    reference: tuple[str, Errors] | None = None
 
-    def record(self, family: str, params: Params, loss: float) -> None:
-        """One candidate's loss."""
+    def record(self, family: str, params: Params, errors: Errors) -> None:
+        """One candidate's errors."""
         self.tried += 1
-        self.last = loss = loss if np.isfinite(loss) else np.inf  # a filter that failed
+        self.last = loss = errors.loss if np.isfinite(errors.loss) else np.inf  # it failed
+        own = self.reference is None or self.reference[0] == family
+        if own:
+            advantage = np.inf  # the reference family: its lowest loss is its best
+            if self.reference is None or loss < self.best[0]:
+                self.reference = (family, errors)
+        else:
+            advantage = (errors.advantage(self.reference[1])
+                         if np.isfinite(loss) and np.isfinite(self.reference[1].loss)
+                         else np.inf if np.isfinite(loss) else -np.inf)
         if family not in self.per_family or loss < self.per_family[family]["loss"]:
-            self.per_family[family] = {"loss": loss, "params": params}
-        if not self.best[1] or loss < self.best[0]:
+            self.per_family[family] = {"loss": loss, "params": params,
+                                       "advantage": advantage}
+        if not self.best[1] or (loss < self.best[0] and advantage >= self.significance):
             self.best = (loss, family, params)
 
     def fitted(self, config: DenoiseConfig) -> Fitted:
@@ -361,27 +429,45 @@ class _Calibration:
         info["classical"]["skipped"] = dict(self.skipped)
         # candidates of skipped families are not coming: the count is what will be tried
         total = self.total - sum(len(FAMILIES[f].grid(self.noise)) for f in self.skipped)
-        notice = _notice(self.best, config, self.tried, self.skipped)
+        notice = _notice(self.best, config, self.tried, self.skipped, self.overlooked())
         return Fitted(self.last, self.best[0], total, chosen, info, notice)
+
+    def overlooked(self) -> list[tuple[str, float]]:
+        """Families whose lowest loss is below the choice's but not by enough standard
+        errors: ``(family, percent lower)``."""
+        best = self.best[0]
+        return [(f, 100.0 * (best - v["loss"]) / best) for f, v in self.per_family.items()
+                if v["loss"] < best and np.isfinite(best) and best > 0]
 
 
 def _info(best, config: DenoiseConfig, noise: float, per_family, tried: int
           ) -> dict[str, Any]:
     loss, family, params = best
+    cal = config.classical or ClassicalConfig()
     return {"classical": {
         "filter": family, "params": params, "summary": describe_filter(family, params),
         "loss": round(loss, 8), "noise_std": round(noise, 6),
         "partition": config.mask.blind_spot, "candidates_tried": tried,
-        "families": {f: {"loss": round(v["loss"], 8), "params": v["params"]}
+        "significance": cal.significance,
+        "families": {f: {"loss": round(v["loss"], 8), "params": v["params"],
+                         **({} if np.isinf(v["advantage"]) and v["advantage"] > 0
+                            else {"advantage": round(float(v["advantage"]), 3)})}
                      for f, v in per_family.items()},
     }}
 
 
-def _notice(best, config: DenoiseConfig, tried: int, skipped: dict[str, float]) -> str:
+def _notice(best, config: DenoiseConfig, tried: int, skipped: dict[str, float],
+            overlooked: list[tuple[str, float]]) -> str:
     spot = config.mask.blind_spot
     what = "one-pixel" if spot == "pixel" else spot.replace("x", "×")
     text = (f"calibrated {describe_filter(best[1], best[2])}: the lowest self-supervised "
             f"(J-invariant, {what} partition) loss of {tried} candidate filters")
+    if overlooked:
+        cal = config.classical or ClassicalConfig()
+        names = ", ".join(f"{FAMILIES[f].label} ({pct:.1f} % lower)" for f, pct in overlooked)
+        text += (f", apart from {names}: not lower than the "
+                 f"{FAMILIES[best[1]].label}'s by {cal.significance:g} standard errors, "
+                 "within the loss's noise")
     if skipped:
         names = ", ".join(f"{FAMILIES[f].label} (~{s:.0f} s)" for f, s in skipped.items())
         text += (f"; not tried within the {config.train.time_budget:g} s budget: {names} "
