@@ -58,9 +58,11 @@ class MaskConfig(_FromDict):
         (``n2v``, ``n2s``): ``1`` (off, the default), a stride ``s >= 2`` (every training
         window is split into ``s**2`` sub-images taken with stride ``s``, masked with a
         one-pixel blind spot; prediction stays at full resolution), or ``"auto"``: the
-        measured noise correlation's extent plus one along its longer axis when the noise is
-        correlated, ``1`` when it is independent. With ``s != 1`` the blind spot must be
-        ``"auto"`` or ``"pixel"`` (the stride replaces the block). A trained model records
+        measured noise correlation's extent plus one along its longer axis (at least 3) when
+        the noise is correlated, ``1`` when it is independent; ``"auto"`` acts only with
+        ``blind_spot="auto"`` and means 1 with a blind spot set by the user. With a stride
+        ``s >= 2`` the blind spot must be ``"auto"`` or ``"pixel"`` (the stride replaces
+        the block). A trained model records
         the stride it used; models saved before this option load with ``1``.
     """
 
@@ -88,7 +90,7 @@ class MaskConfig(_FromDict):
         if self.blind_spot != "auto":
             parse_blind_spot(self.blind_spot)
         object.__setattr__(self, "downsample", parse_downsample(self.downsample))
-        if self.downsample != 1 and self.blind_spot not in ("auto", "pixel"):
+        if self.downsample not in (1, "auto") and self.blind_spot not in ("auto", "pixel"):
             raise ValueError(f"pixel-shuffle downsampling (downsample={self.downsample}) "
                              f"replaces the {self.blind_spot} blind spot: use blind spot "
                              "'auto' or 'pixel' with it, or downsample 1")
@@ -396,7 +398,7 @@ class ClassicalConfig(_FromDict):
     crop: int = 256
     planes: int = 3
     phases: int = 4
-    significance: float = 2.0
+    significance: float = 4.0
     filter: str = ""
     params: dict[str, float] = field(default_factory=dict)
 
