@@ -3,6 +3,7 @@ with its own pyramid written, the level-0 scale kept."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +114,14 @@ def test_refuses_to_replace_a_foreign_folder(capsys, tmp_path: Path) -> None:
     rc, _, err = cli(capsys, "denoise", inp, "-o", out, "--method", "n2v", "--steps", 3, *FAST)
     assert rc == 2 and "did not write" in err
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_without_the_ome_extra_the_cli_says_so(capsys, tmp_path: Path, monkeypatch) -> None:
+    inp = write_tif(tmp_path / "a.tif", make_noisy((64, 64))[0])
+    src = ome_input(tmp_path / "in.ome.zarr", make_noisy((64, 64))[0], "YX", {})
+    for name in ("ome_zarr_models.v05.image", "ome_zarr_models.v04.image"):
+        monkeypatch.setitem(sys.modules, name, None)  # import fails as if not installed
+    for argv in ((inp, "-o", tmp_path / "o.ome.zarr"), (src, "-o", tmp_path / "o.tif")):
+        rc, _, err = cli(capsys, "denoise", *argv, "--method", "n2v", "--steps", 3, *FAST)
+        assert rc == 2 and "[ome] extra" in err
+    assert visible(tmp_path) == ["a.tif", "in.ome.zarr"]

@@ -72,7 +72,14 @@ def test_pyramid_levels_are_2x2_means_with_doubled_scale(tmp_path: Path) -> None
 def test_level_shapes_stop_at_min_edge_and_max_levels() -> None:
     assert level_shapes((40, 40)) == [(40, 40)]
     assert level_shapes((64, 64)) == [(64, 64), (32, 32)]
-    assert len(level_shapes((1, 4096, 4096))) == 5
+    assert level_shapes((1, 4096, 4096)) == [(1, 4096 // 2**k, 4096 // 2**k) for k in range(5)]
+
+
+def test_chunks_are_planes_of_at_most_256(tmp_path: Path) -> None:
+    out = write_ome_zarr(tmp_path / "c.ome.zarr", ramp((2, 300, 100)), "ZYX", owned=is_our_zarr)
+    group = zarr.open_group(str(out), mode="r")
+    assert group["0"].chunks == (1, 256, 100) and group["1"].chunks == (1, 150, 50)
+    assert group["0"].compressors  # compressed, as zarr creates arrays by default
 
 
 def test_refuses_to_replace_a_foreign_folder(tmp_path: Path) -> None:
