@@ -26,10 +26,12 @@ from ..core.atomic import (
 from ..core.errors import InputError
 from .omezarr import (
     OME_SUFFIX,
+    check_ome_axes,
     create_ome_zarr,
     fill_pyramid,
     is_ome_suffix,
     is_ome_zarr,
+    ome_models,
     read_ome_zarr,
     write_ome_zarr,
 )
@@ -112,8 +114,6 @@ def check_output_axes(path: str | os.PathLike, axes: str) -> None:
     """Refuse, before any work, axes the output's format cannot hold (OME-Zarr: T, C, Z, Y,
     X in that order)."""
     if is_ome_suffix(path):
-        from .omezarr import check_ome_axes
-
         check_ome_axes(axes)
 
 
@@ -178,9 +178,7 @@ def check_output_path(output: str | os.PathLike, inputs: list[str | os.PathLike]
     if is_zarr_path(out):
         check_replaceable(out, is_our_zarr)
     if is_ome_suffix(out):
-        from .omezarr import _models
-
-        _models("0.5")  # ome-zarr-models is installed, or a clear error before any work
+        ome_models("0.5")  # ome-zarr-models is installed, or a clear error before any work
     return out
 
 
@@ -239,7 +237,11 @@ def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
     tmp = tmp_sibling(path)
     if is_ome_suffix(path):
         name = path.name[: -len(OME_SUFFIX)]
-        group = create_ome_zarr(tmp, shape, axes, spacing=spacing, name=name, attrs=attrs)
+        try:
+            group = create_ome_zarr(tmp, shape, axes, spacing=spacing, name=name, attrs=attrs)
+        except BaseException:
+            remove_path(tmp)
+            raise
         return OutputArray(group["0"], path, tmp, axes, implicit, overwrite)
     if chunks is None:
         chunks = tuple(min(s, 256) if a in "YX" else 1 for a, s in zip(axes, shape, strict=True))

@@ -86,7 +86,7 @@ def is_ome_zarr(path: str | os.PathLike) -> bool:
     return bool(ome.get("multiscales"))
 
 
-def _models(version: str):
+def ome_models(version: str):
     """``(Image, Axis)`` of ome-zarr-models for NGFF ``version`` ("0.4" or "0.5")."""
     try:
         if version == "0.4":
@@ -131,7 +131,7 @@ def read_ome_zarr(path: str | os.PathLike) -> OmeImage:
     if attrs is None or not is_ome_zarr(p):
         raise InputError(f"{p} is not an OME-Zarr image (no multiscales metadata)")
     version = "0.5" if isinstance(attrs.get("ome"), dict) else "0.4"
-    image_cls, _ = _models(version)
+    image_cls, _ = ome_models(version)
     group = zarr.open_group(store=str(p), mode="r")
     try:
         image = image_cls.from_zarr(group)
@@ -217,7 +217,7 @@ def create_ome_zarr(path: str | os.PathLike, shape: tuple[int, ...], axes: str, 
     import zarr
 
     check_ome_axes(axes)
-    image_cls, axis_cls = _models("0.5")
+    image_cls, axis_cls = ome_models("0.5")
     from pydantic_zarr.v3 import ArraySpec
 
     shapes = level_shapes(tuple(shape))
