@@ -94,6 +94,22 @@ def test_predict_tif_to_ome_zarr_and_back(capsys, tmp_path: Path) -> None:
     assert axes == "YX" and data.shape == (64, 64) and isinstance(data, zarr.Array)
 
 
+def test_imagej_tiff_pixel_size_goes_to_the_ome_zarr_output(capsys, tmp_path: Path) -> None:
+    import tifffile
+
+    noisy = np.stack([make_noisy((64, 64), seed=s)[0] for s in range(2)])
+    inp = tmp_path / "ij.tif"
+    tifffile.imwrite(inp, noisy, imagej=True, resolution=(1 / 0.2, 1 / 0.2),
+                     metadata={"spacing": 1.5, "unit": "um", "axes": "ZYX"})
+    out = tmp_path / "ij.ome.zarr"
+    rc, _, err = cli(capsys, "denoise", inp, "-o", out, "--method", "n2v", "--steps", 3,
+                     "--quiet", *FAST)
+    assert rc == 0, err
+    ome = read_ome_zarr(out)
+    assert ome.axes == "ZYX" and ome.units == (UM,) * 3
+    np.testing.assert_allclose(ome.scale, (1.5, 0.2, 0.2))
+
+
 def test_axes_ome_zarr_cannot_hold_are_refused_before_training(capsys, tmp_path: Path) -> None:
     stack = np.stack([make_noisy((32, 32), seed=s)[0] for s in range(4)]).reshape(2, 2, 32, 32)
     inp = tmp_path / "zc.npy"

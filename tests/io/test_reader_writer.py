@@ -110,6 +110,24 @@ def test_opens_tiff_lazily_through_zarr(tmp_path: Path) -> None:
     assert kwargs["axis_labels"] == ("Z", "Y", "X") and kwargs["name"] == "big"
 
 
+def test_tiff_pixel_size_from_imagej_and_ome_metadata(tmp_path: Path) -> None:
+    data = np.zeros((3, 32, 40), np.uint16)
+    ij, ome, plain = tmp_path / "ij.tif", tmp_path / "o.ome.tif", tmp_path / "plain.tif"
+    # tifffile's resolution is (X, Y) in pixels per unit
+    tifffile.imwrite(ij, data, imagej=True, resolution=(1 / 0.25, 1 / 0.5),
+                     metadata={"spacing": 2.0, "unit": "um", "axes": "ZYX"})
+    tifffile.imwrite(ome, data, ome=True, metadata={
+        "axes": "ZYX", "PhysicalSizeX": 0.25, "PhysicalSizeY": 0.5, "PhysicalSizeZ": 2.0,
+        "PhysicalSizeXUnit": "nm", "PhysicalSizeYUnit": "nm", "PhysicalSizeZUnit": "nm"})
+    tifffile.imwrite(plain, data, metadata={"axes": "ZYX"}, photometric="minisblack")
+    [(_, kw_ij, _)] = get_reader(str(ij))(str(ij))
+    assert kw_ij["scale"] == (2.0, 0.5, 0.25) and kw_ij["units"] == ("micrometer",) * 3
+    [(_, kw_ome, _)] = get_reader(str(ome))(str(ome))
+    assert kw_ome["scale"] == (2.0, 0.5, 0.25) and kw_ome["units"] == ("nanometer",) * 3
+    [(_, kw_plain, _)] = get_reader(str(plain))(str(plain))
+    assert "scale" not in kw_plain and "units" not in kw_plain
+
+
 # -- the writer -----------------------------------------------------------------------------
 
 @needs_ome

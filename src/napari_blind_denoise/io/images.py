@@ -103,10 +103,15 @@ def read_image(path: str | os.PathLike) -> tuple[object, str | None]:
 
 def input_spacing(path: str | os.PathLike) -> dict[str, tuple[float, str | None]]:
     """The pixel size an input's metadata gives, per axis letter: ``{"Z": (2.0, "micrometer"),
-    ...}`` for an OME-Zarr image, ``{}`` for anything else (outputs then get 1 per axis)."""
+    ...}`` for an OME-Zarr image, an ImageJ TIFF or an OME-TIFF, ``{}`` for anything else
+    (outputs then get 1 per axis)."""
     p = Path(path)
     if is_zarr_path(p) and is_ome_zarr(p):
         return read_ome_zarr(p).spacing()
+    if p.suffix.lower() in TIFF_SUFFIXES:
+        from .tiffmeta import tiff_spacing
+
+        return tiff_spacing(p)
     return {}
 
 

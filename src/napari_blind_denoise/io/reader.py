@@ -5,7 +5,8 @@ It opens, lazily (never loading the whole image):
 - an OME-Zarr image (``*.zarr`` / ``*.ome.zarr`` folders, NGFF 0.4 or 0.5): level 0 of its
   pyramid, with the scale, translation, axis names and units of its metadata;
 - a plain zarr array this program wrote (our marker in its attributes), with its axes;
-- a TIFF, through tifffile's zarr interface (level 0 of a pyramidal TIFF).
+- a TIFF, through tifffile's zarr interface (level 0 of a pyramidal TIFF), with the pixel
+  size of its ImageJ or OME-XML metadata.
 
 Any other path (another suffix, a folder that is not zarr, a zarr store without image data,
 a foreign plain zarr array, which napari's own reader opens) gets ``None``, so other readers
@@ -101,10 +102,18 @@ def read_tiff(path: str | os.PathLike | list) -> list[LayerData]:
     import tifffile
     import zarr
 
+    from .tiffmeta import tiff_spacing
+
     p = Path(path[0] if isinstance(path, list | tuple) else path)
     with tifffile.TiffFile(p) as tf:
         axes = tf.series[0].axes
     store = tifffile.imread(p, aszarr=True, series=0, level=0)
     arr = zarr.open_array(store=store, mode="r")
-    labels = _labels(axes, arr.ndim) if "S" not in axes else {}
-    return [(arr, {"name": p.stem, **labels}, "image")]
+    kwargs = {"name": p.stem, **(_labels(axes, arr.ndim) if "S" not in axes else {})}
+    spacing = tiff_spacing(p)
+    if spacing and len(axes) == arr.ndim:
+        kwargs["scale"] = tuple(spacing.get(a, (1.0, None))[0] for a in axes)
+        units = tuple(spacing.get(a, (1.0, None))[1] for a in axes)
+        if any(units):
+            kwargs["units"] = tuple(u or "pixel" for u in units)
+    return [(arr, kwargs, "image")]
