@@ -3,7 +3,8 @@ them (patches sampled across files, ``core.data.collection``) and denoises each 
 ``OUTDIR``; ``blind-denoise predict --model M a.tif … -o OUTDIR`` only denoises.
 
 Inputs may be files, folders (their image files, not recursive) or glob patterns. Each
-output is ``OUTDIR/<input stem>.tif`` (``.zarr`` for a zarr input). Nothing is written onto
+output is ``OUTDIR/<input stem>.tif`` (``.zarr`` for a zarr input, so ``.ome.zarr`` for an
+OME-Zarr one). Nothing is written onto
 an input; an existing output is replaced only if this program wrote it (or ``--overwrite``
 for a file); every check runs before any training.
 """
@@ -119,6 +120,14 @@ def _load_all(paths: list[Path], axes: str | None, model=None) -> list[tuple]:
     return loaded
 
 
+def check_output_axes(loaded: list[tuple], outputs: list[Path]) -> None:
+    """Refuse, before any work, an input whose axes its output's format cannot hold."""
+    from .io.images import check_output_axes as check
+
+    for (_, axes), out in zip(loaded, outputs, strict=True):
+        check(out, axes)
+
+
 def _train(args, loaded, progress):
     """One model trained on every input (one progress display)."""
     from ._cli_common import make_config
@@ -147,11 +156,13 @@ def _denoise_each(args, trained, loaded, inputs, outputs, device, progress) -> l
     from .core.events import PredictEvent
     from .core.pipeline import apply_pipeline
     from .io import PathSink
+    from .io.images import input_spacing
 
     rows = []
     for k, ((data, axes), src, out) in enumerate(zip(loaded, inputs, outputs, strict=True), 1):
         progress.label = f" {k}/{len(inputs)} {src.name}"
-        sink = PathSink({"denoised": out}, overwrite=args.overwrite, chosen=True)
+        sink = PathSink({"denoised": out}, overwrite=args.overwrite, chosen=True,
+                        spacing=input_spacing(src))
         result = drain(apply_pipeline(trained, data, axes, sink=sink, tile=tile_config(args),
                                       device=device, inference=args.inference,
                                       attrs={"method": trained.method, "source": str(src)}),
@@ -201,6 +212,7 @@ def cmd_denoise_batch(args) -> int:
     model_dir = Path(args.save_model or Path(args.output) / DEFAULT_MODEL)
     check_model_dir(model_dir, inputs)
     loaded = _load_all(inputs, args.axes)
+    check_output_axes(loaded, outputs)
     progress = Progress(args.quiet)
     trained, device = _train(args, loaded, progress)
     saved = save_model(trained, model_dir)
@@ -231,6 +243,7 @@ def cmd_predict_batch(args) -> int:
     if args.inference is not None:
         trained.spec.check_mode(trained.config, args.inference)
     loaded = _load_all(inputs, args.axes, trained)
+    check_output_axes(loaded, outputs)
     rows = _denoise_each(args, trained, loaded, inputs, outputs, device, Progress(args.quiet))
     emit(args, {"method": trained.method, **_files(args, rows), "model": str(args.model),
                 "total_seconds": round(time.perf_counter() - t0, 3), "device": str(device)})

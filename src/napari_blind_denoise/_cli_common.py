@@ -381,10 +381,18 @@ def check_model_dir(folder, inputs) -> None:
     check_replaceable(folder, is_model_folder, what="--save-model folder")
 
 
-def output_sink(args, out_path, groups: dict[str, list]):
+def output_sink(args, out_path, groups: dict[str, list], axes: str, spacing=None):
     """The sink writing the denoised image to ``out_path`` and each requested group's
-    images into its ``--<group>-out`` folder (or to the file it names)."""
+    images into its ``--<group>-out`` folder (or to the file it names); ``.ome.zarr`` files
+    keep the input's pixel size (``spacing``).
+
+    Raises
+    ------
+    InputError
+        Axes an output's format cannot hold (checked before any work).
+    """
     from .io import PathSink
+    from .io.images import check_output_axes
 
     paths, folders = {"denoised": Path(out_path)}, {}
     for g, outs in groups.items():
@@ -395,7 +403,9 @@ def output_sink(args, out_path, groups: dict[str, list]):
             paths[outs[0].name] = Path(target)
         else:
             folders.update({o.name: target for o in outs})
-    return PathSink(paths, folders, overwrite=args.overwrite)
+    for path in paths.values():
+        check_output_axes(path, axes)
+    return PathSink(paths, folders, overwrite=args.overwrite, spacing=spacing)
 
 
 def write_group_files(args, groups: dict[str, list], result, sink) -> dict:

@@ -58,7 +58,7 @@ def _train_and_apply(args, data, axes, groups=None, sink=None, attrs=None):
 
 def cmd_denoise(args) -> int:
     """Train on INPUT, predict, write OUTPUT (several inputs: ``_cli_batch``)."""
-    from .io.images import check_output_path
+    from .io.images import check_output_path, input_spacing
 
     if is_batch(args.input):
         return cmd_denoise_batch(args)
@@ -67,7 +67,7 @@ def cmd_denoise(args) -> int:
     groups = check_flags(args, [args.input, args.exclude_mask, *pair_paths(args)])
     out_path = check_output_path(args.output, [args.input, *pair_paths(args)])
     data, axes = load(args.input, args.axes)
-    sink = output_sink(args, out_path, groups)
+    sink = output_sink(args, out_path, groups, axes, input_spacing(args.input))
     result = _train_and_apply(args, data, axes, groups, sink, {"method": args.method})
     extra = write_group_files(args, groups, result, sink)
     info = result.trained.info
@@ -90,7 +90,7 @@ def cmd_predict(args) -> int:
     from .core.device import pick_device
     from .core.pipeline import apply_pipeline
     from .io import read_image
-    from .io.images import check_output_path
+    from .io.images import check_output_path, input_spacing
 
     if is_batch(args.input):
         return cmd_predict_batch(args)
@@ -104,7 +104,7 @@ def cmd_predict(args) -> int:
     groups = requested_outputs(args, trained.spec, [args.input, args.model])
     data, file_axes = read_image(args.input)
     axes = check_image(data, trained.axes_for(tuple(data.shape), args.axes or file_axes)).axes
-    sink = output_sink(args, out_path, groups)
+    sink = output_sink(args, out_path, groups, axes, input_spacing(args.input))
     result = run_job(partial(apply_pipeline, trained, data, axes, device=device,
                              inference=args.inference), args, groups, sink,
                      attrs={"method": trained.method})
@@ -153,6 +153,10 @@ def cmd_eval(args) -> int:
 
         check_output_path(args.output, [args.noisy, args.clean, *pair_paths(args)])
     data, axes = load(args.noisy, args.axes)
+    if args.output:
+        from .io.images import check_output_axes
+
+        check_output_axes(args.output, axes)
     clean, _ = load(args.clean, axes)
     if tuple(clean.shape) != tuple(data.shape):
         raise InputError(f"clean image shape {tuple(clean.shape)} differs from noisy "
@@ -161,8 +165,9 @@ def cmd_eval(args) -> int:
     trained, result = run.trained, run.images["denoised"]
     if args.output:
         from .io import write_image
+        from .io.images import input_spacing
 
-        write_image(args.output, result, axes)
+        write_image(args.output, result, axes, spacing=input_spacing(args.noisy))
     clean = np.asarray(clean, np.float32)
     before, after = score(np.asarray(data, np.float32), clean), score(result, clean)
     summary = {"method": trained.method, "noisy": str(args.noisy), "clean": str(args.clean),
@@ -291,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("denoise", help="train on an image and write the denoised image")
     d.add_argument("input", nargs="+", help="an image; or several, a folder or a glob "
                    "pattern: one model trained on all of them, each denoised into -o")
-    d.add_argument("-o", "--output", required=True, help="output .tif/.tiff or .zarr (several "
+    d.add_argument("-o", "--output", required=True, help="output .tif/.tiff, .zarr or .ome.zarr "
+                   "(an OME-Zarr image with a pyramid, the input's pixel size kept; several "
                    "inputs: a folder, with the model in OUTPUT/model unless --save-model)")
     add_train_flags(d)
     add_pair_flags(d)
@@ -304,8 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--model", required=True, metavar="DIR|ZIP",
                    help="a model folder, or a BioImage.IO model package (.zip or a folder with "
                    "rdf.yaml; needs the [bioimageio] extra)")
-    r.add_argument("-o", "--output", required=True, help="output .tif/.tiff or .zarr (several "
-                   "inputs: a folder)")
+    r.add_argument("-o", "--output", required=True, help="output .tif/.tiff, .zarr or .ome.zarr "
+                   "(several inputs: a folder)")
     r.add_argument("--axes")
     add_device(r)
     add_inference(r)

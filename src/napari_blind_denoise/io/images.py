@@ -1,8 +1,10 @@
 """Image files in and out.
 
-Inputs: TIFF (axes from metadata when present), zarr (read lazily), PNG/JPEG, ``.npy``
-(memory-mapped). Outputs go to a temporary sibling name and are renamed into place only
-when complete, so an interrupted run never leaves a file that looks finished.
+Inputs: TIFF (axes from metadata when present), zarr (read lazily; an OME-Zarr image's level
+0 with its axes, ``io.omezarr``), PNG/JPEG, ``.npy`` (memory-mapped). A ``.ome.zarr`` output
+is an OME-Zarr image with its own pyramid, the input's pixel size kept. Outputs go to a
+temporary sibling name and are renamed into place only when complete, so an interrupted run
+never leaves a file that looks finished.
 """
 
 from __future__ import annotations
@@ -22,6 +24,17 @@ from ..core.atomic import (
     tmp_sibling,
 )
 from ..core.errors import InputError
+from .omezarr import (
+    OME_SUFFIX,
+    check_ome_axes,
+    create_ome_zarr,
+    fill_pyramid,
+    is_ome_suffix,
+    is_ome_zarr,
+    ome_models,
+    read_ome_zarr,
+    write_ome_zarr,
+)
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 PLAIN_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -68,6 +81,9 @@ def read_image(path: str | os.PathLike) -> tuple[object, str | None]:
         if suffix == ".zarr":
             import zarr
 
+            if is_ome_zarr(p):
+                ome = read_ome_zarr(p)
+                return ome.level0, ome.axes
             arr = zarr.open_array(store=str(p), mode="r")
             axes = arr.attrs.get("axes")
             return arr, axes if isinstance(axes, str) else None
@@ -83,6 +99,27 @@ def read_image(path: str | os.PathLike) -> tuple[object, str | None]:
         raise InputError(f"cannot read {p}: {type(exc).__name__}: {exc}".splitlines()[0]) from None
     raise InputError(f"unsupported input format {suffix or '(no suffix)'} for {p}; "
                      "use TIFF, zarr, PNG or .npy")
+
+
+def input_spacing(path: str | os.PathLike) -> dict[str, tuple[float, str | None]]:
+    """The pixel size an input's metadata gives, per axis letter: ``{"Z": (2.0, "micrometer"),
+    ...}`` for an OME-Zarr image, an ImageJ TIFF or an OME-TIFF, ``{}`` for anything else
+    (outputs then get 1 per axis)."""
+    p = Path(path)
+    if is_zarr_path(p) and is_ome_zarr(p):
+        return read_ome_zarr(p).spacing()
+    if p.suffix.lower() in TIFF_SUFFIXES:
+        from .tiffmeta import tiff_spacing
+
+        return tiff_spacing(p)
+    return {}
+
+
+def check_output_axes(path: str | os.PathLike, axes: str) -> None:
+    """Refuse, before any work, axes the output's format cannot hold (OME-Zarr: T, C, Z, Y,
+    X in that order)."""
+    if is_ome_suffix(path):
+        check_ome_axes(axes)
 
 
 def is_our_zarr(path: str | os.PathLike) -> bool:
@@ -145,6 +182,8 @@ def check_output_path(output: str | os.PathLike, inputs: list[str | os.PathLike]
     refuse_inputs(out, inputs)
     if is_zarr_path(out):
         check_replaceable(out, is_our_zarr)
+    if is_ome_suffix(out):
+        ome_models("0.5")  # ome-zarr-models is installed, or a clear error before any work
     return out
 
 
@@ -160,9 +199,14 @@ class OutputArray:
     overwrite: bool = False
 
     def commit(self) -> Path:
-        """Move the finished output into place (atomic rename). An existing zarr store, or
-        a file of an ``implicit`` name, is replaced only if this program wrote it."""
+        """Move the finished output into place (atomic rename; an OME-Zarr image gets its
+        pyramid first). An existing zarr store, or a file of an ``implicit`` name, is
+        replaced only if this program wrote it."""
         if is_zarr_path(self.path):
+            if is_ome_suffix(self.path):
+                import zarr
+
+                fill_pyramid(zarr.open_group(store=str(self.tmp), mode="r+"))
             replace_path(self.tmp, self.path, is_our_zarr)
         else:
             write_image(self.path, np.asarray(self.array), self.axes,
@@ -180,11 +224,14 @@ class OutputArray:
 
 def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
                 chunks: tuple[int, ...] | None = None, attrs: dict | None = None, *,
-                implicit: bool = False, overwrite: bool = False) -> OutputArray:
-    """Create a float32 output: a temporary zarr store for ``.zarr``, else a numpy array.
+                implicit: bool = False, overwrite: bool = False,
+                spacing: dict[str, tuple[float, str | None]] | None = None) -> OutputArray:
+    """Create a float32 output: a temporary zarr store for ``.zarr`` (an OME-Zarr image, its
+    level 0 to fill, for ``.ome.zarr``), else a numpy array.
 
     ``implicit``: the program chose the file name (e.g. ``noise_std.tif`` in a folder), so an
     existing file there is replaced only if this program wrote it (or ``overwrite``).
+    ``spacing``: axis letter -> ``(pixel size, unit)`` for an OME-Zarr output (else 1).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -193,6 +240,14 @@ def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
     import zarr
 
     tmp = tmp_sibling(path)
+    if is_ome_suffix(path):
+        name = path.name[: -len(OME_SUFFIX)]
+        try:
+            group = create_ome_zarr(tmp, shape, axes, spacing=spacing, name=name, attrs=attrs)
+        except BaseException:
+            remove_path(tmp)
+            raise
+        return OutputArray(group["0"], path, tmp, axes, implicit, overwrite)
     if chunks is None:
         chunks = tuple(min(s, 256) if a in "YX" else 1 for a, s in zip(axes, shape, strict=True))
     arr = zarr.open_array(store=str(tmp), mode="w", shape=shape, chunks=chunks,
@@ -202,15 +257,22 @@ def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
 
 
 def write_image(path: str | os.PathLike, data: np.ndarray, axes: str | None = None, *,
-                owned=None, overwrite: bool = False) -> Path:
+                owned=None, overwrite: bool = False,
+                spacing: dict[str, tuple[float, str | None]] | None = None) -> Path:
     """Write a TIFF (zlib) or zarr atomically; ``axes`` stored as metadata, and our marker.
 
     An existing zarr store is replaced only if this program wrote it; an existing file only
     if ``owned(path)`` says so (``None``: the caller named the path, it may be replaced) or
-    with ``overwrite``.
+    with ``overwrite``. A ``.ome.zarr`` path is written as an OME-Zarr image with its pyramid
+    and ``spacing`` (axis letter -> pixel size, unit), replacing only our own.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if is_ome_suffix(path):
+        from ..core.data.axes import guess_axes
+
+        return write_ome_zarr(path, data, axes or guess_axes(data.shape, data.dtype),
+                              spacing=spacing, owned=is_our_zarr)
     zarr_out = is_zarr_path(path)
     check_replaceable(path, is_our_zarr if zarr_out else owned, overwrite=overwrite)
     tmp = tmp_sibling(path)

@@ -29,21 +29,26 @@ def unique_path(folder: Path, stem: str, suffix: str) -> Path:
 
 
 class PathSink:
-    """Each output to the path the caller named for it (``.tif``/``.tiff`` or ``.zarr``).
+    """Each output to the path the caller named for it (``.tif``/``.tiff``, ``.zarr`` or
+    ``.ome.zarr``).
 
     ``paths`` maps an output name (``denoised``, ``noise_std``...) to its path; ``folders``
     maps further names to a folder, where they become ``<name>.tif``. ``chosen``: the
     program chose the ``paths`` too (e.g. one output per input in a folder), so an existing
     file there is replaced only if this program wrote it (or with ``overwrite``).
+    ``spacing``: the input's pixel size per axis letter (``io.images.input_spacing``), kept
+    by ``.ome.zarr`` outputs.
     """
 
     def __init__(self, paths: dict[str, str | os.PathLike],
                  folders: dict[str, str | os.PathLike] | None = None, *,
-                 overwrite: bool = False, chosen: bool = False) -> None:
+                 overwrite: bool = False, chosen: bool = False,
+                 spacing: dict[str, tuple[float, str | None]] | None = None) -> None:
         self.paths = {k: Path(v) for k, v in paths.items()}
         self.folders = {k: Path(v) for k, v in (folders or {}).items()}
         self.overwrite = overwrite
         self.chosen = chosen
+        self.spacing = dict(spacing or {})
 
     def path(self, name: str) -> Path:
         """The file an output goes to."""
@@ -56,7 +61,8 @@ class PathSink:
         """The output ``name``, written on ``commit`` (a file in a folder replaces only a file
         this program wrote there, or any file with ``overwrite``)."""
         return open_output(self.path(name), shape, axes, attrs=attrs,
-                           implicit=name not in self.paths, overwrite=self.overwrite)
+                           implicit=name not in self.paths, overwrite=self.overwrite,
+                           spacing=self.spacing)
 
 
 class StoreSink:
