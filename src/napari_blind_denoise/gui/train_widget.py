@@ -60,7 +60,7 @@ DEFAULT_TIME_LIMIT = 60  # seconds: a demo-sized run on a laptop CPU
 # than a tenth of the time, core/preview.py)
 PREVIEW = PreviewOptions(seconds=5.0, size=128)
 BLIND_SPOTS = ("auto", "pixel", "3x3", "3x5", "5x3", "3x7", "5x5", "7x7", "1x5", "5x1")
-DOWNSAMPLES = ("1", "auto", "2", "3", "4")  # the first (off) is the default
+DOWNSAMPLES = ("1", "auto", "2", "3", "4")  # the method's own default is selected
 
 
 def _clock(seconds: float) -> str:
@@ -298,6 +298,8 @@ class TrainWidget(JobWidget):
         self._update_pair_rows()
         self.downsample.setVisible(method.downsamples)
         self.downsample_label.setVisible(method.downsamples)
+        if method.downsamples:
+            self.downsample.setCurrentText(str(method.mask.downsample))
 
     def _update_pair_rows(self, *_) -> None:
         """Show the chosen method's further-input pickers (and the frames option of a method

@@ -56,6 +56,17 @@ def test_downsample_with_a_block_refused() -> None:
         MaskConfig(downsample=3, blind_spot="1x5")
 
 
+def test_auto_downsample_keeps_a_blind_spot_the_user_chose(scanline) -> None:
+    """``downsample="auto"`` acts only with ``blind_spot="auto"``: a user's block (or
+    ``pixel``) is trained as chosen, with stride 1."""
+    layout = validate_axes("YX", scanline.shape)
+    for spot in ("1x5", "pixel"):
+        cfg = with_downsample(tiny_config("n2s"), "auto", blind_spot=spot)
+        cfg, info = get_method("n2s").adapt(cfg, scanline, layout)
+        assert (cfg.mask.blind_spot, cfg.mask.downsample) == (spot, 1)
+        assert "pixel_shuffle" not in info
+
+
 def test_methods_without_downsampling_refuse_it() -> None:
     cfg = with_downsample(tiny_config("nnet"), 3)
     with pytest.raises(ValueError, match="applies to n2v, n2s, not method 'nnet'"):
@@ -80,6 +91,19 @@ def test_auto_picks_stride_3_for_scanline_noise_of_length_3(scanline) -> None:
                                      "summary": "pixel-shuffle stride 3"}
     # the tiny config's 32-px patch: sub-images of 16 px, windows of 48, 4*4//9 = 1 window
     assert (cfg.train.patch_size, cfg.train.batch_size) == (48, 1)
+
+
+def test_auto_stride_is_at_least_3_when_the_measured_extent_is_1() -> None:
+    """Resampled noise (3-tap binomial kernel on both axes): the estimator measures an
+    extent of 1 (lag 2's 0.17 is under its threshold), yet stride 2 would keep those lag-2
+    neighbours in a sub-image."""
+    clean = make_blobs((256, 256), seed=3) * 200.0 + 20.0
+    noisy = add_noise(clean, "resampled", sigma=0.1, seed=2)
+    layout = validate_axes("YX", noisy.shape)
+    cfg, info = auto_downsample(with_downsample(tiny_config("n2s"), "auto"), noisy, layout)
+    corr = info["noise_correlation"]
+    assert max(corr["extent_y"], corr["extent_x"]) == 1
+    assert cfg.mask.downsample == 3 and info["downsample"] == 3
 
 
 def test_auto_picks_1_for_independent_noise() -> None:

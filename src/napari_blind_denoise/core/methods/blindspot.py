@@ -32,6 +32,12 @@ if TYPE_CHECKING:
 
 MAX_HIDE = 3  # the largest half-extent an automatic blind spot takes (a 7-pixel block)
 MIN_SUBIMAGE = 16  # smallest pixel-shuffle sub-image edge trained on
+# The smallest stride ``downsample="auto"`` takes on correlated noise. Stride 2 keeps lag-2
+# neighbours in a sub-image, whose correlation (0.17 for the 3-tap binomial kernel) is under
+# the estimator's 0.2 threshold but not negligible: on the tuning image (HeLa channel 1) n2s
+# with stride 2 reached 23.5 / 24.1 dB, with stride 3 29.8 / 26.9 dB (scan-line / resampled
+# noise; docs/results/2026-12-02-pixel-shuffle-tuning.jsonl).
+MIN_AUTO_STRIDE = 3
 
 
 def auto_blind_spot(config: DenoiseConfig, data, layout: Layout
@@ -62,15 +68,16 @@ def auto_downsample(config: DenoiseConfig, data, layout: Layout
                     ) -> tuple[DenoiseConfig, dict[str, Any]]:
     """Resolve ``downsample`` (``"auto"`` or a stride): measure the noise correlation; the
     stride ``auto`` takes is the extent along the longer axis plus one (neighbours in a
-    sub-image must be farther apart than the noise is correlated), ``1`` when the noise is
-    independent. A stride above 1 replaces the blind-spot block by a one-pixel blind spot
-    and sets the training windows (:func:`shuffle_windows`); ``info["pixel_shuffle"]`` then
-    records them, with a ``summary`` ("pixel-shuffle stride 3") shown with the model.
+    sub-image must be farther apart than the noise is correlated), at least
+    :data:`MIN_AUTO_STRIDE`, and ``1`` when the noise is independent. A stride above 1
+    replaces the blind-spot block by a one-pixel blind spot and sets the training windows
+    (:func:`shuffle_windows`); ``info["pixel_shuffle"]`` then records them, with a
+    ``summary`` ("pixel-shuffle stride 3") shown with the model.
     """
     corr = estimate_noise_correlation(data, layout, seed=config.train.seed)
     stride = config.mask.downsample
     if stride == "auto":
-        stride = 1 if corr.independent else max(corr.extent) + 1
+        stride = 1 if corr.independent else max(max(corr.extent) + 1, MIN_AUTO_STRIDE)
     config = replace(config, mask=replace(config.mask, blind_spot="pixel", downsample=stride))
     info: dict[str, Any] = {"noise_correlation": corr.to_dict(), "blind_spot": "pixel",
                             "downsample": stride}
@@ -129,7 +136,11 @@ class MaskedMethod(Method):
     def adapt(self, config: DenoiseConfig, data, layout: Layout
               ) -> tuple[DenoiseConfig, dict[str, Any]]:
         """``blind_spot="auto"``: shaped by the noise correlation measured on the image;
-        ``downsample`` other than 1: the pixel-shuffle stride instead (:func:`auto_downsample`)."""
+        ``downsample`` other than 1: the pixel-shuffle stride instead (:func:`auto_downsample`);
+        ``downsample="auto"`` acts only with ``blind_spot="auto"`` (a blind spot the user
+        chose is kept, with stride 1)."""
+        if config.mask.downsample == "auto" and config.mask.blind_spot != "auto":
+            config = replace(config, mask=replace(config.mask, downsample=1))
         if config.mask.downsample != 1:
             return auto_downsample(config, data, layout)
         return auto_blind_spot(config, data, layout)
