@@ -34,7 +34,8 @@ def variant_config(variant: str, budget: float | None, steps: int | None):
     ``pixel``/``n2v-pixel``: a one-pixel blind spot; ``auto``/``n2v``: the measured block;
     ``auto-phases``: the same model with J-invariant inference (every pixel predicted with its
     block hidden); ``pd<s>``/``n2v-pd<s>``: pixel shuffle with stride ``s`` (``pdauto``: the
-    stride from the measured correlation), ``downsample=s``.
+    stride from the measured correlation), ``downsample=s``; ``grid<p>``: n2s with the
+    measured block on a grid of period at least ``p``.
     """
     from napari_blind_denoise.core import default_config
 
@@ -46,6 +47,8 @@ def variant_config(variant: str, budget: float | None, steps: int | None):
         # the package sets the windows: the same pixels per step as the default (16 windows
         # of 64²): 64 // s² windows of 32·s px
         return replace(cfg, mask=replace(cfg.mask, downsample=own[2:])), None
+    if own.startswith("grid"):  # n2s with the block on a sparser grid: period >= own[4:]
+        return replace(cfg, mask=replace(cfg.mask, grid_period=int(own[4:]))), None
     if own == "pixel":
         return replace(cfg, mask=replace(cfg.mask, blind_spot="pixel")), None
     return cfg, ("phases" if own == "auto-phases" else None)
