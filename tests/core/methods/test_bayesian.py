@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from napari_blind_denoise.core import (
-    InputError,
     NoiseModelConfig,
     add_noise,
     default_config,
@@ -27,6 +26,8 @@ from napari_blind_denoise.core.config import ModelConfig
 from napari_blind_denoise.core.data.validate import check_image
 from napari_blind_denoise.core.methods import Batch, get_method
 from napari_blind_denoise.core.methods.bayesian import likelihood, noise_parameters, posterior
+from napari_blind_denoise.core.nets import BayesianBlindSpot, ParametricNoise
+from napari_blind_denoise.core.nets.blindspot_net import Prior
 from napari_blind_denoise.core.pipeline import apply_pipeline
 from tests.conftest import make_blobs
 
@@ -104,7 +105,7 @@ def test_posterior_weighs_prior_and_pixel() -> None:
     assert (std < var_n.sqrt()).all() and (std < prior.variance.sqrt()).all()
 
 
-def test_adapt_one_channel_and_correlated_noise() -> None:
+def test_adapt_channels_and_correlated_noise() -> None:
     spec = get_method("bsn")
     clean = blobs(96, seed=6)
     cfg, info = spec.adapt(tiny(), clean + np.random.default_rng(0).normal(
@@ -115,9 +116,9 @@ def test_adapt_one_channel_and_correlated_noise() -> None:
     assert cfg.mask.blind_spot == "3x7" and cfg.mask.hide == (1, 3)
     assert "bsn" in info["notice"] and "n2s" in info["notice"]
     assert spec.network(cfg).net.hide == (1, 3)
-    two = np.stack([clean, clean])
-    with pytest.raises(InputError, match="one channel"):
-        spec.adapt(tiny(), two, check_image(two, "CYX"))
+    two = np.stack([clean, clean]) + np.random.default_rng(0).normal(0, 30, (2, *clean.shape))
+    cfg, info = spec.adapt(tiny(), two, check_image(two, "CYX"))  # several channels: accepted
+    assert cfg.mask.blind_spot == "pixel"
 
 
 @pytest.mark.slow
@@ -387,3 +388,173 @@ def test_posterior_std_comes_from_the_denoising_pass() -> None:
     assert calls[0] == 2 * plain
     np.testing.assert_allclose(both.images["posterior_std"], separate, rtol=1e-5, atol=1e-5)
     assert (separate > 0).all()
+
+
+# -- several channels: the prior's covariance through a Cholesky factor --------------------
+
+def _channels_model(c: int = 2, noise_model: str = "poisson-gaussian"):
+    torch.manual_seed(0)
+    cfg = tiny(noise_model)
+    cfg = replace(cfg, mask=replace(cfg.mask, blind_spot="pixel"),
+                  model=replace(cfg.model, in_channels=c, out_channels=c))
+    model = get_method("bsn").network(cfg)
+    with torch.no_grad():  # off the (nearly diagonal) start: channels correlated
+        model.net.head[-1].bias[2 * c:].fill_(0.8)
+    return model
+
+
+def test_objective_is_the_joint_likelihood_for_channels() -> None:
+    """``C`` channels: per pixel the NLL of the ``C`` noisy values under
+    ``N(mu, L L^T + diag(a mu + b))`` (torch's MultivariateNormal), divided by ``C``."""
+    model = _channels_model()
+    y = torch.rand(2, 2, 16, 16)
+    batch = get_method("bsn").batch_maker(tiny())([y], torch.Generator())
+    prior = model.net.prior(y)
+    tril = prior.scale_tril
+    assert (tril[..., 1, 0].abs() > 1e-3).all()  # a covariance between the channels
+    var_n = model.noise_net.variance(prior.mean)
+    cov = tril @ tril.mT + torch.diag_embed(var_n.permute(0, 2, 3, 1))
+    mvn = torch.distributions.MultivariateNormal(prior.mean.permute(0, 2, 3, 1),
+                                                 covariance_matrix=cov)
+    nll = -mvn.log_prob(y.permute(0, 2, 3, 1))
+    torch.testing.assert_close(likelihood(model, batch, balance=0.0).loss, nll.mean() / 2)
+    torch.testing.assert_close(likelihood(model, batch).loss,
+                               nll.mean() / 2 - 0.05 * var_n.sqrt().mean())
+    diagonal = -torch.distributions.Normal(prior.mean, (prior.variance + var_n).sqrt()
+                                           ).log_prob(y).mean().detach()
+    assert abs(float(likelihood(model, batch, balance=0.0).loss.detach() - diagonal)) > 1e-3
+
+
+def test_posterior_for_channels_uses_the_covariance() -> None:
+    """Gaussian noise: ``mu + S_x (S_x + S_n)^-1 (y - mu)``, the std from the posterior
+    covariance's diagonal; impulse noise: each channel on its own (marginal variances)."""
+    from napari_blind_denoise.core.mvn import gaussian_posterior
+
+    model = _channels_model()
+    x = torch.rand(1, 2, 16, 16)
+    with torch.no_grad():
+        prior = model.net.prior(x)
+        var_n = model.noise_net.variance(prior.mean)
+        mean, std = posterior(model, x)
+    tril = prior.scale_tril
+    expected_mean, expected_std = gaussian_posterior(prior.mean, tril @ tril.mT, var_n, x)
+    torch.testing.assert_close(mean, expected_mean)
+    torch.testing.assert_close(std, expected_std)
+    w = prior.variance / (prior.variance + var_n)  # the per-channel (diagonal) posterior
+    assert not torch.allclose(mean, (1 - w) * prior.mean + w * x, atol=1e-4)
+    assert (std < var_n.sqrt()).all() and (std < prior.variance.sqrt()).all()
+    imp = _channels_model(noise_model="impulse")
+    with torch.no_grad():
+        imp.noise_net.raw_b.copy_(torch.tensor([-6.0, -5.0]))
+        prior = imp.net.prior(x)
+        mean, std = posterior(imp, x)
+        for c in range(2):  # as a one-channel model with channel c's prior and noise
+            noise = ParametricNoise(1, NoiseModelConfig(kind="impulse"))
+            for name, value in imp.noise_net.state_dict().items():
+                getattr(noise, name).copy_(value[c:c + 1])
+            one = BayesianBlindSpot(_Fixed(Prior(prior.mean[:, c:c + 1],
+                                                 prior.variance[:, c:c + 1])), noise)
+            mean_c, std_c = posterior(one, x[:, c:c + 1])
+            torch.testing.assert_close(mean[:, c:c + 1], mean_c)
+            torch.testing.assert_close(std[:, c:c + 1], std_c)
+
+
+class _Fixed(torch.nn.Module):
+    """A prior network replaced by a given prior."""
+
+    def __init__(self, prior: Prior) -> None:
+        super().__init__()
+        self.fixed = prior
+
+    def prior(self, x: torch.Tensor) -> Prior:
+        return self.fixed
+
+
+def test_one_channel_is_unchanged() -> None:
+    """One channel trains exactly as before several channels were added: the training
+    losses of a fixed-seed run equal those recorded with the code of main at 05c0f9c
+    (``benchmarks/bsn_c1_identity.py``, tests/data/bsn-one-channel-05c0f9c.jsonl; there
+    the weights and images were compared byte for byte too)."""
+    import json
+
+    from napari_blind_denoise.core.events import TrainEvent
+    from napari_blind_denoise.core.train import TrainingSession
+
+    path = Path(__file__).parents[2] / "data" / "bsn-one-channel-05c0f9c.jsonl"
+    recorded = [json.loads(line) for line in path.read_text().splitlines()]
+    clean = make_blobs((48, 48), seed=3, n=12) * 400.0 + 100.0
+    noisy = (clean + np.random.default_rng(1).normal(0, 30, clean.shape)).astype(np.float32)
+    for ref in (r for r in recorded if r["kind"] in ("poisson-gaussian", "impulse")):
+        cfg = replace(default_config("bsn", "cpu", noise_model=ref["kind"], steps=6,
+                                     patch_size=32, batch_size=2, val_every=3,
+                                     val_patches=2), model=ModelConfig(depth=2, base_channels=4))
+        events = TrainingSession(noisy, "YX", cfg, device="cpu").run()
+        losses = [e.loss for e in _exhaust(events) if isinstance(e, TrainEvent)]
+        np.testing.assert_allclose(losses, ref["losses"], rtol=1e-5)
+
+
+def _exhaust(gen):
+    while True:
+        try:
+            yield next(gen)
+        except StopIteration:
+            return
+
+
+def _two_channel_image(size: int = 48) -> tuple[np.ndarray, np.ndarray]:
+    """The same blobs in two channels at different intensities, independent Gaussian noise
+    per channel (std 30 and 20): ``(clean, noisy)``, ``CYX``."""
+    blob = make_blobs((size, size), seed=3, n=8)
+    clean = np.stack([blob * 400.0 + 100.0, blob * 200.0 + 50.0]).astype(np.float32)
+    noise = np.random.default_rng(0).normal(0, 1, clean.shape) * np.array([30.0, 20.0])[:, None,
+                                                                                      None]
+    return clean, (clean + noise).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def two_channel_trained():
+    clean, noisy = _two_channel_image()
+    cfg = tiny(steps=80, batch_size=4, val_every=25, val_patches=4, learning_rate=1e-2)
+    return clean, noisy, run_to_completion(train(noisy, "CYX", cfg, device="cpu"))
+
+
+@pytest.mark.slow
+def test_two_channels_train_and_the_posterior_beats_the_prior(two_channel_trained) -> None:
+    """Two channels sharing their structure, 80 steps: the prior mean beats the noisy image,
+    the posterior (through the learned covariance) beats the prior mean in each channel;
+    the prior learned a positive correlation between the channels."""
+    clean, noisy, trained = two_channel_trained
+    assert trained.model.net.head[-1].out_channels == 5
+    post = run_to_completion(predict(trained, noisy, "CYX", device="cpu"))
+    prior = run_to_completion(predict(trained, noisy, "CYX", device="cpu", inference="prior"))
+    for c in range(2):
+        p_noisy, p_prior, p_post = (psnr(a[c], clean[c]) for a in (noisy, prior, post))
+        assert p_prior > p_noisy + 2, (c, p_noisy, p_prior)
+        assert p_post > p_prior + 0.5, (c, p_prior, p_post)
+    x = torch.from_numpy(trained.norm.normalize(noisy))[None]
+    with torch.no_grad():
+        tril = trained.model.net.prior(x).scale_tril
+    cov = tril @ tril.mT
+    corr = cov[..., 0, 1] / (cov[..., 0, 0] * cov[..., 1, 1]).sqrt()
+    assert float(corr.median()) > 0.1
+
+
+@pytest.mark.slow
+def test_two_channels_outputs_and_round_trip(two_channel_trained, tmp_path: Path) -> None:
+    """Per-channel noise parameters and ``posterior_std``; saved and loaded, the model
+    predicts the same posterior and prior."""
+    _, noisy, trained = two_channel_trained
+    result = run_to_completion(apply_pipeline(trained, noisy, "CYX", device="cpu",
+                                              outputs=trained.spec.outputs()))
+    post_std, noise_std = result.images["posterior_std"], result.images["noise_std"]
+    assert post_std.shape == noise_std.shape == noisy.shape
+    assert (post_std > 0).all() and (post_std < noise_std).all()
+    assert [p["channel"] for p in noise_parameters(trained)] == [0, 1]
+    loaded = load_model(save_model(trained, tmp_path / "model"))
+    assert loaded.config == trained.config and loaded.config.model.in_channels == 2
+    for mode in ("posterior", "prior"):
+        again = run_to_completion(predict(loaded, noisy, "CYX", device="cpu", inference=mode))
+        first = run_to_completion(predict(trained, noisy, "CYX", device="cpu", inference=mode))
+        np.testing.assert_array_equal(again, first)
+    np.testing.assert_allclose(result.images["denoised"], run_to_completion(
+        predict(loaded, noisy, "CYX", device="cpu")), rtol=1e-5, atol=1e-3)

@@ -1,6 +1,7 @@
 """The blind-spot network (bsn): the blind spot is exact, by gradients, at the centre, the
 borders and the corners, with the four rotations; half-plane causality of the shared UNet;
-the parametric noise model."""
+the parametric noise model; several channels: the prior's Cholesky factor, the blind spot
+across channels."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 
 from napari_blind_denoise.core.config import ModelConfig, NoiseModelConfig
 from napari_blind_denoise.core.nets import BlindSpotNet, HalfPlaneUNet, ParametricNoise
+from napari_blind_denoise.core.nets.blindspot_net import MIN_VARIANCE
 
 H, W = 20, 24  # not square, not a multiple of 2**depth: the padding path too
 POSITIONS = [(0, 0), (0, W - 1), (H - 1, 0), (H - 1, W - 1), (10, 11), (5, 0), (0, 7)]
@@ -66,9 +68,50 @@ def test_shapes_and_positive_variance() -> None:
     assert (prior.variance > 0).all()
 
 
-def test_refuses_several_channels() -> None:
-    with pytest.raises(ValueError, match="one channel"):
-        BlindSpotNet(ModelConfig(in_channels=2, out_channels=2))
+@pytest.mark.parametrize("c", [2, 3])
+def test_several_channels_prior_has_a_cholesky_factor(c: int) -> None:
+    """``C`` means and ``C (C + 1) / 2`` factor entries per pixel; the factor is lower
+    triangular with a diagonal at least ``sqrt(MIN_VARIANCE)``, the variance is the
+    diagonal of ``L L^T``; the covariance starts diagonal at the one-channel start."""
+    torch.manual_seed(0)
+    net = BlindSpotNet(ModelConfig(depth=2, base_channels=4, in_channels=c, out_channels=c))
+    assert net.head[-1].out_channels == c + c * (c + 1) // 2
+    with torch.no_grad():
+        start = net.prior(torch.rand(2, c, 17, 20))
+        for p in net.head[-1].parameters():  # off the start: non-zero lower entries
+            p.add_(torch.randn_like(p))
+        prior = net.prior(torch.rand(2, c, 17, 20))
+    assert prior.mean.shape == prior.variance.shape == (2, c, 17, 20)
+    tril = prior.scale_tril
+    assert tril.shape == (2, 17, 20, c, c)
+    assert (tril.triu(1) == 0).all() and (tril.tril(-1) != 0).any()
+    assert (tril.diagonal(dim1=-2, dim2=-1) >= MIN_VARIANCE ** 0.5).all()
+    torch.testing.assert_close(prior.variance.permute(0, 2, 3, 1),
+                               (tril @ tril.mT).diagonal(dim1=-2, dim2=-1))
+    # the start: std PRIOR_INIT_STD per channel, nearly no covariance between channels
+    torch.testing.assert_close(start.variance.sqrt(), torch.full_like(start.variance, 0.03),
+                               rtol=0.05, atol=0)
+    lower = start.scale_tril.tril(-1).abs().amax(dim=-1)
+    assert (lower < 0.05 * start.scale_tril.diagonal(dim1=-2, dim2=-1)).all()
+    with pytest.raises(ValueError, match="in_channels 2 != out_channels 1"):
+        BlindSpotNet(ModelConfig(in_channels=2, out_channels=1))
+
+
+def test_blind_spot_is_exact_across_channels() -> None:
+    """With two channels no output at a pixel (means, factor) sees any channel of that
+    pixel, and every other pixel of both channels is seen."""
+    torch.manual_seed(0)
+    net = BlindSpotNet(ModelConfig(depth=2, base_channels=4, in_channels=2,
+                                   out_channels=2)).double()
+    x = torch.randn(1, 2, H, W, generator=torch.Generator().manual_seed(2),
+                    dtype=torch.float64, requires_grad=True)
+    for i, j in ((0, 0), (10, 11), (H - 1, W - 1)):
+        prior = net.prior(x)
+        out = prior.mean[0, :, i, j].sum() + prior.scale_tril[0, i, j].sum()
+        (g,) = torch.autograd.grad(out, x)
+        g = g[0].abs()
+        assert (g[:, i, j] == 0).all()
+        assert int((g > 0).sum()) == 2 * (H * W - 1)
 
 
 def test_parametric_noise() -> None:

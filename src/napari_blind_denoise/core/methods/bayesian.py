@@ -17,6 +17,15 @@ a Gaussian prior and Gaussian noise; ``prior`` returns ``mu_x`` alone ("no Bayes
 posterior standard deviation ``sqrt(s_x^2 s_n^2 / (s_x^2 + s_n^2))`` is the ``uncertainty``
 output ``posterior_std``; the learned noise model gives the same noise outputs as N-net.
 
+Several channels (``C > 1``, e.g. ``CYX``): the prior is a ``C``-variate Gaussian, its
+covariance ``L L^T`` through a Cholesky factor ``L`` the network predicts per pixel
+(:func:`~napari_blind_denoise.core.nets.blindspot_net.prior_tril`), the Gaussian noise
+independent per channel (``diag(var_n)``, each channel its own learned ``a, b``); the loss
+is the joint NLL (:func:`joint_nll`), the posterior mean ``mu_x + S_x (S_x + S_n)^-1
+(y - mu_x)`` and ``posterior_std`` the square roots of its covariance's diagonal
+(:func:`~napari_blind_denoise.core.mvn.gaussian_posterior`). Impulse noise stays per channel
+(the prior's marginal variances). One channel is computed exactly as before.
+
 Correlated noise: ``blind_spot="auto"`` (the default) measures the noise correlation when
 training starts (as n2v/n2s do) and widens the architectural blind spot to the correlated
 neighbours plus one pixel (the branches' shift grows from 1 row to ``e + 2``). The Bayesian
@@ -41,9 +50,10 @@ from ..config import DenoiseConfig, MaskConfig
 from ..data.normalize import sample_values
 from ..data.patches import AXIS_PRESERVING, DIHEDRAL
 from ..device import autocast
-from ..errors import InputError
 from ..losses import masked_mse
+from ..mvn import add_diagonal, covariance, gaussian_posterior, mvn_nll
 from ..nets import BayesianBlindSpot, BlindSpotNet, ParametricNoise
+from ..nets.blindspot_net import Prior
 from .base import Batch, ExtraOutput, Inferrer, Method, Monitor, OutputContext, Scores
 from .blindspot import auto_blind_spot
 from .nnet import NOISE_NET_MAX_LR, noise_monitor, noise_outputs
@@ -96,11 +106,32 @@ def noisy_nll(noise: ParametricNoise, y: torch.Tensor, mean: torch.Tensor,
     return nll - torch.log1p(-alpha) - F.softplus(-impulse_log_odds(noise, y, mean, total))
 
 
+def joint_nll(noise: ParametricNoise, y: torch.Tensor, mean: torch.Tensor,
+              scale_tril: torch.Tensor) -> torch.Tensor:
+    """Several channels: the NLL of the noisy pixel's ``C`` values under
+    ``N(mean, L L^T + diag(var_n))`` (prior covariance through its Cholesky factor ``L``,
+    noise independent per channel, its variances at the detached prior mean as in
+    :func:`noisy_nll`), divided by ``C`` (nats per value, as one channel's) and repeated
+    over the channels: ``(B, C, Y, X)``, so that the masked mean is that of one channel."""
+    total = add_diagonal(covariance(scale_tril), noise.variance(mean.detach()))
+    per_value = mvn_nll(y, mean, total) / y.shape[1]
+    return per_value.unsqueeze(1).expand_as(y)
+
+
+def _joint(prior: Prior, noise: ParametricNoise) -> bool:
+    """True when the prior has a covariance between channels and the noise is Gaussian
+    (impulse noise stays per channel: the prior's marginal variances)."""
+    return getattr(prior, "scale_tril", None) is not None and noise.kind != "impulse"
+
+
 def likelihood(model: BayesianBlindSpot, batch: Batch,
                balance: float = BALANCE) -> Scores:
     """NLL of the noisy pixels under the prior convolved with the noise model
     (:func:`noisy_nll`), the mean over the scored pixels, minus ``balance`` times the mean
     noise std (normalised units) when the noise is learned.
+
+    Several channels (:func:`joint_nll`): the joint NLL per value under the prior's full
+    covariance plus the diagonal noise; with impulse noise each channel on its own.
 
     The likelihood sees only the sum ``var_x + var_n``: any split of it scores the same, so
     the noise parameters drift to wherever the optimiser leaves them (a Poisson-Gaussian
@@ -114,7 +145,10 @@ def likelihood(model: BayesianBlindSpot, batch: Batch,
         prior = model.net.prior(batch.input)
     mean, var_x = prior.mean.float(), prior.variance.float()
     noise = model.noise_net
-    nll = noisy_nll(noise, batch.target, mean, var_x)
+    if _joint(prior, noise):
+        nll = joint_nll(noise, batch.target, mean, prior.scale_tril.float())
+    else:
+        nll = noisy_nll(noise, batch.target, mean, var_x)
     if balance and noise.learned:
         nll = nll - balance * noise.variance(mean.detach()).sqrt()
     loss = (nll * batch.mask).sum() / batch.mask.sum().clamp_min(1.0)
@@ -129,11 +163,18 @@ def posterior(model: BayesianBlindSpot, x: torch.Tensor) -> tuple[torch.Tensor, 
     noise) with the posterior probability ``r`` (the sigmoid of :func:`impulse_log_odds`),
     an impulse, which says nothing about the clean value, otherwise; the posterior is the
     mixture ``r`` x the Gaussian posterior + ``(1 - r)`` x the prior.
+
+    Several channels, Gaussian noise: the posterior of the prior's full covariance and the
+    diagonal noise (:func:`~napari_blind_denoise.core.mvn.gaussian_posterior`), the std the
+    square root of its diagonal; impulse noise: each channel on its own, as above, with the
+    prior's marginal variances.
     """
     prior = model.net.prior(x)
     mean, var_x = prior.mean.float(), prior.variance.float()
     noise, y = model.noise_net, x.float()
     var_n = noise.variance(mean)
+    if _joint(prior, noise):
+        return gaussian_posterior(mean, covariance(prior.scale_tril.float()), var_n, y)
     total = var_x + var_n
     post_mean, post_var = (var_n * mean + var_x * y) / total, var_x * var_n / total
     if noise.kind != "impulse":
@@ -160,12 +201,8 @@ class BayesianBlindSpotMethod(Method):
     # -- training ---------------------------------------------------------------------------
     def adapt(self, config: DenoiseConfig, data, layout: Layout
               ) -> tuple[DenoiseConfig, dict[str, Any]]:
-        """One channel only; ``blind_spot="auto"``: the architectural blind spot widened to
-        the noise correlation measured on the image (``pixel`` when independent)."""
-        if layout.channels != 1:
-            raise InputError(f"bsn handles one channel, the image has {layout.channels} (axes "
-                             f"{layout.axes}); a covariance between channels is not "
-                             "implemented: denoise each channel on its own, or use n2s/nnet")
+        """``blind_spot="auto"``: the architectural blind spot widened to the noise
+        correlation measured on the image (``pixel`` when independent)."""
         config, info = auto_blind_spot(config, data, layout)
         if config.mask.blind_spot != "pixel" and "notice" in info:
             info["notice"] += (" (bsn: the network's blind spot widened; the posterior step "
@@ -196,17 +233,18 @@ class BayesianBlindSpotMethod(Method):
 
         The noise std is estimated from the differences of horizontally neighbouring pixels
         (``1.4826 * MAD / sqrt(2)``; edges inflate it a little) on a central crop of the
-        first plane. From a generic start, the first steps' residuals were many times the
-        model's variance: their huge gradients filled Adam's second-moment estimate, and
-        the noise parameter then crept at a quarter of its rate for the rest of a short run.
+        first plane, per channel (the prior mean per channel at that crop's median). From a
+        generic start, the first steps' residuals were many times the model's variance:
+        their huge gradients filled Adam's second-moment estimate, and the noise parameter
+        then crept at a quarter of its rate for the rest of a short run.
 
         A known sigma (``noise_model.sigma``, input units) fixes the Gaussian variance
         instead. Impulse noise: the impulses' range is the data's (minimum to maximum of up
         to 10⁶ sampled pixels).
         """
         noise = model.noise_net
-        crop = _central_crop(data, layout, norm)
-        noise.start_at(max(_robust_sigma(crop), 1e-3) ** 2)
+        crops = _central_crop(data, layout, norm)
+        noise.start_at([max(_robust_sigma(crop), 1e-3) ** 2 for crop in crops])
         known = config.noise_model.sigma
         scale = torch.as_tensor(np.asarray(norm.high) - np.asarray(norm.low), dtype=torch.float32)
         if known is not None:
@@ -216,10 +254,13 @@ class BayesianBlindSpotMethod(Method):
                                                   np.random.default_rng(0)))
             low, high = values.min(axis=1), values.max(axis=1)
             noise.set_range(torch.as_tensor(low), torch.as_tensor(high))
-            alpha, sigma = estimate_impulses(crop, float(high[0] - low[0]))
-            noise.start_impulses(alpha, max(sigma, 1e-3) ** 2)
+            guesses = [estimate_impulses(crop, float(hi - lo))
+                       for crop, lo, hi in zip(crops, low, high, strict=True)]
+            noise.start_impulses([a for a, _ in guesses],
+                                 [max(sigma, 1e-3) ** 2 for _, sigma in guesses])
+        medians = [float(np.median(crop)) for crop in crops]
         with torch.no_grad():
-            model.net.head[-1].bias[:1].fill_(float(np.median(crop)))
+            model.net.head[-1].bias[:len(medians)].copy_(torch.tensor(medians))
 
     def monitor(self, model: nn.Module, signal: torch.Tensor, norm: NormStats) -> Monitor:
         """The live noise curve."""
@@ -303,12 +344,12 @@ def estimate_impulses(crop: np.ndarray, width: float) -> tuple[float, float]:
 
 
 def _central_crop(data, layout: Layout, norm: NormStats) -> np.ndarray:
-    """The first plane's central 512² (at most), channel 0, normalised."""
+    """The first plane's central 512² (at most), normalised, ``(C, Y, X)``."""
     plane = next(iter(layout.planes()))
     h, w = layout.height, layout.width
     ys = slice(max(0, h // 2 - 256), min(h, h // 2 + 256))
     xs = slice(max(0, w // 2 - 256), min(w, w // 2 + 256))
-    return norm.normalize(np.asarray(layout.read(data, plane, ys, xs), np.float32))[0]
+    return norm.normalize(np.asarray(layout.read(data, plane, ys, xs), np.float32))
 
 
 def _posterior_std(ctx: OutputContext, out):

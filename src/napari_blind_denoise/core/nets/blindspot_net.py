@@ -15,8 +15,9 @@ the centre. With ``hide=(ey, ex)`` the shifts are ``ey + 1`` rows for the vertic
 and ``ex + 1`` for the horizontal ones: the hidden block is ``(2 ey + 1) x (2 ex + 1)``
 (noise correlated between neighbours).
 
-The output is a Gaussian prior for the clean pixel: its mean and variance (softplus). One
-channel only: a covariance between channels (a Cholesky factor) is not implemented.
+The output is a Gaussian prior for the clean pixel: its mean and variance (softplus); for
+``C > 1`` channels the mean and a covariance between the channels through its Cholesky
+factor (:func:`prior_tril`: ``C (C + 1) / 2`` values per pixel).
 
 Padding never mirrors (that would copy pixels from below into view): inside the UNet it
 replicates the edge (a copy of a row at or above), to a multiple of ``2**depth`` it is zeros
@@ -26,8 +27,10 @@ at the bottom and right.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -115,10 +118,40 @@ class HalfPlaneUNet(nn.Module):
 
 
 class Prior(NamedTuple):
-    """Gaussian prior of the clean pixel, each ``(B, C, Y, X)``, normalised units."""
+    """Gaussian prior of the clean pixel, normalised units.
+
+    ``mean`` and ``variance`` (the covariance's diagonal) ``(B, C, Y, X)``; for ``C > 1``
+    also ``scale_tril``, the lower-triangular Cholesky factor ``L`` of the covariance
+    ``L L^T``, ``(B, Y, X, C, C)`` (``None`` for one channel).
+    """
 
     mean: torch.Tensor
     variance: torch.Tensor
+    scale_tril: torch.Tensor | None = None
+
+
+def prior_outputs(channels: int) -> int:
+    """Values per pixel of a prior over ``channels`` channels: ``C`` for the mean and
+    ``C (C + 1) / 2`` for the covariance's Cholesky factor (2 for one channel)."""
+    return channels + channels * (channels + 1) // 2
+
+
+def prior_tril(raw_diag: torch.Tensor, raw_lower: torch.Tensor) -> torch.Tensor:
+    """The Cholesky factor ``L`` ``(B, Y, X, C, C)`` of a prior covariance from the head's
+    ``(B, C, Y, X)`` diagonal and ``(B, C (C - 1) / 2, Y, X)`` strictly lower outputs.
+
+    ``L = U D^(1/2)``: ``D = softplus(raw_diag) + MIN_VARIANCE`` (the one-channel variance,
+    so ``L``'s diagonal is positive and at least ``MIN_VARIANCE ** 0.5``), ``U`` unit lower
+    triangular with the ``raw_lower`` entries (row-major, :func:`torch.tril_indices`) below
+    the diagonal: dimensionless regression weights of one channel's prior error on the
+    earlier channels', so the covariance is ``U D U^T`` and ``L_ij = U_ij sqrt(D_j)``.
+    """
+    c = raw_diag.shape[1]
+    std = (F.softplus(raw_diag) + MIN_VARIANCE).sqrt().permute(0, 2, 3, 1)  # BYXC
+    rows, cols = torch.tril_indices(c, c, -1, device=raw_diag.device)
+    unit = torch.eye(c, dtype=std.dtype, device=std.device).expand(*std.shape, c).clone()
+    unit[..., rows, cols] = raw_lower.permute(0, 2, 3, 1)
+    return unit * std[..., None, :]
 
 
 class BlindSpotNet(nn.Module):
@@ -127,17 +160,18 @@ class BlindSpotNet(nn.Module):
     Parameters
     ----------
     config
-        ``depth``, ``base_channels``, ``in_channels`` (1) of the shared UNet.
+        ``depth``, ``base_channels``, ``in_channels`` (``C``) of the shared UNet; the
+        prior is over ``out_channels`` (``= C``) channels.
     hide
         ``(ey, ex)``: also hide the neighbours up to ``ey`` rows and ``ex`` columns away.
     """
 
     def __init__(self, config: ModelConfig, hide: tuple[int, int] = (0, 0)) -> None:
         super().__init__()
-        if config.in_channels != 1:
-            raise ValueError("the blind-spot network (bsn) handles one channel; a covariance "
-                             "between channels is not implemented: denoise each channel on "
-                             "its own, or use n2s or nnet")
+        if config.in_channels != config.out_channels:
+            raise ValueError("the blind-spot network (bsn) predicts a prior for the channels "
+                             f"it sees: in_channels {config.in_channels} != out_channels "
+                             f"{config.out_channels}")
         self.config = config
         self.hide = tuple(hide)
         self.unet = HalfPlaneUNet(config)
@@ -145,7 +179,7 @@ class BlindSpotNet(nn.Module):
         self.head = nn.Sequential(
             nn.Conv2d(4 * f, 4 * f, 1), nn.LeakyReLU(0.1, inplace=True),
             nn.Conv2d(4 * f, 2 * f, 1), nn.LeakyReLU(0.1, inplace=True),
-            nn.Conv2d(2 * f, 2 * config.out_channels, 1))
+            nn.Conv2d(2 * f, prior_outputs(config.out_channels), 1))
         self._init_variance()
 
     def _init_variance(self) -> None:
@@ -157,12 +191,14 @@ class BlindSpotNet(nn.Module):
         there: meanwhile the prior variance took up the noise, the prior mean learned little
         (its errors weigh 1/variance) and the learned noise ended below the truth. Measured
         on a 48² ramp with Gaussian noise, 300 steps: prior 17.8 dB from softplus(0), 33.4 dB
-        from this start.
+        from this start. Several channels: the covariance starts diagonal (the lower
+        entries' bias at 0, their weights scaled by 0.1 as the variances').
         """
         last, c = self.head[-1], self.config.out_channels
         with torch.no_grad():
             last.weight[c:].mul_(0.1)
-            last.bias[c:].fill_(_inv_softplus(PRIOR_INIT_STD**2))
+            last.bias[c:2 * c].fill_(_inv_softplus(PRIOR_INIT_STD**2))
+            last.bias[2 * c:].zero_()
 
     def prior(self, x: torch.Tensor) -> Prior:
         """The prior mean and variance of every pixel of ``x`` ``(B, C, Y, X)``."""
@@ -185,8 +221,13 @@ class BlindSpotNet(nn.Module):
             if feats.dtype in (torch.float16, torch.bfloat16):
                 feats = feats.float()
             out = self.head(feats)[..., :h, :w]
-        mean, raw = out.chunk(2, dim=1)
-        return Prior(mean, F.softplus(raw) + MIN_VARIANCE)
+            c = self.config.out_channels
+            if c == 1:
+                mean, raw = out.chunk(2, dim=1)
+                return Prior(mean, F.softplus(raw) + MIN_VARIANCE)
+            tril = prior_tril(out[:, c:2 * c], out[:, 2 * c:])
+        variance = tril.square().sum(-1).permute(0, 3, 1, 2)  # diag(L L^T), BCYX
+        return Prior(out[:, :c], variance, tril)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The prior mean (the "no Bayes" estimate)."""
@@ -234,20 +275,32 @@ class ParametricNoise(nn.Module):
         self.register_buffer("bin_width", torch.zeros(channels))  # as the N-net's: none
 
     @torch.no_grad()
-    def start_at(self, variance: float) -> None:
-        """Start from a noise variance ``variance`` (normalised units): ``b`` at it (unless
-        fixed), and for Poisson-Gaussian noise ``a`` at a tenth of it."""
+    def start_at(self, variance: float | Sequence[float]) -> None:
+        """Start from a noise variance ``variance`` (normalised units; one for all channels
+        or one per channel): ``b`` at it (unless fixed), and for Poisson-Gaussian noise ``a``
+        at a tenth of it."""
+        variances = self._per_channel(variance)
         if self.raw_b.requires_grad:
-            self.raw_b.fill_(_inv_softplus(max(variance, MIN_VARIANCE)))
-        self.raw_a.fill_(_inv_softplus(max(variance / 10, MIN_VARIANCE)))
+            self._fill(self.raw_b, [_inv_softplus(max(v, MIN_VARIANCE)) for v in variances])
+        self._fill(self.raw_a, [_inv_softplus(max(v / 10, MIN_VARIANCE)) for v in variances])
 
     @torch.no_grad()
-    def start_impulses(self, alpha: float, variance: float) -> None:
+    def start_impulses(self, alpha: float | Sequence[float],
+                       variance: float | Sequence[float]) -> None:
         """Start ``impulse`` noise at a fraction ``alpha`` of impulses and a Gaussian
-        variance ``variance`` (unless fixed)."""
-        self.raw_alpha.fill_(math.log(alpha / (1 - alpha)))
+        variance ``variance`` (unless fixed); each one value or one per channel."""
+        self._fill(self.raw_alpha, [math.log(a / (1 - a)) for a in self._per_channel(alpha)])
         if self.raw_b.requires_grad:
-            self.raw_b.fill_(_inv_softplus(max(variance, MIN_VARIANCE)))
+            self._fill(self.raw_b, [_inv_softplus(max(v, MIN_VARIANCE))
+                                    for v in self._per_channel(variance)])
+
+    def _per_channel(self, value: float | Sequence[float]) -> list[float]:
+        """``value`` (a scalar or one per channel) as one Python float per channel."""
+        return np.broadcast_to(np.asarray(value, np.float64), (self.channels,)).tolist()
+
+    @staticmethod
+    def _fill(param: torch.Tensor, values: list[float]) -> None:
+        param.copy_(torch.tensor(values, dtype=param.dtype))
 
     @torch.no_grad()
     def fix_variance(self, variance: torch.Tensor) -> None:
