@@ -26,6 +26,7 @@ from ._cli_common import (
     emit,
     load,
     make_config,
+    memory_budget,
     memory_summary,
     memory_warnings,
     output_sink,
@@ -46,9 +47,13 @@ EXIT_BAD_INPUT = 2
 def _train_and_apply(args, data, axes, groups=None, sink=None, attrs=None):
     """Train on ``data`` and denoise it through the pipeline; its :class:`PipelineResult`."""
     from .core import TrainingSession
+    from .core.data.validate import check_image
+    from .core.memory import check_budget
     from .core.pipeline import run_pipeline
 
     config, device = make_config(args)
+    check_budget(check_image(data, axes), data, divisor=config.model.divisor,
+                 budget_mb=memory_budget(args))
     train_on, data = training_inputs(args, with_exclusions(args, data), axes)
     session = TrainingSession(train_on, axes, config, device=device)
     return run_job(partial(run_pipeline, session, yardstick=not args.no_yardstick,

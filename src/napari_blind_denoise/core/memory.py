@@ -141,7 +141,7 @@ def estimate_bytes(per_pixel: float, th: int, tw: int, layout, blocks: int, alig
     tile = 4 * th * tw * (2 * c + 2 * c * blocks + 1)  # raw, normalised, pred, pred*w, w
     rows = min(layout.height, th + align)
     band = 2 * 4 * rows * w * (c * blocks + 1)
-    flush = 2 * 4 * align * w * c * blocks  # the blended rows and their de-normalised copy
+    flush = 2 * 4 * rows * w * c  # rows written at once: blended and de-normalised copies
     return int(network + tile + band + flush + _chunk_bytes(data, th, tw, layout))
 
 
@@ -169,20 +169,31 @@ def plan_tiles(net, layout, outs, data, *, tile_size: int, overlap: int, divisor
         Even ``MIN_BUDGET_TILE``-pixel tiles need more than the budget (a very wide plane,
         huge input chunks or a very small budget).
     """
+    per_pixel = activation_bytes_per_pixel(net, layout.channels, divisor)
+    return _fit(per_pixel, layout, outs, data, tile_size, overlap, divisor, budget_mb)
+
+
+def check_budget(layout, data, *, divisor: int, budget_mb: float | None) -> None:
+    """Refuse, before any training, a budget too small even without the network's
+    activations (which :func:`plan_tiles` adds once there is a network)."""
+    _fit(0.0, layout, (), data, MIN_BUDGET_TILE, 0, divisor, budget_mb)
+
+
+def _fit(per_pixel: float, layout, outs, data, tile_size: int, overlap: int, divisor: int,
+         budget_mb: float | None) -> MemoryPlan:
     budget_mb = float(budget_mb) if budget_mb is not None else float(default_budget_mb())
     budget = budget_mb * MB
-    per_pixel = activation_bytes_per_pixel(net, layout.channels, divisor)
     smallest = max(divisor, math.ceil(MIN_BUDGET_TILE / divisor) * divisor)
     lower = range(tile_size - tile_size % divisor, smallest - 1, -divisor)
     need = 0
     for size in (tile_size, *(s for s in lower if s < tile_size)):
         th, tw = min(size, layout.height), min(size, layout.width)
         align = output_align(outs, layout, th)
-        need = estimate_bytes(per_pixel, th, tw, layout, len(outs), align, data)
+        need = estimate_bytes(per_pixel, th, tw, layout, max(1, len(outs)), align, data)
         if need <= budget:  # the tiles asked for keep their overlap; smaller ones a quarter
             ov = overlap if size == tile_size else min(overlap, size // 4)
             return MemoryPlan(budget_mb, size, ov, need / MB, align)
     raise InputError(
         f"a memory budget of {budget_mb:g} MB is too small to predict planes of "
         f"{layout.height}x{layout.width} pixels: even {smallest}-pixel tiles need about "
-        f"{need / MB:.0f} MB (raise --memory-budget, or store the input with smaller chunks)")
+        f"{need / MB:.3g} MB (raise --memory-budget, or store the input with smaller chunks)")
