@@ -119,7 +119,8 @@ def cmd_predict(args) -> int:
                      attrs={"method": trained.method})
     extra = write_group_files(args, groups, result, sink)
     emit(args, {"method": trained.method, "input": str(args.input), "output": str(out_path),
-                "model": str(args.model), "total_seconds": round(time.perf_counter() - t0, 3),
+                "model": str(args.model), "predict_seconds": round(result.predict_seconds, 3),
+                "total_seconds": round(time.perf_counter() - t0, 3),
                 "device": str(device), **extra, **memory_summary(args, result),
                 **quality_summary(result)})
     return 0
