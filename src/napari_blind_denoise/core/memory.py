@@ -6,9 +6,9 @@ whole chunks at a time, so what it holds does not grow with the number of planes
 holds per tile is estimated here and the tile edge lowered until the estimate fits the
 budget:
 
-- the network's activations: the bytes of every distinct tensor the network's layers
-  return during one pass over a small probe tile (an upper bound of what one pass holds at
-  once), scaled to the tile's pixels;
+- on the CPU, the network's activations: the bytes of every distinct tensor the network's
+  layers return during one pass over a small probe tile (an upper bound of what one pass
+  holds at once), scaled to the tile's pixels (on a GPU they are in device memory);
 - the tile being read, normalised, predicted and weighted (float32);
 - the band of blended rows, twice (it is copied when it grows);
 - the input chunks a tile touches (a zarr or dask array reads whole chunks).
@@ -169,7 +169,9 @@ def plan_tiles(net, layout, outs, data, *, tile_size: int, overlap: int, divisor
         Even ``MIN_BUDGET_TILE``-pixel tiles need more than the budget (a very wide plane,
         huge input chunks or a very small budget).
     """
-    per_pixel = activation_bytes_per_pixel(net, layout.channels, divisor)
+    # on a GPU the activations live in device memory (an out-of-memory error halves the tile)
+    per_pixel = activation_bytes_per_pixel(net, layout.channels, divisor) \
+        if net.device.type == "cpu" else 0.0
     return _fit(per_pixel, layout, outs, data, tile_size, overlap, divisor, budget_mb)
 
 
