@@ -193,3 +193,20 @@ def test_train_and_predict_read_a_zarr_stack_lazily(tmp_path) -> None:
     assert result.complete and result.memory.budget_mb == 64
     assert 0 < stack.largest <= 128 * 160
     assert float(np.abs(out[...]).max()) > 0
+
+
+def test_probe_leaves_the_callers_inferrer_alone(trained) -> None:
+    # a stateful inferrer (s2s draws its passes from one generator, tile by tile) is called
+    # once per tile only: the budget's probe pass uses a fresh copy of the inference
+    calls = []
+
+    def infer(model, x):
+        calls.append(tuple(x.shape))
+        return model(x)
+
+    image = np.stack([make_noisy((96, 96), seed=1)[0]] * 2)
+    gen = predict(trained, image, "ZYX", tile=TileConfig(tile_size=64, overlap=16),
+                  device="cpu", inferrer=infer)
+    n_tiles = len(list(gen))
+    assert len(calls) == n_tiles == 2 * 4
+    assert all(shape[-2:] == (64, 64) for shape in calls)

@@ -163,7 +163,10 @@ def predict(
             raise InputError(f"output shape {tuple(array.shape)} differs from input "
                              f"{layout.shape}")
     net = _Net(trained, device, inference, tile.tta, inferrer)
-    plan = plan_tiles(net, layout, (out, *extras), data, tile_size=tile.tile_size,
+    # the budget's probe pass runs the method's inference afresh: the caller's inferrer may
+    # keep state (a seeded generator drawn tile by tile) that a probe would advance
+    probe = _Net(trained, device, inference) if inferrer is not None else net
+    plan = plan_tiles(probe, layout, (out, *extras), data, tile_size=tile.tile_size,
                       overlap=tile.overlap, divisor=trained.config.model.divisor,
                       budget_mb=tile.memory_budget)
     size, overlap = plan.tile_size, plan.overlap
