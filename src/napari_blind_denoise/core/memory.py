@@ -20,6 +20,7 @@ numpy ``out`` or input).
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from dataclasses import dataclass
@@ -92,9 +93,15 @@ def activation_bytes_per_pixel(net, channels: int, divisor: int) -> float:
     """Bytes of distinct layer outputs over one pass of ``net`` (a ``core.predict._Net``)
     on a probe tile, per pixel of the tile (the largest pass when it makes several).
 
-    The random state is restored afterwards, so stochastic inference is unchanged.
+    It runs on a copy of the network (the caller's hooks see nothing) and the random state
+    is restored afterwards, so stochastic inference is unchanged.
     """
     size = math.ceil(PROBE / divisor) * divisor
+    net = copy.copy(net)  # a copy of the network without the caller's hooks: unobserved
+    net.model = copy.deepcopy(net.model)
+    for m in net.model.modules():
+        m._forward_hooks.clear()
+        m._forward_pre_hooks.clear()
     seen: set[int] = set()
     passes = [0]
 
@@ -161,7 +168,8 @@ def output_align(outs, layout, tile: int) -> int:
 def plan_tiles(net, layout, outs, data, *, tile_size: int, overlap: int, divisor: int,
                budget_mb: float | None) -> MemoryPlan:
     """The largest tile edge (at most ``tile_size``, a multiple of ``divisor``) whose
-    estimate fits ``budget_mb`` (``None``: :func:`default_budget_mb`).
+    estimate fits ``budget_mb`` (``None``: :func:`default_budget_mb`); ``net``: a
+    ``core.predict._Net`` on the CPU to probe, ``None`` on a GPU (activations not counted).
 
     Raises
     ------
@@ -169,9 +177,10 @@ def plan_tiles(net, layout, outs, data, *, tile_size: int, overlap: int, divisor
         Even ``MIN_BUDGET_TILE``-pixel tiles need more than the budget (a very wide plane,
         huge input chunks or a very small budget).
     """
-    # on a GPU the activations live in device memory (an out-of-memory error halves the tile)
+    # net None: on a GPU the activations live in device memory (an out-of-memory error
+    # halves the tile)
     per_pixel = activation_bytes_per_pixel(net, layout.channels, divisor) \
-        if net.device.type == "cpu" else 0.0
+        if net is not None else 0.0
     return _fit(per_pixel, layout, outs, data, tile_size, overlap, divisor, budget_mb)
 
 

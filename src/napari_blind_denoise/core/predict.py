@@ -163,9 +163,9 @@ def predict(
             raise InputError(f"output shape {tuple(array.shape)} differs from input "
                              f"{layout.shape}")
     net = _Net(trained, device, inference, tile.tta, inferrer)
-    # the budget's probe pass runs the method's inference afresh: the caller's inferrer may
+    # the budget's probe pass (CPU only) runs the method's inference afresh: an inferrer may
     # keep state (a seeded generator drawn tile by tile) that a probe would advance
-    probe = _Net(trained, device, inference) if inferrer is not None else net
+    probe = _Net(trained, device, inference) if device.type == "cpu" else None
     plan = plan_tiles(probe, layout, (out, *extras), data, tile_size=tile.tile_size,
                       overlap=tile.overlap, divisor=trained.config.model.divisor,
                       budget_mb=tile.memory_budget)
