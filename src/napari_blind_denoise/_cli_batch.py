@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from ._cli_common import Progress, check_model_dir, drain, emit, tile_config
+from ._cli_common import Progress, check_model_dir, drain, emit, memory_budget, tile_config
 from .core.errors import InputError
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".zarr", ".npy", ".png", ".jpg", ".jpeg", ".bmp")
@@ -222,7 +222,8 @@ def cmd_denoise_batch(args) -> int:
                 "steps": info["steps"], "best_step": info["best_step"],
                 "train_seconds": info["train_seconds"],
                 "total_seconds": round(time.perf_counter() - t0, 3),
-                "device": info["device"], "adapted": _adapted(info)})
+                "device": info["device"], "adapted": _adapted(info),
+                "memory_budget_mb": memory_budget(args)})
     return 0
 
 
@@ -246,5 +247,6 @@ def cmd_predict_batch(args) -> int:
     check_output_axes(loaded, outputs)
     rows = _denoise_each(args, trained, loaded, inputs, outputs, device, Progress(args.quiet))
     emit(args, {"method": trained.method, **_files(args, rows), "model": str(args.model),
-                "total_seconds": round(time.perf_counter() - t0, 3), "device": str(device)})
+                "total_seconds": round(time.perf_counter() - t0, 3), "device": str(device),
+                "memory_budget_mb": memory_budget(args)})
     return 0

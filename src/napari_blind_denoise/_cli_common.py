@@ -269,11 +269,64 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tta", action="store_true",
                    help="test-time augmentation: average the prediction over the 8 "
                    "flips/rotations (8x the prediction time)")
+    p.add_argument("--memory-budget", type=_budget, metavar="MB", default=None,
+                   help="MB that prediction may hold in RAM at once, whatever the size of the "
+                   "stack (default: a quarter of the available memory, at least 256); the "
+                   "tile edge is lowered when needed. A zarr input and a .zarr output stream "
+                   "plane by plane; a TIFF input or output is held whole besides")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing files napari-blind-denoise did not write (never a "
                    "folder with foreign content, never an input)")
+
+
+def _budget(text: str) -> float:
+    """``--memory-budget``'s value (MB > 0); argparse reports the error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of MB, got {text!r}")
+    return value
+
+
+def memory_budget(args) -> float:
+    """The ``--memory-budget`` asked for, or the default (a fraction of available memory)."""
+    from .core.memory import default_budget_mb
+
+    if getattr(args, "memory_budget", None) is None:
+        args.memory_budget = float(default_budget_mb())
+    return args.memory_budget
+
+
+def memory_warnings(args, data, out_paths) -> None:
+    """Warn (stderr) when a whole-image array outside the budget exceeds it: a TIFF/PNG
+    input read whole, or a TIFF output assembled in memory."""
+    import numpy as np
+
+    budget = memory_budget(args)
+    held = []
+    if isinstance(data, np.ndarray) and not isinstance(data, np.memmap) \
+            and data.nbytes / 2**20 > budget:
+        held.append(f"the input ({data.nbytes / 2**20:.0f} MB) is read whole")
+    outputs = [Path(p) for p in out_paths if Path(p).suffix.lower() != ".zarr"]
+    size = 4 * int(np.prod(getattr(data, "shape", ()), dtype=np.int64)) / 2**20
+    if outputs and size > budget:
+        held.append(f"the TIFF output ({size:.0f} MB) is assembled in memory")
+    if held:
+        print(f"blind-denoise: warning: {' and '.join(held)}, beyond the memory budget of "
+              f"{budget:g} MB; use a .zarr input and output to stream the stack",
+              file=sys.stderr, flush=True)
+
+
+def memory_summary(args, result) -> dict:
+    """JSON-summary keys: the memory budget and the tiling chosen within it."""
+    plan = result.memory
+    return {"memory_budget_mb": memory_budget(args),
+            "predict_tile": plan.tile_size if plan else None,
+            "predict_memory_mb": round(plan.estimate_mb, 1) if plan else None}
 
 
 def make_config(args):
@@ -305,7 +358,7 @@ def tile_config(args):
     """The prediction tiling the flags ask for (validated before any training)."""
     from .core import TileConfig
 
-    return TileConfig.for_size(args.tile_size, tta=args.tta)
+    return TileConfig.for_size(args.tile_size, tta=args.tta, memory_budget=memory_budget(args))
 
 
 def drain(gen, on_event):

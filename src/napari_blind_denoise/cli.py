@@ -26,6 +26,9 @@ from ._cli_common import (
     emit,
     load,
     make_config,
+    memory_budget,
+    memory_summary,
+    memory_warnings,
     output_sink,
     pair_paths,
     quality_summary,
@@ -44,9 +47,13 @@ EXIT_BAD_INPUT = 2
 def _train_and_apply(args, data, axes, groups=None, sink=None, attrs=None):
     """Train on ``data`` and denoise it through the pipeline; its :class:`PipelineResult`."""
     from .core import TrainingSession
+    from .core.data.validate import check_image
+    from .core.memory import check_budget
     from .core.pipeline import run_pipeline
 
     config, device = make_config(args)
+    check_budget(check_image(data, axes), data, divisor=config.model.divisor,
+                 budget_mb=memory_budget(args))
     train_on, data = training_inputs(args, with_exclusions(args, data), axes)
     session = TrainingSession(train_on, axes, config, device=device)
     return run_job(partial(run_pipeline, session, yardstick=not args.no_yardstick,
@@ -68,6 +75,7 @@ def cmd_denoise(args) -> int:
     out_path = check_output_path(args.output, [args.input, *pair_paths(args)])
     data, axes = load(args.input, args.axes)
     sink = output_sink(args, out_path, groups, axes, input_spacing(args.input))
+    memory_warnings(args, data, [out_path])
     result = _train_and_apply(args, data, axes, groups, sink, {"method": args.method})
     extra = write_group_files(args, groups, result, sink)
     info = result.trained.info
@@ -78,7 +86,7 @@ def cmd_denoise(args) -> int:
         "predict_seconds": round(result.predict_seconds, 3),
         "total_seconds": round(time.perf_counter() - t0, 3),
         "device": info["device"], "model": args.save_model, **extra,
-        **quality_summary(result),
+        **memory_summary(args, result), **quality_summary(result),
     })
     return 0
 
@@ -105,13 +113,16 @@ def cmd_predict(args) -> int:
     data, file_axes = read_image(args.input)
     axes = check_image(data, trained.axes_for(tuple(data.shape), args.axes or file_axes)).axes
     sink = output_sink(args, out_path, groups, axes, input_spacing(args.input))
+    memory_warnings(args, data, [out_path])
     result = run_job(partial(apply_pipeline, trained, data, axes, device=device,
                              inference=args.inference), args, groups, sink,
                      attrs={"method": trained.method})
     extra = write_group_files(args, groups, result, sink)
     emit(args, {"method": trained.method, "input": str(args.input), "output": str(out_path),
-                "model": str(args.model), "total_seconds": round(time.perf_counter() - t0, 3),
-                "device": str(device), **extra, **quality_summary(result)})
+                "model": str(args.model), "predict_seconds": round(result.predict_seconds, 3),
+                "total_seconds": round(time.perf_counter() - t0, 3),
+                "device": str(device), **extra, **memory_summary(args, result),
+                **quality_summary(result)})
     return 0
 
 

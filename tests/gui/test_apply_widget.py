@@ -92,3 +92,16 @@ def test_stop_apply_adds_no_layer(viewer, apply_widget, saved_model, qtbot, tmp_
     qtbot.waitUntil(lambda: not apply_widget.runner.running, timeout=30_000)
     assert "long stack denoised" not in viewer.layers
     assert not list((tmp_path / "applied").glob("*")), "partial stores are removed"
+
+
+def test_memory_budget_reaches_prediction(viewer, sample, apply_widget, saved_model, qtbot):
+    noisy, _ = sample
+    layer = viewer.add_image(np.stack([noisy.data[:128, :128]] * 2), name="pair")
+    apply_widget.add_model_path(saved_model)
+    apply_widget.layer_picker.select(layer)
+    assert apply_widget.memory_budget.text() == "auto"
+    apply_widget.memory_budget.setValue(1)
+    run_job(qtbot, apply_widget, apply_widget.start)
+    plan = apply_widget.result.memory
+    assert plan.budget_mb == 1 and plan.tile_size < 128 and plan.estimate_mb <= 1
+    assert viewer.layers["pair denoised"].data.shape == (2, 128, 128)

@@ -246,23 +246,33 @@ class TrainConfig(_FromDict):
 class TileConfig(_FromDict):
     """Prediction options: tile edge, overlap between neighbouring tiles, batch of tiles, and
     ``tta`` (test-time augmentation: the average over the 8 flips/rotations of every tile,
-    8 times the prediction time; docs/benchmarks.md has its measured gain)."""
+    8 times the prediction time; docs/benchmarks.md has its measured gain).
+
+    ``memory_budget``: MB that prediction may hold in RAM at once, whatever the size of the
+    stack (``None``: a quarter of the memory available when it starts, at least 256 MB); the
+    tile edge is lowered when ``tile_size`` would need more (``core.memory`` says what is
+    counted)."""
 
     tile_size: int = 512
     overlap: int = 48
     batch_size: int = 1
     tta: bool = False
+    memory_budget: float | None = None
 
     @classmethod
-    def for_size(cls, tile_size: int, *, tta: bool = False) -> TileConfig:
+    def for_size(cls, tile_size: int, *, tta: bool = False,
+                 memory_budget: float | None = None) -> TileConfig:
         """Tiles of edge ``tile_size`` with the default overlap (a quarter, at most 48)."""
-        return cls(tile_size=tile_size, overlap=min(48, tile_size // 4), tta=tta)
+        return cls(tile_size=tile_size, overlap=min(48, tile_size // 4), tta=tta,
+                   memory_budget=memory_budget)
 
     def __post_init__(self) -> None:
         if self.tile_size < 16:
             raise ValueError("tile_size must be >= 16")
         if not 0 <= 2 * self.overlap < self.tile_size:
             raise ValueError("overlap must be >= 0 and less than half the tile size")
+        if self.memory_budget is not None and not self.memory_budget > 0:
+            raise ValueError("memory_budget must be a positive number of MB")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -104,11 +104,13 @@ class TrainEvent:
 
 @dataclass(frozen=True, slots=True)
 class PredictEvent:
-    """One predicted tile."""
+    """One predicted tile; ``memory``: the tiling chosen within the memory budget
+    (:class:`~napari_blind_denoise.core.memory.MemoryPlan`)."""
 
     tile: int
     n_tiles: int
     elapsed: float
+    memory: Any = None
 
     @property
     def progress(self) -> float:

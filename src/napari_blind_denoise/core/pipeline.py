@@ -110,6 +110,9 @@ class PipelineResult:
     yardstick
         The trained model's J-invariant self-supervised loss next to a calibrated classical
         filter's (:func:`compare_with_classical`), when it was measured.
+    memory
+        The tiling prediction chose within the memory budget
+        (:class:`~napari_blind_denoise.core.memory.MemoryPlan`), once it started.
     """
 
     trained: TrainedModel
@@ -124,6 +127,7 @@ class PipelineResult:
     removed_noise: float | None = None
     warnings: list[str] = field(default_factory=list)
     yardstick: dict[str, Any] | None = None
+    memory: Any = None
 
 
 def _train(session: TrainingSession, stop: threading.Event):
@@ -220,9 +224,11 @@ def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
         for out in joint:  # filled by the same pass as the denoised image
             joint_handles.append((out.name, sink.open(out.name, layout.shape, layout.axes,
                                                       {**attrs, "role": out.name})))
-        yield from predict(trained, data, layout.axes, tile=tile, out=handle.array,
-                           device=device, inference=inference, stop=stop, inferrer=infer,
-                           extras=[h.array for _, h in joint_handles])
+        for ev in predict(trained, data, layout.axes, tile=tile, out=handle.array,
+                          device=device, inference=inference, stop=stop, inferrer=infer,
+                          extras=[h.array for _, h in joint_handles]):
+            result.memory = ev.memory
+            yield ev
         result.predict_seconds = time.perf_counter() - t0
         if stop.is_set():
             _abort(handle, *(h for _, h in joint_handles))

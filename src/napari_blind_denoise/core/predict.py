@@ -1,8 +1,10 @@
 """Tiled, streamed prediction with smooth blending, writing tile by tile.
 
 Each 2-D plane is processed in strips of tiles; a strip's finished rows are written to the
-output (numpy or zarr) as soon as no later tile can touch them, so memory holds at most two
-tile rows of one plane whatever the size of the stack.
+output (numpy or zarr) as soon as no later tile can touch them (to a chunked output, whole
+chunk rows at a time, so each chunk is written once), so memory holds at most a tile row
+and one chunk row of one plane whatever the size of the stack. The tile edge is lowered
+when needed to keep that within ``TileConfig.memory_budget`` (``core.memory``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Generator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,6 +27,7 @@ from .data.validate import check_image
 from .device import autocast, configure_threads, free_memory, pick_device
 from .errors import InputError
 from .events import PredictEvent
+from .memory import output_align, plan_tiles
 from .trained import TrainedModel
 
 if TYPE_CHECKING:
@@ -117,7 +121,8 @@ def predict(
     axes
         Axes of ``data`` (``None``: the model's axes if the dimensions match, else a guess).
     tile
-        Tile size and overlap.
+        Tile size, overlap and memory budget (the tile edge is lowered when the tiles asked
+        for would hold more than the budget; the events carry the plan).
     out
         Array of ``data.shape`` to write into (float32 recommended); a new numpy array if None.
     inference
@@ -138,7 +143,7 @@ def predict(
     Yields
     ------
     PredictEvent
-        One per tile.
+        One per tile; ``memory`` is the :class:`~napari_blind_denoise.core.memory.MemoryPlan`.
 
     Returns
     -------
@@ -158,11 +163,18 @@ def predict(
             raise InputError(f"output shape {tuple(array.shape)} differs from input "
                              f"{layout.shape}")
     net = _Net(trained, device, inference, tile.tta, inferrer)
-    size, overlap = tile.tile_size, tile.overlap
+    # the budget's probe pass (CPU only) runs the method's inference afresh: an inferrer may
+    # keep state (a seeded generator drawn tile by tile) that a probe would advance
+    probe = _Net(trained, device, inference) if device.type == "cpu" else None
+    plan = plan_tiles(probe, layout, (out, *extras), data, tile_size=tile.tile_size,
+                      overlap=tile.overlap, divisor=trained.config.model.divisor,
+                      budget_mb=tile.memory_budget)
+    size, overlap = plan.tile_size, plan.overlap
     while True:
         try:
-            yield from _predict_all(net, trained, data, (out, *extras), layout, size,
-                                    overlap, stop)
+            for ev in _predict_all(net, trained, data, (out, *extras), layout, size,
+                                   overlap, stop):
+                yield replace(ev, memory=plan)
             return out
         except torch.OutOfMemoryError:
             # GPU memory: start again with tiles of half the edge, down to MIN_OOM_TILE
@@ -188,42 +200,68 @@ def _predict_all(net, trained, data, outs, layout: Layout, size: int, overlap: i
     ys = tile_starts(layout.height, th, overlap)
     xs = tile_starts(layout.width, tw, overlap)
     n_tiles = layout.n_planes * len(ys) * len(xs)
+    align = output_align(outs, layout, th)
     t0 = time.perf_counter()
     done = 0
     for plane in layout.planes():
         for _ in _predict_plane(net, trained, data, outs, layout, plane, (th, tw), (ys, xs),
-                                overlap):
+                                overlap, align):
             done += 1
             yield PredictEvent(tile=done, n_tiles=n_tiles, elapsed=time.perf_counter() - t0)
             if stop is not None and stop.is_set():
                 return
 
 
-def _predict_plane(net, trained, data, outs, layout: Layout, plane, size, starts, overlap):
+class _Band:
+    """Blending sums of the rows ``[start, start + rows)`` of one plane."""
+
+    def __init__(self, channels: int, width: int) -> None:
+        self.start = 0
+        self.num = np.zeros((channels, 0, width), np.float32)
+        self.den = np.zeros((0, width), np.float32)
+
+    def reach(self, end: int) -> None:
+        """Hold rows up to ``end`` (new rows are zero)."""
+        grow = end - self.start - self.den.shape[0]
+        if grow > 0:
+            c, _, w = self.num.shape
+            self.num = np.concatenate([self.num, np.zeros((c, grow, w), np.float32)], axis=1)
+            self.den = np.concatenate([self.den, np.zeros((grow, w), np.float32)], axis=0)
+
+    def add(self, pred: np.ndarray, wgt: np.ndarray, y0: int, x0: int) -> None:
+        """Add a weighted tile at ``(y0, x0)``."""
+        th, tw = wgt.shape
+        by = y0 - self.start
+        self.num[:, by:by + th, x0:x0 + tw] += pred * wgt
+        self.den[by:by + th, x0:x0 + tw] += wgt
+
+    def pop(self, end: int) -> np.ndarray:
+        """The blended rows ``[start, end)``, dropped from the band."""
+        k = end - self.start
+        blended = self.num[:, :k] / self.den[:k]
+        self.num, self.den = self.num[:, k:], self.den[k:]
+        self.start = end
+        return blended
+
+
+def _predict_plane(net, trained, data, outs, layout: Layout, plane, size, starts, overlap,
+                   align: int = 1):
     th, tw = size
     ys, xs = starts
-    h, w, c = layout.height, layout.width, layout.channels * len(outs)
-    buf_start = 0
-    num = np.zeros((c, 0, w), np.float32)
-    den = np.zeros((0, w), np.float32)
+    h, w = layout.height, layout.width
+    band = _Band(layout.channels * len(outs), w)
     for r, y0 in enumerate(ys):
-        grow = y0 + th - buf_start - den.shape[0]
-        if grow > 0:
-            num = np.concatenate([num, np.zeros((c, grow, w), np.float32)], axis=1)
-            den = np.concatenate([den, np.zeros((grow, w), np.float32)], axis=0)
+        band.reach(y0 + th)
         for x0 in xs:
             raw = layout.read(data, plane, slice(y0, y0 + th), slice(x0, x0 + tw))
             pred = net(trained.norm.normalize(raw))
-            wgt = tile_weights((th, tw), (y0, x0), (h, w), overlap)
-            by = y0 - buf_start
-            num[:, by:by + th, x0:x0 + tw] += pred * wgt
-            den[by:by + th, x0:x0 + tw] += wgt
+            band.add(pred, tile_weights((th, tw), (y0, x0), (h, w), overlap), y0, x0)
             yield
-        final = (ys[r + 1] if r + 1 < len(ys) else h) - buf_start
-        _write_rows(trained, layout, outs, plane, slice(buf_start, buf_start + final), tw,
-                    num[:, :final] / den[:final])
-        num, den = num[:, final:], den[final:]
-        buf_start += final
+        final = ys[r + 1] if r + 1 < len(ys) else h  # no later tile reaches these rows
+        end = final if final == h else final - final % align  # whole output chunks
+        if end > band.start:
+            start = band.start
+            _write_rows(trained, layout, outs, plane, slice(start, end), tw, band.pop(end))
 
 
 def _write_rows(trained, layout: Layout, outs, plane, rows: slice, tw: int,

@@ -19,6 +19,7 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QWidget,
 )
 
@@ -27,6 +28,28 @@ from ._cache import cache_limit, cache_root, create_session, enforce_cap, read_m
 from ._layers import is_reference, layer_problem, result_role
 
 logger = logging.getLogger("napari_blind_denoise")
+
+
+def memory_budget_box(form=None) -> QSpinBox:
+    """MB that prediction may hold in RAM at once; 0 shows "auto" (the core's default, a
+    quarter of the available memory); read it with :func:`memory_budget_value`. Added as a
+    "Memory budget" row to ``form`` when given."""
+    box = QSpinBox()
+    box.setRange(0, 1_048_576)
+    box.setSingleStep(256)
+    box.setSuffix(" MB")
+    box.setSpecialValueText("auto")
+    box.setToolTip("What prediction may hold in RAM at once, whatever the size of the stack "
+                   "(auto: a quarter of the available memory); the tile is made smaller "
+                   "when needed")
+    if form is not None:
+        form.addRow("Memory budget", box)
+    return box
+
+
+def memory_budget_value(box: QSpinBox) -> float | None:
+    """The budget in MB, or None for auto."""
+    return float(box.value()) or None
 
 # One heavy job (training or prediction) at a time in this process, whichever widget or
 # viewer starts it: two jobs would fight for the same cores or GPU.

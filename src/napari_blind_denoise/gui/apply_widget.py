@@ -25,7 +25,16 @@ from ..core import (
     export_bioimageio,
     pick_device,
 )
-from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker, progress_widgets
+from ._common import (
+    DeviceChooser,
+    FolderField,
+    JobRunner,
+    JobWidget,
+    LayerPicker,
+    memory_budget_box,
+    memory_budget_value,
+    progress_widgets,
+)
 from ._layers import default_axes, read_layer
 from ._models import ModelChooser
 from ._results import add_outputs, show_warnings
@@ -68,6 +77,7 @@ class ApplyWidget(JobWidget):
         form.addRow("Device", self.device)
         self.tile_size = QLineEdit("512")
         form.addRow("Tile size", self.tile_size)
+        self.memory_budget = memory_budget_box(form)
         self.output = FolderField()
         form.addRow("Output folder", self.output)
         buttons = QHBoxLayout()
@@ -118,7 +128,8 @@ class ApplyWidget(JobWidget):
         except ValueError:
             raise InputError("tile size must be a whole number, "
                              f"got {self.tile_size.text()!r}") from None
-        return path, trained, layer, data, layout, TileConfig.for_size(tile)
+        return path, trained, layer, data, layout, TileConfig.for_size(
+            tile, memory_budget=memory_budget_value(self.memory_budget))
 
     def start(self, *_):
         """Check model and layer, then predict in a worker; returns the worker or None."""

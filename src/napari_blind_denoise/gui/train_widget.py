@@ -42,7 +42,16 @@ from ..core import (
     save_model,
 )
 from ._cache_widget import CacheRow
-from ._common import DeviceChooser, FolderField, JobRunner, JobWidget, LayerPicker, progress_widgets
+from ._common import (
+    DeviceChooser,
+    FolderField,
+    JobRunner,
+    JobWidget,
+    LayerPicker,
+    memory_budget_box,
+    memory_budget_value,
+    progress_widgets,
+)
 from ._layers import default_axes, read_layer
 from ._plots import LossPlot, NoisePlot
 from ._preview import PreviewLayer
@@ -250,6 +259,7 @@ class TrainWidget(JobWidget):
         form.addRow("Test-time aug.", self.tta)
         self.tile_size = _spin(64, 4096, 512, 64, " px")
         form.addRow("Prediction tile", self.tile_size)
+        self.memory_budget = memory_budget_box(form)
         self.exclude = QComboBox()
         self.exclude.setToolTip(
             "A labels or image layer of the image's shape whose non-zero pixels are known to "
@@ -414,7 +424,8 @@ class TrainWidget(JobWidget):
         self.noise_plot.clear_data()
         provenance = {"source": layer.name, "config": config.to_dict(), "axes": layout.axes,
                       **extra_names}
-        tile = TileConfig.for_size(self.tile_size.value(), tta=self.tta.isChecked())
+        tile = TileConfig.for_size(self.tile_size.value(), tta=self.tta.isChecked(),
+                                   memory_budget=memory_budget_value(self.memory_budget))
         worker = self.runner.start(train_and_predict, session, self.output.path(), layer.name,
                                    tile, provenance=provenance, data=data)
         if worker is not None:

@@ -1,0 +1,210 @@
+"""The memory budget of prediction: what it holds in RAM at once, and the tile that fits.
+
+Prediction (``core.predict``) reads one tile of one plane at a time, keeps a band of blended
+rows (one tile row plus at most one output chunk of finished rows) and writes finished rows
+whole chunks at a time, so what it holds does not grow with the number of planes. What it
+holds per tile is estimated here and the tile edge lowered until the estimate fits the
+budget:
+
+- on the CPU, the network's activations: the bytes of every distinct tensor the network's
+  layers return during one pass over a small probe tile (an upper bound of what one pass
+  holds at once), scaled to the tile's pixels (on a GPU they are in device memory);
+- the tile being read, normalised, predicted and weighted (float32);
+- the band of blended rows, twice (it is copied when it grows);
+- the input chunks a tile touches (a zarr or dask array reads whole chunks).
+
+Not counted (a fixed overhead, measured in ``benchmarks/out_of_core.py``): the model's
+weights, Python, torch and the libraries, and any whole-image array the caller passes (a
+numpy ``out`` or input).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .errors import InputError
+
+MB = 2**20
+#: The default budget: this fraction of the memory available when prediction starts...
+DEFAULT_FRACTION = 0.25
+#: ...but at least this many MB.
+MIN_DEFAULT_MB = 256
+#: The smallest tile edge the budget may choose.
+MIN_BUDGET_TILE = 32
+PROBE = 64  # edge of the probe tile (rounded up to the network's divisor)
+
+
+def available_bytes() -> int | None:
+    """Memory available to new allocations (``MemAvailable`` on Linux, else free pages)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def default_budget_mb() -> int:
+    """``DEFAULT_FRACTION`` of the available memory, at least ``MIN_DEFAULT_MB``."""
+    avail = available_bytes()
+    if avail is None:
+        return 1024
+    return max(MIN_DEFAULT_MB, int(avail * DEFAULT_FRACTION / MB))
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """The tiling prediction uses within a budget.
+
+    Attributes
+    ----------
+    budget_mb
+        The budget (MB).
+    tile_size
+        The tile edge chosen (at most the one asked for).
+    overlap
+        The overlap between neighbouring tiles.
+    estimate_mb
+        What prediction holds at once with this tile (the module docstring lists it).
+    align
+        Finished rows are written in multiples of this many rows (the output's chunk
+        height), so every output chunk is written once, whole.
+    """
+
+    budget_mb: float
+    tile_size: int
+    overlap: int
+    estimate_mb: float
+    align: int
+
+
+def activation_bytes_per_pixel(net, channels: int, divisor: int) -> float:
+    """Bytes of distinct layer outputs over one pass of ``net`` (a ``core.predict._Net``)
+    on a probe tile, per pixel of the tile (the largest pass when it makes several).
+
+    It runs on a copy of the network (the caller's hooks see nothing) and the random state
+    is restored afterwards, so stochastic inference is unchanged.
+    """
+    size = math.ceil(PROBE / divisor) * divisor
+    net = copy.copy(net)  # a copy of the network without the caller's hooks: unobserved
+    net.model = copy.deepcopy(net.model)
+    for m in net.model.modules():
+        m._forward_hooks.clear()
+        m._forward_pre_hooks.clear()
+    seen: set[int] = set()
+    passes = [0]
+
+    def count(_module, _inputs, output) -> None:
+        for t in output if isinstance(output, tuple | list) else (output,):
+            if isinstance(t, torch.Tensor) and t.data_ptr() not in seen:
+                seen.add(t.data_ptr())
+                passes[-1] += t.numel() * t.element_size()
+
+    def start(_module, _inputs) -> None:
+        seen.clear()
+        passes.append(0)
+
+    leaves = [m for m in net.model.modules() if not any(True for _ in m.children())]
+    hooks = [m.register_forward_hook(count) for m in leaves]
+    hooks.append(net.model.register_forward_pre_hook(start))
+    devices = [net.device] if net.device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            net(np.zeros((channels, size, size), np.float32))
+    finally:
+        for h in hooks:
+            h.remove()
+    return max(passes) / (size * size)
+
+
+def _chunk_bytes(data, th: int, tw: int, layout) -> int:
+    """Bytes of the input chunks one ``th x tw`` tile touches (0 for numpy)."""
+    chunks = getattr(data, "chunksize", None) or getattr(data, "chunks", None)
+    if not chunks or not all(isinstance(c, int | np.integer) for c in chunks):
+        return 0
+    per_chunk = int(np.prod(chunks, dtype=np.int64)) * np.dtype(data.dtype).itemsize
+    cy, cx = chunks[layout.axes.index("Y")], chunks[layout.axes.index("X")]
+    n = (math.ceil(th / cy) + 1) * (math.ceil(tw / cx) + 1)
+    return 2 * per_chunk * min(n, math.ceil(layout.height / cy) * math.ceil(layout.width / cx))
+
+
+def estimate_bytes(per_pixel: float, th: int, tw: int, layout, blocks: int, align: int,
+                   data=None) -> int:
+    """What prediction holds at once with ``th x tw`` tiles (see the module docstring);
+    ``blocks``: output arrays (the denoised image and a joint inferrer's extras)."""
+    c, w = layout.channels, layout.width
+    network = per_pixel * th * tw
+    tile = 4 * th * tw * (2 * c + 2 * c * blocks + 1)  # raw, normalised, pred, pred*w, w
+    rows = min(layout.height, th + align)
+    band = 2 * 4 * rows * w * (c * blocks + 1)
+    flush = 2 * 4 * rows * w * c  # rows written at once: blended and de-normalised copies
+    return int(network + tile + band + flush + _chunk_bytes(data, th, tw, layout))
+
+
+def output_align(outs, layout, tile: int) -> int:
+    """Rows per write: the Y chunk of the outputs when they are chunked (zarr, dask) and it
+    is not taller than a tile; else 1 (rows are written as soon as they are final)."""
+    aligns = []
+    for out in outs:
+        chunks = getattr(out, "chunks", None)
+        if not chunks or not all(isinstance(c, int | np.integer) for c in chunks):
+            return 1
+        aligns.append(int(chunks[layout.axes.index("Y")]))
+    align = max(aligns, default=1)
+    return align if align <= tile and all(align % a == 0 for a in aligns) else 1
+
+
+def plan_tiles(net, layout, outs, data, *, tile_size: int, overlap: int, divisor: int,
+               budget_mb: float | None) -> MemoryPlan:
+    """The largest tile edge (at most ``tile_size``, a multiple of ``divisor``) whose
+    estimate fits ``budget_mb`` (``None``: :func:`default_budget_mb`); ``net``: a
+    ``core.predict._Net`` on the CPU to probe, ``None`` on a GPU (activations not counted).
+
+    Raises
+    ------
+    InputError
+        Even ``MIN_BUDGET_TILE``-pixel tiles need more than the budget (a very wide plane,
+        huge input chunks or a very small budget).
+    """
+    # net None: on a GPU the activations live in device memory (an out-of-memory error
+    # halves the tile)
+    per_pixel = activation_bytes_per_pixel(net, layout.channels, divisor) \
+        if net is not None else 0.0
+    return _fit(per_pixel, layout, outs, data, tile_size, overlap, divisor, budget_mb)
+
+
+def check_budget(layout, data, *, divisor: int, budget_mb: float | None) -> None:
+    """Refuse, before any training, a budget too small even without the network's
+    activations (which :func:`plan_tiles` adds once there is a network)."""
+    _fit(0.0, layout, (), data, MIN_BUDGET_TILE, 0, divisor, budget_mb)
+
+
+def _fit(per_pixel: float, layout, outs, data, tile_size: int, overlap: int, divisor: int,
+         budget_mb: float | None) -> MemoryPlan:
+    budget_mb = float(budget_mb) if budget_mb is not None else float(default_budget_mb())
+    budget = budget_mb * MB
+    smallest = max(divisor, math.ceil(MIN_BUDGET_TILE / divisor) * divisor)
+    lower = range(tile_size - tile_size % divisor, smallest - 1, -divisor)
+    need = 0
+    for size in (tile_size, *(s for s in lower if s < tile_size)):
+        th, tw = min(size, layout.height), min(size, layout.width)
+        align = output_align(outs, layout, th)
+        need = estimate_bytes(per_pixel, th, tw, layout, max(1, len(outs)), align, data)
+        if need <= budget:  # the tiles asked for keep their overlap; smaller ones a quarter
+            ov = overlap if size == tile_size else min(overlap, size // 4)
+            return MemoryPlan(budget_mb, size, ov, need / MB, align)
+    raise InputError(
+        f"a memory budget of {budget_mb:g} MB is too small to predict planes of "
+        f"{layout.height}x{layout.width} pixels: even {smallest}-pixel tiles need about "
+        f"{need / MB:.3g} MB (raise --memory-budget, or store the input with smaller chunks)")
