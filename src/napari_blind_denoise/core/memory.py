@@ -38,6 +38,10 @@ MIN_DEFAULT_MB = 256
 #: The smallest tile edge the budget may choose.
 MIN_BUDGET_TILE = 32
 PROBE = 64  # edge of the probe tile (rounded up to the network's divisor)
+# Bytes per tile pixel assumed for a network whose layers cannot be observed (a TorchScript
+# model imported from a BioImage.IO package): about what the probe measures for the CPU
+# preset's UNet (98 MB for a 512-pixel tile), doubled for a margin.
+UNOBSERVED_BYTES_PER_PIXEL = 800.0
 
 
 def available_bytes() -> int | None:
@@ -94,8 +98,11 @@ def activation_bytes_per_pixel(net, channels: int, divisor: int) -> float:
     on a probe tile, per pixel of the tile (the largest pass when it makes several).
 
     It runs on a copy of the network (the caller's hooks see nothing) and the random state
-    is restored afterwards, so stochastic inference is unchanged.
+    is restored afterwards, so stochastic inference is unchanged. A TorchScript network
+    (which takes no hooks) is assumed to need :data:`UNOBSERVED_BYTES_PER_PIXEL`.
     """
+    if any(isinstance(m, torch.jit.ScriptModule) for m in net.model.modules()):  # no hooks
+        return UNOBSERVED_BYTES_PER_PIXEL
     size = math.ceil(PROBE / divisor) * divisor
     net = copy.copy(net)  # a copy of the network without the caller's hooks: unobserved
     net.model = copy.deepcopy(net.model)
