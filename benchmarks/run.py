@@ -322,6 +322,9 @@ def main() -> int:
     ap.add_argument("--part", choices=PARTS, default="report",
                     help="W2S pairs: the report part (24 pairs, default), the tuning part "
                     "(6 pairs the defaults were tuned on) or all 30 (benchmarks/splits.py)")
+    ap.add_argument("--images", default=None,
+                    help="comma-separated image names: keep only these of the chosen ones "
+                    "(e.g. to add pairs to an earlier run)")
     ap.add_argument("--bsd68-limit", type=int, default=5, help="number of BSD68 images")
     ap.add_argument("--hela-limit", type=int, default=None, help="HeLa channels (all: 3)")
     ap.add_argument("--per-image", action="store_true")
@@ -348,6 +351,8 @@ def main() -> int:
     limits.update(dict.fromkeys(("hela-scan", "hela-resampled"), args.hela_limit))
     for kind in args.sets.split(","):
         for name in image_names(kind, limits.get(kind), args.part):
+            if args.images and name not in args.images.split(","):
+                continue
             for method in args.methods.split(","):
                 with ProcessPoolExecutor(1, mp_context=ctx) as pool:
                     r = pool.submit(run_method, kind, name, method, args.budget,

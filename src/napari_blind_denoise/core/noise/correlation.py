@@ -22,6 +22,7 @@ itself; a result that kept the noise leaves a residual with little of its varian
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,16 +87,23 @@ class NoiseCorrelation:
                 "acf": np.round(self.acf, 4).tolist(), "threshold": THRESHOLD}
 
 
-def _detrend(tile: np.ndarray) -> np.ndarray:
-    """``tile`` ``(..., h, w)`` minus its least-squares quadratic surface (the smooth part of
-    the signal: its level, slope and curvature across the tile)."""
-    h, w = tile.shape[-2:]
+@functools.lru_cache(maxsize=8)
+def _smooth_basis(h: int, w: int) -> np.ndarray:
+    """Orthonormal basis ``(h*w, 6)`` of the quadratic surfaces on an ``h``×``w`` tile."""
     yy, xx = np.mgrid[0:h, 0:w]
     y, x = (yy.ravel() - (h - 1) / 2) / h, (xx.ravel() - (w - 1) / 2) / w
-    basis = np.stack([np.ones(h * w), y, x, y * y, x * x, x * y], 1)
-    flat = tile.reshape(-1, h * w).T
-    coef, *_ = np.linalg.lstsq(basis, flat, rcond=None)
-    return (flat - basis @ coef).T.reshape(tile.shape)
+    q, _ = np.linalg.qr(np.stack([np.ones(h * w), y, x, y * y, x * x, x * y], 1))
+    return q
+
+
+def _detrend(tile: np.ndarray) -> np.ndarray:
+    """``tile`` ``(..., h, w)`` minus its least-squares quadratic surface (the smooth part of
+    the signal: its level, slope and curvature across the tile), for every leading index at
+    once."""
+    h, w = tile.shape[-2:]
+    q = _smooth_basis(h, w)
+    flat = tile.reshape(-1, h * w)
+    return (flat - (flat @ q) @ q.T).reshape(tile.shape)
 
 
 def _tile_origins(layout: Layout, rng: np.random.Generator, size: int):
@@ -109,6 +117,26 @@ def _tile_origins(layout: Layout, rng: np.random.Generator, size: int):
         yield planes[p], (rest // nx) * size, (rest % nx) * size
 
 
+def _flattest(data, layout: Layout, seed: int) -> tuple[list[tuple], np.ndarray | None]:
+    """The flattest tiles' ``(plane, y, x, size)``, flattest first, and their detrended
+    pixels ``(n, ..., size, size)`` (``None`` when no tile is finite)."""
+    size = min(TILE, layout.height, layout.width)
+    rng = np.random.default_rng(seed)
+    origins, blocks = [], []
+    for plane, y, x in _tile_origins(layout, rng, size):
+        block = layout.read(data, plane, slice(y, y + size), slice(x, x + size))
+        if not np.isfinite(block).all():  # unknown pixels (a method that fills them in)
+            continue
+        origins.append((plane, y, x, size))
+        blocks.append(np.asarray(block, np.float64))
+    if not blocks:
+        return [], None
+    res = _detrend(np.stack(blocks))
+    order = np.argsort(res.reshape(len(blocks), -1).var(axis=1), kind="stable")
+    keep = order[:max(MIN_TILES, int(len(blocks) * FLAT_FRACTION))]
+    return [origins[i] for i in keep], res[keep]
+
+
 def flat_tiles(data, layout: Layout, *, seed: int = 0) -> list[tuple]:
     """Origins ``(plane, y, x)`` and edge of the flattest tiles of ``data`` (channel-pooled);
     tiles with non-finite pixels are left out.
@@ -118,23 +146,7 @@ def flat_tiles(data, layout: Layout, *, seed: int = 0) -> list[tuple]:
     list
         ``(plane, y, x, size)`` of the kept tiles, flattest first.
     """
-    size = min(TILE, layout.height, layout.width)
-    rng = np.random.default_rng(seed)
-    scored = []
-    for plane, y, x in _tile_origins(layout, rng, size):
-        block = layout.read(data, plane, slice(y, y + size), slice(x, x + size))
-        if not np.isfinite(block).all():  # unknown pixels (a method that fills them in)
-            continue
-        res = _detrend(np.asarray(block, np.float64))
-        scored.append((float(res.var()), plane, y, x))
-    scored.sort(key=lambda t: t[0])
-    keep = max(MIN_TILES, int(len(scored) * FLAT_FRACTION))
-    return [(plane, y, x, size) for _, plane, y, x in scored[:keep]]
-
-
-def _read_residuals(data, layout: Layout, tiles) -> list[np.ndarray]:
-    return [_detrend(np.asarray(layout.read(data, plane, slice(y, y + s), slice(x, x + s)),
-                                np.float64)) for plane, y, x, s in tiles]
+    return _flattest(data, layout, seed)[0]
 
 
 def _pair(n: int, d: int) -> tuple[slice, slice]:
@@ -142,20 +154,18 @@ def _pair(n: int, d: int) -> tuple[slice, slice]:
     return (slice(0, n - d), slice(d, n)) if d >= 0 else (slice(-d, n), slice(0, n + d))
 
 
-def _pooled_acf(blocks: list[np.ndarray], max_lag: int) -> np.ndarray:
-    """Autocovariance ``(2L+1, 2L+1)`` pooled over ``(C, h, w)`` blocks."""
+def _pooled_acf(blocks: np.ndarray, max_lag: int) -> np.ndarray:
+    """Autocovariance ``(2L+1, 2L+1)`` pooled over the stacked ``(n, ..., h, w)`` blocks."""
     size = 2 * max_lag + 1
-    num, den = np.zeros((size, size)), np.zeros((size, size))
-    for b in blocks:
-        h, w = b.shape[-2:]
-        for dy in range(-max_lag, max_lag + 1):
-            (ya, yb) = _pair(h, dy)
-            for dx in range(-max_lag, max_lag + 1):
-                (xa, xb) = _pair(w, dx)
-                a, c = b[..., ya, xa], b[..., yb, xb]
-                num[max_lag + dy, max_lag + dx] += float((a * c).sum())
-                den[max_lag + dy, max_lag + dx] += a.size
-    return num / np.maximum(den, 1)
+    cov = np.zeros((size, size))
+    h, w = blocks.shape[-2:]
+    for dy in range(-max_lag, max_lag + 1):
+        (ya, yb) = _pair(h, dy)
+        for dx in range(-max_lag, max_lag + 1):
+            (xa, xb) = _pair(w, dx)
+            a, c = blocks[..., ya, xa], blocks[..., yb, xb]
+            cov[max_lag + dy, max_lag + dx] = float((a * c).sum()) / a.size
+    return cov
 
 
 def _extent(profile: np.ndarray, threshold: float) -> int:
@@ -187,12 +197,12 @@ def estimate_noise_correlation(data, layout: Layout, *, max_lag: int = MAX_LAG,
     NoiseCorrelation
     """
     max_lag = max(2, min(max_lag, min(layout.height, layout.width, TILE) // 3))
-    tiles = flat_tiles(data, layout, seed=seed)
-    if not tiles:  # every tile holds unknown pixels: nothing to measure
+    tiles, residuals = _flattest(data, layout, seed)
+    if residuals is None:  # every tile holds unknown pixels: nothing to measure
         acf = np.zeros((2 * max_lag + 1,) * 2)
         acf[max_lag, max_lag] = 1.0
         return NoiseCorrelation(acf, (0, 0), 0)
-    cov = _pooled_acf(_read_residuals(data, layout, tiles), max_lag)
+    cov = _pooled_acf(residuals, max_lag)
     c = max_lag
     level = max(abs(float(np.mean(layout.read(data, p, slice(y, y + s), slice(x, x + s)))))
                 for p, y, x, s in tiles[:MIN_TILES])
@@ -214,8 +224,8 @@ def removed_noise_fraction(noisy, denoised, layout: Layout, *, seed: int = 0) ->
     Near 1 when the result removed the noise there (the residual is the noise); near 0 when
     it handed the noise back (an identity output gives 0).
     """
-    tiles = flat_tiles(noisy, layout, seed=seed)
-    noise = sum(float((b * b).sum()) for b in _read_residuals(noisy, layout, tiles))
+    tiles, residuals = _flattest(noisy, layout, seed)
+    noise = 0.0 if residuals is None else float((residuals * residuals).sum())
     res = 0.0
     for plane, y, x, s in tiles:
         ys, xs = slice(y, y + s), slice(x, x + s)
