@@ -126,6 +126,26 @@ def test_cli_predict_with_a_dask_scheduler(client, model, stack, tmp_path, capsy
     assert np.array_equal(on_dask, alone)
 
 
+def test_cli_denoise_predicts_on_the_workers(client, stack, tmp_path, capsys) -> None:
+    """``denoise``: training here, its prediction phase on the workers, bitwise what
+    ``predict`` in one process gives with the model it saved."""
+    _zarr(tmp_path / "in.zarr", stack)
+    rc = main(["denoise", str(tmp_path / "in.zarr"), "-o", str(tmp_path / "dask.zarr"),
+               "--method", "n2v", "--axes", "ZYX", "--steps", "4", "--patch-size", "32",
+               "--batch-size", "4", "--device", "cpu", "--no-yardstick", "--tile-size", "32",
+               "--memory-budget", "256", "--save-model", str(tmp_path / "model"), "--json",
+               "--quiet", "--dask-scheduler", client.scheduler.address])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert json.loads(cap.out.splitlines()[-1])["dask"]["workers_used"] >= 1
+    assert main(["predict", str(tmp_path / "in.zarr"), "--model", str(tmp_path / "model"),
+                 "-o", str(tmp_path / "alone.zarr"), "--device", "cpu", "--tile-size", "32",
+                 "--memory-budget", "256", "--quiet"]) == 0
+    alone = zarr.open_array(store=str(tmp_path / "alone.zarr"), mode="r")[...]
+    on_dask = zarr.open_array(store=str(tmp_path / "dask.zarr"), mode="r")[...]
+    assert np.array_equal(on_dask, alone)
+
+
 def test_sequential_inference_stays_in_this_process(client, stack) -> None:
     """``s2s`` ensembles draw every tile's passes from one generator in turn: predicted
     here (identical to one process), with a note; its single pass goes to the workers."""
@@ -142,9 +162,45 @@ def test_sequential_inference_stays_in_this_process(client, stack) -> None:
         assert ("note" in summary) == (mode == "ensemble")
 
 
+def test_torch_threads_above_one_give_the_same_result(model, stack) -> None:
+    """What the workers' thread rule relies on: with 2 or more torch threads (oneDNN for
+    every convolution) a unit's rows do not depend on the count."""
+    import torch
+
+    from napari_blind_denoise.core.data.axes import validate_axes
+    from napari_blind_denoise.core.data.validate import check_image
+    from napari_blind_denoise.core.predict import (
+        _Net,
+        plan_units,
+        predict_unit,
+        tile_grid,
+    )
+
+    alone = run_to_completion(predict(model, stack[0], "YX", tile=TILE, device="cpu"))
+    assert torch.get_num_threads() > 1 or os.cpu_count() == 1
+    layout = check_image(stack[0], "YX")
+    grid = tile_grid(model, layout, TILE.tile_size, TILE.overlap)
+    net = _Net(model, torch.device("cpu"), None)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        for unit in plan_units(layout, grid, bands=2):
+            block = layout.read(stack[0], unit.plane, slice(*unit.read), slice(0, 64))
+            rows = predict_unit(net, model.norm, block, unit, validate_axes("CYX", (1, 64, 64)),
+                                grid, TILE.overlap)
+            assert np.array_equal(rows[0], alone[slice(*unit.keep)])
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_model_bytes_round_trip(model: TrainedModel, stack) -> None:
+    from safetensors.torch import load
+
     blob = model_bytes(model)
-    assert isinstance(blob, bytes) and b"pickle" not in blob[:8]
+    size = int.from_bytes(blob[:8], "little")  # a safetensors header: JSON, then the tensors
+    config = json.loads(json.loads(blob[8:8 + size])["__metadata__"]["napari_blind_denoise"])
+    assert config["config"] == model.config.to_dict()
+    assert set(load(blob)) == set(model.model.state_dict())
     back = model_from_bytes(blob)
     assert back.config == model.config and back.norm == model.norm
     a = run_to_completion(predict(model, stack[0], "YX", tile=TILE, device="cpu"))
@@ -169,3 +225,14 @@ def test_missing_distributed_is_a_clear_error(model, tmp_path, monkeypatch, caps
 
     with pytest.raises(InputError, match="distributed"):
         require_distributed()
+
+
+def test_distributed_is_imported_only_when_used() -> None:
+    import subprocess
+
+    code = ("import sys, napari_blind_denoise.distributed, napari_blind_denoise.cli\n"
+            "napari_blind_denoise.cli.build_parser()\n"
+            "assert 'distributed' not in sys.modules\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr

@@ -233,6 +233,10 @@ def add_dask(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dask-workers", type=int, metavar="N",
                    help="predict on a local dask cluster of N worker processes, one thread "
                    "each (needs the [distributed] extra)")
+    p.add_argument("--dask-torch-threads", type=int, metavar="N",
+                   help="torch threads per dask worker task (default: the worker's, at least "
+                   "2 when this machine has several cores: needed for a result bitwise equal "
+                   "to one process's; 1 gives last-bit differences then)")
 
 
 @contextmanager
@@ -243,12 +247,15 @@ def dask_context(args):
     workers = getattr(args, "dask_workers", None)
     args.predictor = None
     if scheduler is None and workers is None:
+        if getattr(args, "dask_torch_threads", None) is not None:
+            raise InputError("--dask-torch-threads needs --dask-scheduler or --dask-workers")
         yield
         return
     from .distributed import DaskPredictor, open_client
 
     with open_client(scheduler, workers) as client:
-        args.predictor = DaskPredictor(client, getattr(args, "device", "auto"))
+        args.predictor = DaskPredictor(client, getattr(args, "device", "auto"),
+                                       getattr(args, "dask_torch_threads", None))
         yield
 
 

@@ -86,6 +86,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None):
             raise InputError(f"cannot reach the dask scheduler at {scheduler}: "
                              f"{exc}") from None
         with client:
+            _warm(client)
             yield client
         return
     if workers is None or workers < 1:
@@ -93,19 +94,35 @@ def open_client(scheduler: str | None = None, workers: int | None = None):
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                   dashboard_address=None, silence_logs=logging.ERROR
                                   ) as cluster, distributed.Client(cluster) as client:
+        _warm(client)
         yield client
+
+
+def _warm(client) -> None:
+    """Import this module (torch, the core) on every worker now, not in the first unit."""
+    import importlib
+
+    client.run(importlib.import_module, __name__)
 
 
 class DaskPredictor:
     """Predicts on the workers of a dask ``client`` (a pipeline ``Predictor``).
 
-    ``device``: each worker's device choice (``"auto"``, ``"cpu"``, ...). ``summary``
-    describes the last run (workers, units, what was shipped) for the ``--json`` summary.
+    ``device``: each worker's device choice (``"auto"``, ``"cpu"``, ...).
+    ``torch_threads``: torch's threads in a worker's task on the CPU (``None``: what the
+    worker has, raised to 2 or lowered to 1 to match this process, see :func:`_threads`;
+    a count that differs from this process in being 1 or more gives results that differ in
+    the last bits). ``summary`` describes the last run (workers, units, what was shipped)
+    for the ``--json`` summary.
     """
 
-    def __init__(self, client, device: str = "auto") -> None:
+    def __init__(self, client, device: str = "auto", torch_threads: int | None = None
+                 ) -> None:
+        if torch_threads is not None and torch_threads < 1:
+            raise InputError("--dask-torch-threads must be at least 1")
         self.client = client
         self.device = device
+        self.torch_threads = torch_threads
         self.summary: dict[str, Any] = {}
 
     def __call__(self, trained, data, axes, *, tile: TileConfig | None = None, out,
@@ -135,10 +152,13 @@ class DaskPredictor:
         device = device if isinstance(device, torch.device) else pick_device(device)
         outs = (out, *extras)
         plan = plan_memory(trained, layout, outs, data, tile, device, inference)
-        job = _Job(trained, data, layout, outs, plan, tile, mode, joint, self.device)
+        job = _Job(trained, data, layout, outs, plan, tile, mode, joint, self.device,
+                   self.torch_threads)
         units = job.units(self.summary["threads"])
         self.summary.update(units=len(units), bands_per_plane=len(units) // layout.n_planes,
-                            model_bytes=len(blob), in_flight=job.in_flight)
+                            model_bytes=len(blob), in_flight=job.in_flight,
+                            torch_threads=self.torch_threads,
+                            bitwise_as_one_process=job.bitwise())
         yield from _run(self.client, job, blob, units, stop)
         self.summary["workers_used"] = len(job.used)
         return out
@@ -171,7 +191,8 @@ def _model_bytes(trained) -> bytes:
 class _Job:
     """One prediction cut into units: what each unit is sent, where its rows go."""
 
-    def __init__(self, trained, data, layout, outs, plan, tile, mode, joint, device) -> None:
+    def __init__(self, trained, data, layout, outs, plan, tile, mode, joint, device,
+                 torch_threads: int | None = None) -> None:
         self.data, self.layout, self.outs = data, layout, outs
         self.grid = tile_grid(trained, layout, plan.tile_size, plan.overlap)
         self.plan = plan
@@ -181,9 +202,16 @@ class _Job:
             "plane": (layout.channels, layout.height, layout.width),
             # the single-process run's torch threads: 1 or several (see _threads)
             "threads": configure_threads() if pick_device(device).type == "cpu" else 1,
+            "torch_threads": torch_threads,
         }
         self.in_flight = 0
         self.used: set[str] = set()  # the workers that predicted units
+
+    def bitwise(self) -> bool:
+        """Whether the workers' torch threads make the same kernel choice as this process
+        (see :func:`_threads`)."""
+        asked = self.settings["torch_threads"]
+        return asked is None or (asked > 1) == (self.settings["threads"] > 1)
 
     def units(self, threads: int) -> list[Unit]:
         """Whole planes when there are enough for every thread, else bands of them; bands
@@ -296,7 +324,9 @@ def _predict_unit_on_worker(blob: bytes, digest: str, settings: dict, block: np.
     from distributed import get_worker
 
     trained, net = _net(blob, digest, settings)
-    if net.device.type == "cpu":
+    if net.device.type == "cpu" and settings["torch_threads"]:
+        torch.set_num_threads(settings["torch_threads"])
+    elif net.device.type == "cpu":
         _threads(settings["threads"])
     layout = validate_axes("CYX", settings["plane"])
     rows = predict_unit(net, trained.norm, block, unit, layout, settings["grid"],
