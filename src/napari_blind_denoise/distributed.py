@@ -62,6 +62,7 @@ logger = logging.getLogger("napari_blind_denoise")
 
 INSTALL_HINT = "pip install 'napari-blind-denoise[distributed]'"
 MB = 2**20
+WAIT_FOR_WORKERS = 60  # seconds to wait for a first worker of a cluster that has none yet
 
 
 def require_distributed():
@@ -165,8 +166,13 @@ class DaskPredictor:
 
     def _cluster(self) -> dict[str, Any]:
         threads = self.client.nthreads()
-        if not threads:
-            raise InputError("the dask cluster has no workers")
+        if not threads:  # e.g. SLURM jobs still queued
+            try:
+                self.client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS)
+            except (TimeoutError, OSError):
+                raise InputError(f"the dask cluster at {self.client.scheduler.address} has "
+                                 f"no workers (waited {WAIT_FOR_WORKERS} s)") from None
+            threads = self.client.nthreads()
         return {"scheduler": self.client.scheduler.address, "workers": len(threads),
                 "threads": int(sum(threads.values()))}
 
