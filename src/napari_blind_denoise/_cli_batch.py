@@ -165,7 +165,8 @@ def _denoise_each(args, trained, loaded, inputs, outputs, device, progress) -> l
                         spacing=input_spacing(src))
         result = drain(apply_pipeline(trained, data, axes, sink=sink, tile=tile_config(args),
                                       device=device, inference=args.inference,
-                                      attrs={"method": trained.method, "source": str(src)}),
+                                      attrs={"method": trained.method, "source": str(src)},
+                                      predictor=getattr(args, "predictor", None)),
                        lambda ev: progress.predict(ev) if isinstance(ev, PredictEvent) else None)
         for warning in result.warnings:
             print(f"blind-denoise: warning: {src}: {warning}", file=sys.stderr, flush=True)

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -220,6 +221,42 @@ def add_device(p: argparse.ArgumentParser) -> None:
     """The ``--device`` flag."""
     p.add_argument("--device", default="auto", metavar="|".join((*DEVICE_CHOICES, "cuda:N")),
                    help="compute device (default: auto = CUDA, then Apple MPS, then CPU)")
+
+
+def add_dask(p: argparse.ArgumentParser) -> None:
+    """``--dask-scheduler`` / ``--dask-workers``: predict on dask.distributed workers."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--dask-scheduler", metavar="ADDRESS",
+                   help="predict on the workers of the dask cluster whose scheduler is at "
+                   "ADDRESS (e.g. tcp://10.0.0.5:8786; needs the [distributed] extra, "
+                   "docs/distributed.md); the result is bitwise that of one process")
+    g.add_argument("--dask-workers", type=int, metavar="N",
+                   help="predict on a local dask cluster of N worker processes, one thread "
+                   "each (needs the [distributed] extra)")
+    p.add_argument("--dask-torch-threads", type=int, metavar="N",
+                   help="torch threads per dask worker task (default: the worker's, at least "
+                   "2 when this machine has several cores: needed for a result bitwise equal "
+                   "to one process's; 1 gives last-bit differences then)")
+
+
+@contextmanager
+def dask_context(args):
+    """With ``--dask-scheduler``/``--dask-workers``: a dask client open for the command,
+    its predictor in ``args.predictor`` (else ``None``)."""
+    scheduler = getattr(args, "dask_scheduler", None)
+    workers = getattr(args, "dask_workers", None)
+    args.predictor = None
+    if scheduler is None and workers is None:
+        if getattr(args, "dask_torch_threads", None) is not None:
+            raise InputError("--dask-torch-threads needs --dask-scheduler or --dask-workers")
+        yield
+        return
+    from .distributed import DaskPredictor, open_client
+
+    with open_client(scheduler, workers) as client:
+        args.predictor = DaskPredictor(client, getattr(args, "device", "auto"),
+                                       getattr(args, "dask_torch_threads", None))
+        yield
 
 
 def add_output_flags(p: argparse.ArgumentParser) -> None:
@@ -529,7 +566,11 @@ def load(path: str, axes: str | None):
 
 
 def emit(args, summary: dict) -> None:
-    """Print the summary: one JSON line with ``--json``, else ``key: value`` lines."""
+    """Print the summary: one JSON line with ``--json``, else ``key: value`` lines (with
+    ``dask``: the cluster and units of a prediction on dask workers)."""
+    predictor = getattr(args, "predictor", None)
+    if predictor is not None:
+        summary = {**summary, "dask": predictor.summary}
     if args.json:
         print(json.dumps(summary))
     else:

@@ -17,12 +17,14 @@ import numpy as np
 from ._cli_batch import cmd_denoise_batch, cmd_predict_batch, is_batch
 from ._cli_common import (
     add_common,
+    add_dask,
     add_device,
     add_inference,
     add_output_flags,
     add_pair_flags,
     add_train_flags,
     check_flags,
+    dask_context,
     emit,
     load,
     make_config,
@@ -57,7 +59,8 @@ def _train_and_apply(args, data, axes, groups=None, sink=None, attrs=None):
     train_on, data = training_inputs(args, with_exclusions(args, data), axes)
     session = TrainingSession(train_on, axes, config, device=device)
     return run_job(partial(run_pipeline, session, yardstick=not args.no_yardstick,
-                           inference=args.inference, data=data), args,
+                           inference=args.inference, data=data,
+                           predictor=getattr(args, "predictor", None)), args,
                    groups or {}, sink, model_dir=args.save_model, attrs=attrs)
 
 
@@ -115,7 +118,9 @@ def cmd_predict(args) -> int:
     sink = output_sink(args, out_path, groups, axes, input_spacing(args.input))
     memory_warnings(args, data, [out_path])
     result = run_job(partial(apply_pipeline, trained, data, axes, device=device,
-                             inference=args.inference), args, groups, sink,
+                             inference=args.inference,
+                             predictor=getattr(args, "predictor", None)), args,
+                     groups, sink,
                      attrs={"method": trained.method})
     extra = write_group_files(args, groups, result, sink)
     emit(args, {"method": trained.method, "input": str(args.input), "output": str(out_path),
@@ -313,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_flags(d)
     add_pair_flags(d)
     add_output_flags(d)
+    add_dask(d)
     d.set_defaults(func=cmd_denoise)
 
     r = sub.add_parser("predict", help="apply a saved model")
@@ -328,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_inference(r)
     add_common(r)
     add_output_flags(r)
+    add_dask(r)
     r.set_defaults(func=cmd_predict)
 
     _add_export(sub)
@@ -353,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with dask_context(args):
+            return args.func(args)
     except (BlindDenoiseError, ValueError, FileNotFoundError, PermissionError,
             IsADirectoryError, NotADirectoryError) as exc:
         if args.debug:

@@ -241,3 +241,30 @@ def test_exception_channel_mismatch(trained: TrainedModel, image: np.ndarray) ->
 def test_exception_output_shape(trained: TrainedModel, image: np.ndarray) -> None:
     with pytest.raises(InputError, match="output shape"):
         run(trained, image, out=np.zeros((10, 10), np.float32))
+
+
+@pytest.mark.parametrize("bands", [1, 2, 3, 4])
+def test_units_of_tile_rows_give_the_rows_predict_writes(trained: TrainedModel,
+                                                         image: np.ndarray, bands: int) -> None:
+    """Planes cut into bands of tile rows (each with its halo), predicted apart and put
+    together: bitwise what :func:`predict` writes (what dask workers rely on)."""
+    import torch
+
+    from napari_blind_denoise.core.data.validate import check_image
+    from napari_blind_denoise.core.predict import _Net, plan_units, predict_unit, tile_grid
+
+    stack = np.stack([image, image[::-1]])
+    tile = TileConfig(tile_size=64, overlap=16)
+    alone = run(trained, stack, "ZYX", tile=tile)
+    layout = check_image(stack, "ZYX")
+    grid = tile_grid(trained, layout, tile.tile_size, tile.overlap)
+    units = plan_units(layout, grid, bands)
+    assert len(units) == 2 * bands and sum(u.tiles for u in units) == 2 * 4 * 5
+    plane = check_image(image[None], "CYX")
+    net = _Net(trained, torch.device("cpu"), None)
+    out = np.full_like(alone, np.nan)
+    for unit in units:
+        block = layout.read(stack, unit.plane, slice(*unit.read), slice(0, WIDE[1]))
+        rows = predict_unit(net, trained.norm, block, unit, plane, grid, tile.overlap)
+        layout.write(out, unit.plane, slice(*unit.keep), slice(0, WIDE[1]), rows)
+    assert np.array_equal(out, alone)

@@ -49,24 +49,71 @@ def save_model(trained: TrainedModel, folder: str | os.PathLike) -> Path:
     tmp = tmp_sibling(folder)
     tmp.mkdir()
     try:
-        state = {k: v.detach().to("cpu").contiguous() for k, v in
-                 trained.model.state_dict().items()}
-        save_file(state, str(tmp / WEIGHTS))
-        meta = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "package_version": __version__,
-            "method": trained.method,
-            "axes": trained.axes,
-            "config": trained.config.to_dict(),
-            "normalization": trained.norm.to_dict(),
-            "info": trained.info,
-        }
-        (tmp / CONFIG).write_text(json.dumps(meta, indent=2))
+        save_file(_weights(trained), str(tmp / WEIGHTS))
+        (tmp / CONFIG).write_text(json.dumps(_meta(trained), indent=2))
         replace_path(tmp, folder, is_model_folder)
     finally:
         remove_path(tmp)
     return folder
+
+
+def _weights(trained: TrainedModel) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu").contiguous() for k, v in
+            trained.model.state_dict().items()}
+
+
+def _meta(trained: TrainedModel) -> dict:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        "method": trained.method,
+        "axes": trained.axes,
+        "config": trained.config.to_dict(),
+        "normalization": trained.norm.to_dict(),
+        "info": trained.info,
+    }
+
+
+BYTES_KEY = "napari_blind_denoise"  # the configuration's key in the safetensors header
+
+
+def model_bytes(trained: TrainedModel) -> bytes:
+    """The model as one safetensors byte string, its configuration (the model folder's
+    ``config.json``) as JSON in the header's metadata: a model folder in memory, e.g. to
+    send to other processes (``napari_blind_denoise.distributed``). No pickle.
+
+    Raises
+    ------
+    NotExportable
+        The method rebuilds no network from a configuration (an imported BioImage.IO model).
+    """
+    from safetensors.torch import save
+
+    trained.spec.network(trained.config)  # refuses a network it cannot rebuild
+    return save(_weights(trained), metadata={BYTES_KEY: json.dumps(_meta(trained))})
+
+
+def model_from_bytes(blob: bytes, device: str | torch.device = "cpu") -> TrainedModel:
+    """Inverse of :func:`model_bytes`.
+
+    Raises
+    ------
+    CheckpointError
+        Not bytes from :func:`model_bytes`, or weights that do not fit the architecture.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    try:
+        size = int.from_bytes(blob[:8], "little")
+        meta = json.loads(json.loads(blob[8:8 + size])["__metadata__"][BYTES_KEY])
+        state = load(blob)
+    except (SafetensorError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"not a model's bytes ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError("not a napari-blind-denoise model's bytes")
+    return _build(meta, state, "the model's bytes", device)
 
 
 def _read_meta(folder: Path) -> dict:
@@ -110,23 +157,30 @@ def load_model(folder: str | os.PathLike, device: str | torch.device = "cpu") ->
                               "model package (.zip)")
     meta = _read_meta(folder)
     try:
+        state = load_file(str(folder / WEIGHTS), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{folder / WEIGHTS} is corrupt or not a safetensors file "
+                              f"({exc})") from None
+    return _build(meta, state, folder, device, folder / CONFIG)
+
+
+def _build(meta: dict, state: dict[str, torch.Tensor], where, device,
+           config_path=None) -> TrainedModel:
+    """The model ``meta`` (a ``config.json``) describes, with the weights ``state``."""
+    try:
         config = DenoiseConfig.from_dict(meta["config"])
         norm = NormStats.from_dict(meta["normalization"])
         axes = str(meta["axes"])
         method = get_method(config.method)
     except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{folder / CONFIG} is incomplete or invalid: {exc}") from None
-    try:
-        state = load_file(str(folder / WEIGHTS), device="cpu")
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{folder / WEIGHTS} is corrupt or not a safetensors file "
-                              f"({exc})") from None
+        raise CheckpointError(f"{config_path or where} is incomplete or invalid: "
+                              f"{exc}") from None
     model = method.network(config)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
-        raise CheckpointError(f"weights in {folder} do not match the stored architecture "
+        raise CheckpointError(f"weights in {where} do not match the stored architecture "
                               f"({first})") from None
     model.to(device).eval()
     return TrainedModel(model, config, norm, axes, dict(meta.get("info", {})))

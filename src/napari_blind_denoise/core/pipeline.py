@@ -59,6 +59,17 @@ class Sink(Protocol):
         """A new float32 output ``name`` (``denoised`` or an extra output's name)."""
 
 
+class Predictor(Protocol):
+    """Predicts like :func:`~napari_blind_denoise.core.predict.predict` (its events, its
+    result in ``out`` and ``extras``), elsewhere; ``joint`` names the joint outputs whose
+    arrays ``extras`` are (``Method.joint_inferrer``)."""
+
+    def __call__(self, trained: TrainedModel, data, axes: str, *, tile: TileConfig | None,
+                 out, device, inference: str | None, stop: threading.Event,
+                 joint: tuple[str, ...], extras: Sequence) -> Generator[object, None, object]:
+        """The prediction's events; returns ``out``."""
+
+
 @dataclass
 class _MemoryHandle:
     array: np.ndarray
@@ -142,13 +153,13 @@ def run_pipeline(session: TrainingSession, *, sink=None, tile: TileConfig | None
                  stop: threading.Event | None = None, outputs: Sequence[ExtraOutput] = (),
                  model_dir: str | Path | None = None, attrs: dict[str, Any] | None = None,
                  yardstick: bool = False, inference: str | None = None,
-                 data=None) -> Generator[object, None, PipelineResult]:
+                 data=None, predictor=None) -> Generator[object, None, PipelineResult]:
     """Train ``session``, keep the best model, save it (``model_dir``), then denoise
     ``data`` (default: the training data, the first array of a pair) with the method's
     ``inference`` mode (``None``: its default) and compute ``outputs`` (see
     :func:`apply_pipeline`); with ``yardstick``, then compare the model with a calibrated
     classical filter (:func:`compare_with_classical`, a few seconds; skipped for methods
-    that are not compared).
+    that are not compared). ``predictor``: see :func:`apply_pipeline`.
 
     ``data`` differs from the training data when a time-lapse trained as pairs of
     neighbouring frames (``core.data.pairs``) is denoised whole; it has the training
@@ -164,7 +175,7 @@ def run_pipeline(session: TrainingSession, *, sink=None, tile: TileConfig | None
     result = yield from apply_pipeline(
         trained, data, session.layout.axes, sink=sink, tile=tile, stop=stop,
         outputs=outputs, model_dir=model_dir, device=session.device, attrs=attrs,
-        inference=inference)
+        inference=inference, predictor=predictor)
     if yardstick and result.complete and session.method.compared_with_classical \
             and not stop.is_set():
         yield Phase("output", "comparison with a calibrated classical filter")
@@ -177,7 +188,7 @@ def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
                    tile: TileConfig | None = None, stop: threading.Event | None = None,
                    outputs: Sequence[ExtraOutput] = (), model_dir: str | Path | None = None,
                    device: str | torch.device = "auto", inference: str | None = None,
-                   attrs: dict[str, Any] | None = None,
+                   attrs: dict[str, Any] | None = None, predictor=None,
                    ) -> Generator[object, None, PipelineResult]:
     """Denoise ``data`` with ``trained`` into ``sink``, then compute ``outputs``.
 
@@ -196,6 +207,10 @@ def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
         (``Method.joint_inferrer``), the others are computed afterwards, in order.
     attrs
         Provenance stored with every image output (``role`` is added).
+    predictor
+        What predicts the denoised image (and the joint outputs) instead of
+        :func:`~napari_blind_denoise.core.predict.predict` in this process: a
+        :class:`Predictor`, e.g. ``napari_blind_denoise.distributed.DaskPredictor``.
 
     Yields
     ------
@@ -224,9 +239,16 @@ def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
         for out in joint:  # filled by the same pass as the denoised image
             joint_handles.append((out.name, sink.open(out.name, layout.shape, layout.axes,
                                                       {**attrs, "role": out.name})))
-        for ev in predict(trained, data, layout.axes, tile=tile, out=handle.array,
-                          device=device, inference=inference, stop=stop, inferrer=infer,
-                          extras=[h.array for _, h in joint_handles]):
+        arrays = [h.array for _, h in joint_handles]
+        if predictor is None:
+            events = predict(trained, data, layout.axes, tile=tile, out=handle.array,
+                             device=device, inference=inference, stop=stop, inferrer=infer,
+                             extras=arrays)
+        else:
+            events = predictor(trained, data, layout.axes, tile=tile, out=handle.array,
+                               device=device, inference=inference, stop=stop,
+                               joint=tuple(name for name, _ in joint_handles), extras=arrays)
+        for ev in events:
             result.memory = ev.memory
             yield ev
         result.predict_seconds = time.perf_counter() - t0

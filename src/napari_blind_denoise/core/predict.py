@@ -10,11 +10,12 @@ when needed to keep that within ``TileConfig.memory_budget`` (``core.memory``).
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import threading
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,7 +28,7 @@ from .data.validate import check_image
 from .device import autocast, configure_threads, free_memory, pick_device
 from .errors import InputError
 from .events import PredictEvent
-from .memory import output_align, plan_tiles
+from .memory import MemoryPlan, output_align, plan_tiles
 from .trained import TrainedModel
 
 if TYPE_CHECKING:
@@ -163,12 +164,7 @@ def predict(
             raise InputError(f"output shape {tuple(array.shape)} differs from input "
                              f"{layout.shape}")
     net = _Net(trained, device, inference, tile.tta, inferrer)
-    # the budget's probe pass (CPU only) runs the method's inference afresh: an inferrer may
-    # keep state (a seeded generator drawn tile by tile) that a probe would advance
-    probe = _Net(trained, device, inference) if device.type == "cpu" else None
-    plan = plan_tiles(probe, layout, (out, *extras), data, tile_size=tile.tile_size,
-                      overlap=tile.overlap, divisor=trained.config.model.divisor,
-                      budget_mb=tile.memory_budget)
+    plan = plan_memory(trained, layout, (out, *extras), data, tile, device, inference)
     size, overlap = plan.tile_size, plan.overlap
     while True:
         try:
@@ -191,20 +187,45 @@ def predict(
 MIN_OOM_TILE = 64  # the smallest tile edge an out-of-memory retry goes down to
 
 
-def _predict_all(net, trained, data, outs, layout: Layout, size: int, overlap: int, stop):
-    """Every plane, tile by tile, into ``outs`` (the denoised image, then the arrays of a
-    joint inferrer's extra blocks); yields one :class:`PredictEvent` per tile."""
+def plan_memory(trained: TrainedModel, layout: Layout, outs, data, tile: TileConfig,
+                device: torch.device, inference: str | None = None) -> MemoryPlan:
+    """The tiling :func:`predict` uses for ``data`` into ``outs`` within
+    ``tile.memory_budget`` (:func:`~napari_blind_denoise.core.memory.plan_tiles`)."""
+    # the budget's probe pass (CPU only) runs the method's inference afresh: an inferrer may
+    # keep state (a seeded generator drawn tile by tile) that a probe would advance
+    probe = _Net(trained, device, inference) if device.type == "cpu" else None
+    return plan_tiles(probe, layout, outs, data, tile_size=tile.tile_size,
+                      overlap=tile.overlap, divisor=trained.config.model.divisor,
+                      budget_mb=tile.memory_budget)
+
+
+def tile_grid(trained: TrainedModel, layout: Layout, size: int, overlap: int):
+    """The tiles of every plane for tiles of edge ``size``: ``((th, tw), (ys, xs))``, the
+    tile's height and width (multiples of the network's divisor, at most the plane's) and
+    the tiles' origins along Y and X."""
     div = trained.config.model.divisor
     th = _round_tile(size, div, layout.height)
     tw = _round_tile(size, div, layout.width)
-    ys = tile_starts(layout.height, th, overlap)
-    xs = tile_starts(layout.width, tw, overlap)
+    return (th, tw), (tile_starts(layout.height, th, overlap),
+                      tile_starts(layout.width, tw, overlap))
+
+
+def _predict_all(net, trained, data, outs, layout: Layout, size: int, overlap: int, stop):
+    """Every plane, tile by tile, into ``outs`` (the denoised image, then the arrays of a
+    joint inferrer's extra blocks); yields one :class:`PredictEvent` per tile."""
+    (th, tw), (ys, xs) = grid = tile_grid(trained, layout, size, overlap)
     n_tiles = layout.n_planes * len(ys) * len(xs)
     align = output_align(outs, layout, th)
     t0 = time.perf_counter()
     done = 0
     for plane in layout.planes():
-        for _ in _predict_plane(net, trained, data, outs, layout, plane, (th, tw), (ys, xs),
+        def read(rows, cols, plane=plane):
+            return layout.read(data, plane, rows, cols)
+
+        def emit(rows, blended, plane=plane):
+            _write_rows(trained, layout, outs, plane, rows, tw, blended)
+
+        for _ in _predict_plane(net, trained.norm, read, emit, len(outs), layout, grid,
                                 overlap, align):
             done += 1
             yield PredictEvent(tile=done, n_tiles=n_tiles, elapsed=time.perf_counter() - t0)
@@ -244,24 +265,35 @@ class _Band:
         return blended
 
 
-def _predict_plane(net, trained, data, outs, layout: Layout, plane, size, starts, overlap,
-                   align: int = 1):
-    th, tw = size
-    ys, xs = starts
+def _predict_plane(net, norm, read, emit, blocks: int, layout: Layout, grid, overlap: int,
+                   align: int = 1, rows: range | None = None):
+    """Predict the tile rows ``rows`` (default: all) of one plane, yielding after each tile.
+
+    ``read(ys, xs)`` gives a raw ``(C, Y, X)`` window; ``emit(ys, blended)`` takes finished
+    rows, ``(C * blocks, Y, X)`` normalised, as soon as no later tile of ``rows`` reaches
+    them (in multiples of ``align`` rows, except at the plane's end). Each tile is added
+    into the band of blending sums in the same order (row by row, left to right) whichever
+    rows are asked for, so a row gets bitwise the same value from any ``rows`` holding every
+    tile row that reaches it (:func:`predict_unit` relies on it).
+    """
+    (th, tw), (ys, xs) = grid
     h, w = layout.height, layout.width
-    band = _Band(layout.channels * len(outs), w)
-    for r, y0 in enumerate(ys):
+    rows = range(len(ys)) if rows is None else rows
+    band = _Band(layout.channels * blocks, w)
+    band.start = ys[rows.start]
+    for r in rows:
+        y0 = ys[r]
         band.reach(y0 + th)
         for x0 in xs:
-            raw = layout.read(data, plane, slice(y0, y0 + th), slice(x0, x0 + tw))
-            pred = net(trained.norm.normalize(raw))
+            raw = read(slice(y0, y0 + th), slice(x0, x0 + tw))
+            pred = net(norm.normalize(raw))
             band.add(pred, tile_weights((th, tw), (y0, x0), (h, w), overlap), y0, x0)
             yield
         final = ys[r + 1] if r + 1 < len(ys) else h  # no later tile reaches these rows
         end = final if final == h else final - final % align  # whole output chunks
         if end > band.start:
             start = band.start
-            _write_rows(trained, layout, outs, plane, slice(start, end), tw, band.pop(end))
+            emit(slice(start, end), band.pop(end))
 
 
 def _write_rows(trained, layout: Layout, outs, plane, rows: slice, tw: int,
@@ -274,3 +306,69 @@ def _write_rows(trained, layout: Layout, outs, plane, rows: slice, tw: int,
         for x0 in range(0, w, tw):
             x1 = min(w, x0 + tw)
             layout.write(out, plane, rows, slice(x0, x1), block[:, :, x0:x1])
+
+
+# -- work units: tile rows of one plane predicted on their own (e.g. by a dask worker) ------
+
+@dataclass(frozen=True)
+class Unit:
+    """Tile rows ``rows`` (``[start, stop)`` indices into the grid) of ``plane``.
+
+    It gives the output rows ``keep`` (image rows ``[start, stop)``), the rows no tile row
+    after ``rows`` reaches. Rows at its top are also reached by tile rows before ``rows``:
+    those (from ``first``) are predicted again, a halo, so that every kept row gets all its
+    tiles, added in the same order as :func:`predict` adds them. ``read``: the input rows
+    the unit needs; ``tiles``: the tiles of ``rows`` (its share of the progress).
+    """
+
+    plane: tuple[int, ...]
+    rows: tuple[int, int]
+    first: int
+    keep: tuple[int, int]
+    read: tuple[int, int]
+    tiles: int
+
+
+def plan_units(layout: Layout, grid, bands: int = 1) -> list[Unit]:
+    """Every plane of ``layout`` cut into ``bands`` units of consecutive tile rows (at most
+    one per tile row) for the tile ``grid`` of :func:`tile_grid`, plane by plane."""
+    (th, _), (ys, xs) = grid
+    n = len(ys)
+    bands = max(1, min(bands, n))
+    edges = [round(i * n / bands) for i in range(bands + 1)]
+    units = []
+    for plane in layout.planes():
+        for r0, r1 in itertools.pairwise(edges):
+            first = next(r for r in range(r0 + 1) if ys[r] + th > ys[r0])
+            keep = (ys[r0], ys[r1] if r1 < n else layout.height)
+            units.append(Unit(tuple(plane), (r0, r1), first, keep,
+                              (ys[first], ys[r1 - 1] + th), (r1 - r0) * len(xs)))
+    return units
+
+
+def predict_unit(net, norm, block: np.ndarray, unit: Unit, layout: Layout, grid,
+                 overlap: int, blocks: int = 1) -> np.ndarray:
+    """The finished rows ``unit.keep`` of one plane, ``(C * blocks, rows, X)`` in the
+    input's intensity units, bitwise equal to what :func:`predict` writes there.
+
+    ``block`` is the plane's raw input rows ``unit.read``, float32 ``(C, rows, X)``
+    (``Layout.read``); ``layout`` has the plane's height, width and channels; ``grid`` and
+    ``overlap`` are the whole image's (:func:`tile_grid`); ``net`` a ``_Net``.
+    """
+    top = unit.read[0]
+    kept: list[np.ndarray] = []
+
+    def read(rows: slice, cols: slice) -> np.ndarray:
+        return block[:, rows.start - top:rows.stop - top, cols]
+
+    def emit(rows: slice, blended: np.ndarray) -> None:
+        if rows.start >= unit.keep[0]:  # rows before it are the halo's, incomplete
+            kept.append(blended)
+
+    for _ in _predict_plane(net, norm, read, emit, blocks, layout, grid, overlap,
+                            rows=range(unit.first, unit.rows[1])):
+        pass
+    blended = np.concatenate(kept, axis=1)
+    c = layout.channels
+    return np.concatenate([norm.denormalize(blended[i * c:(i + 1) * c])
+                           for i in range(blocks)])

@@ -460,6 +460,13 @@ class Method:
         self.check_mode(trained.config, mode)
         return lambda model, x: model(x).float()
 
+    def sequential_inference(self, config: DenoiseConfig, mode: str) -> str:
+        """Why the tiles of ``mode`` must be predicted in order in one process (e.g. they
+        draw from one random generator in turn), or ``""`` (the default) when a tile's
+        prediction depends on the tile alone: then tiles may be predicted apart, by other
+        processes (``napari_blind_denoise.distributed``), with bitwise the same result."""
+        return ""
+
     def export_network(self, trained: TrainedModel) -> ExportedNetwork:
         """The model as one network for an exchange format (BioImage.IO).
 

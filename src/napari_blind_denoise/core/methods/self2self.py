@@ -139,6 +139,13 @@ class Self2Self(Method):
             return lambda model, x: model(x).float()
         return self.ensemble_inferrer(trained)
 
+    def sequential_inference(self, config: DenoiseConfig, mode: str) -> str:
+        """``ensemble``: the passes of every tile come from one seeded generator, in turn."""
+        if mode != "ensemble":
+            return ""
+        return ("its ensemble draws every tile's passes from one seeded generator, tile "
+                "after tile")
+
     def joint_inferrer(self, trained: TrainedModel, mode: str, names: tuple[str, ...]
                        ) -> Inferrer | None:
         """``ensemble``: the mean and the ``uncertainty`` from the same passes, one sweep."""
