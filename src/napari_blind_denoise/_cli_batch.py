@@ -16,7 +16,15 @@ import sys
 import time
 from pathlib import Path
 
-from ._cli_common import Progress, check_model_dir, drain, emit, memory_budget, tile_config
+from ._cli_common import (
+    Progress,
+    check_model_dir,
+    drain,
+    emit,
+    memory_budget,
+    tile_config,
+    whole_below,
+)
 from .core.errors import InputError
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".zarr", ".npy", ".png", ".jpg", ".jpeg", ".bmp")
@@ -105,14 +113,16 @@ def refuse_single_file_flags(args) -> None:
         raise InputError(f"{flags[0]} applies to one input; run the files one at a time")
 
 
-def _load_all(paths: list[Path], axes: str | None, model=None) -> list[tuple]:
-    """``(data, axes)`` of every input (lazy where the format allows)."""
+def _load_all(paths: list[Path], axes: str | None, model=None,
+              whole_below: int | None = None) -> list[tuple]:
+    """``(data, axes)`` of every input (lazy where the format allows, and for a TIFF larger
+    than ``whole_below`` bytes)."""
     from .core.data.validate import check_image
     from .io import read_image
 
     loaded = []
     for p in paths:
-        data, file_axes = read_image(p)
+        data, file_axes = read_image(p, whole_below=whole_below)
         given = axes or file_axes
         if model is not None:
             given = model.axes_for(tuple(data.shape), given)
@@ -162,7 +172,7 @@ def _denoise_each(args, trained, loaded, inputs, outputs, device, progress) -> l
     for k, ((data, axes), src, out) in enumerate(zip(loaded, inputs, outputs, strict=True), 1):
         progress.label = f" {k}/{len(inputs)} {src.name}"
         sink = PathSink({"denoised": out}, overwrite=args.overwrite, chosen=True,
-                        spacing=input_spacing(src))
+                        spacing=input_spacing(src), whole_below=whole_below(args))
         result = drain(apply_pipeline(trained, data, axes, sink=sink, tile=tile_config(args),
                                       device=device, inference=args.inference,
                                       attrs={"method": trained.method, "source": str(src)},
@@ -212,7 +222,7 @@ def cmd_denoise_batch(args) -> int:
     outputs = output_paths(inputs, args.output, args.overwrite)
     model_dir = Path(args.save_model or Path(args.output) / DEFAULT_MODEL)
     check_model_dir(model_dir, inputs)
-    loaded = _load_all(inputs, args.axes)
+    loaded = _load_all(inputs, args.axes, whole_below=whole_below(args))
     check_output_axes(loaded, outputs)
     progress = Progress(args.quiet)
     trained, device = _train(args, loaded, progress)
@@ -244,7 +254,7 @@ def cmd_predict_batch(args) -> int:
     trained = load_model(args.model, device)
     if args.inference is not None:
         trained.spec.check_mode(trained.config, args.inference)
-    loaded = _load_all(inputs, args.axes, trained)
+    loaded = _load_all(inputs, args.axes, trained, whole_below(args))
     check_output_axes(loaded, outputs)
     rows = _denoise_each(args, trained, loaded, inputs, outputs, device, Progress(args.quiet))
     emit(args, {"method": trained.method, **_files(args, rows), "model": str(args.model),

@@ -309,8 +309,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory-budget", type=_budget, metavar="MB", default=None,
                    help="MB that prediction may hold in RAM at once, whatever the size of the "
                    "stack (default: a quarter of the available memory, at least 256); the "
-                   "tile edge is lowered when needed. A zarr input and a .zarr output stream "
-                   "plane by plane; a TIFF input or output is held whole besides")
+                   "tile edge is lowered when needed. Zarr, .npy and TIFF inputs larger than "
+                   "the budget, and every output, stream plane by plane; PNG/JPEG inputs are "
+                   "read whole")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--overwrite", action="store_true",
@@ -338,24 +339,24 @@ def memory_budget(args) -> float:
     return args.memory_budget
 
 
+def whole_below(args) -> int:
+    """Bytes up to which a TIFF input or output is held whole: the memory budget. Larger
+    ones stream (``io.images``)."""
+    return int(memory_budget(args) * 2**20)
+
+
 def memory_warnings(args, data, out_paths) -> None:
-    """Warn (stderr) when a whole-image array outside the budget exceeds it: a TIFF/PNG
-    input read whole, or a TIFF output assembled in memory."""
+    """Warn (stderr) when an input held whole exceeds the memory budget (PNG/JPEG: the only
+    formats read whole whatever their size; TIFF, zarr and .npy inputs and every output
+    stream beyond it). ``out_paths``: kept for the callers, every output streams."""
     import numpy as np
 
     budget = memory_budget(args)
-    held = []
     if isinstance(data, np.ndarray) and not isinstance(data, np.memmap) \
             and data.nbytes / 2**20 > budget:
-        held.append(f"the input ({data.nbytes / 2**20:.0f} MB) is read whole")
-    outputs = [Path(p) for p in out_paths if Path(p).suffix.lower() != ".zarr"]
-    size = 4 * int(np.prod(getattr(data, "shape", ()), dtype=np.int64)) / 2**20
-    if outputs and size > budget:
-        held.append(f"the TIFF output ({size:.0f} MB) is assembled in memory")
-    if held:
-        print(f"blind-denoise: warning: {' and '.join(held)}, beyond the memory budget of "
-              f"{budget:g} MB; use a .zarr input and output to stream the stack",
-              file=sys.stderr, flush=True)
+        print(f"blind-denoise: warning: the input ({data.nbytes / 2**20:.0f} MB) is read "
+              f"whole, beyond the memory budget of {budget:g} MB; use a TIFF or zarr input "
+              "to stream the stack", file=sys.stderr, flush=True)
 
 
 def memory_summary(args, result) -> dict:
@@ -495,7 +496,8 @@ def output_sink(args, out_path, groups: dict[str, list], axes: str, spacing=None
             folders.update({o.name: target for o in outs})
     for path in paths.values():
         check_output_axes(path, axes)
-    return PathSink(paths, folders, overwrite=args.overwrite, spacing=spacing)
+    return PathSink(paths, folders, overwrite=args.overwrite, spacing=spacing,
+                    whole_below=whole_below(args))
 
 
 def write_group_files(args, groups: dict[str, list], result, sink) -> dict:
@@ -555,12 +557,13 @@ def with_exclusions(args, data):
     return exclude_pixels(data, mask, above=getattr(args, "exclude_above", None))
 
 
-def load(path: str, axes: str | None):
-    """Read an image and check it; ``(array, axes)``."""
+def load(path: str, axes: str | None, whole_below: int | None = None):
+    """Read an image and check it; ``(array, axes)``. A TIFF larger than ``whole_below``
+    bytes is read lazily (``io.images.read_image``)."""
     from .core.data.validate import check_image
     from .io import read_image
 
-    data, file_axes = read_image(path)
+    data, file_axes = read_image(path, whole_below=whole_below)
     layout = check_image(data, axes or file_axes)
     return data, layout.axes
 

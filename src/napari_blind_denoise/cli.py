@@ -37,6 +37,7 @@ from ._cli_common import (
     requested_outputs,
     run_job,
     training_inputs,
+    whole_below,
     with_exclusions,
     write_group_files,
 )
@@ -76,7 +77,7 @@ def cmd_denoise(args) -> int:
     t0 = time.perf_counter()
     groups = check_flags(args, [args.input, args.exclude_mask, *pair_paths(args)])
     out_path = check_output_path(args.output, [args.input, *pair_paths(args)])
-    data, axes = load(args.input, args.axes)
+    data, axes = load(args.input, args.axes, whole_below(args))
     sink = output_sink(args, out_path, groups, axes, input_spacing(args.input))
     memory_warnings(args, data, [out_path])
     result = _train_and_apply(args, data, axes, groups, sink, {"method": args.method})
@@ -113,7 +114,7 @@ def cmd_predict(args) -> int:
     if args.inference is not None:
         trained.spec.check_mode(trained.config, args.inference)
     groups = requested_outputs(args, trained.spec, [args.input, args.model])
-    data, file_axes = read_image(args.input)
+    data, file_axes = read_image(args.input, whole_below=whole_below(args))
     axes = check_image(data, trained.axes_for(tuple(data.shape), args.axes or file_axes)).axes
     sink = output_sink(args, out_path, groups, axes, input_spacing(args.input))
     memory_warnings(args, data, [out_path])
@@ -168,12 +169,12 @@ def cmd_eval(args) -> int:
         from .io.images import check_output_path
 
         check_output_path(args.output, [args.noisy, args.clean, *pair_paths(args)])
-    data, axes = load(args.noisy, args.axes)
+    data, axes = load(args.noisy, args.axes, whole_below(args))
     if args.output:
         from .io.images import check_output_axes
 
         check_output_axes(args.output, axes)
-    clean, _ = load(args.clean, axes)
+    clean, _ = load(args.clean, axes, whole_below(args))
     if tuple(clean.shape) != tuple(data.shape):
         raise InputError(f"clean image shape {tuple(clean.shape)} differs from noisy "
                          f"{tuple(data.shape)}")

@@ -58,8 +58,35 @@ def _tiff_axes(tf) -> str | None:
     return axes if ok and "Y" in axes and "X" in axes else None
 
 
-def read_image(path: str | os.PathLike) -> tuple[object, str | None]:
+#: A TIFF larger than this (decoded) is read lazily unless the caller sets its own limit.
+WHOLE_TIFF_BYTES = 512 * 2**20
+
+
+def _read_tiff(p: Path, whole_below: int | None) -> tuple[object, str | None]:
+    """A TIFF's first series: read whole when its decoded size is at most ``whole_below``
+    bytes (``None``: :data:`WHOLE_TIFF_BYTES`), else a lazy zarr array over the file
+    (tifffile's zarr interface, level 0), read page by page as prediction needs it."""
+    import tifffile
+
+    limit = WHOLE_TIFF_BYTES if whole_below is None else whole_below
+    with tifffile.TiffFile(p) as tf:
+        axes = _tiff_axes(tf)
+        series = tf.series[0]
+        size = int(np.prod(series.shape, dtype=np.int64)) * np.dtype(series.dtype).itemsize
+        if size <= limit:
+            return tf.asarray(), axes
+    import zarr
+
+    store = tifffile.imread(p, aszarr=True, series=0, level=0)
+    return zarr.open_array(store=store, mode="r"), axes
+
+
+def read_image(path: str | os.PathLike, *,
+               whole_below: int | None = None) -> tuple[object, str | None]:
     """Open an image; returns ``(array, axes or None)``.
+
+    A zarr store and a ``.npy`` file are read lazily; a TIFF larger than ``whole_below``
+    bytes too (:func:`_read_tiff`); PNG/JPEG files are read whole.
 
     Raises
     ------
@@ -72,12 +99,7 @@ def read_image(path: str | os.PathLike) -> tuple[object, str | None]:
     suffix = p.suffix.lower()
     try:
         if suffix in TIFF_SUFFIXES:
-            import tifffile
-
-            with tifffile.TiffFile(p) as tf:
-                axes = _tiff_axes(tf)
-                data = tf.asarray()
-            return data, axes
+            return _read_tiff(p, whole_below)
         if suffix == ".zarr":
             import zarr
 
@@ -208,10 +230,12 @@ class OutputArray:
 
                 fill_pyramid(zarr.open_group(store=str(self.tmp), mode="r+"))
             replace_path(self.tmp, self.path, is_our_zarr)
-        else:
-            write_image(self.path, np.asarray(self.array), self.axes,
+        else:  # a TIFF: written whole from memory, or streamed from the temporary store
+            write_image(self.path, self.array, self.axes,
                         owned=written_by_us if self.implicit else None,
                         overwrite=self.overwrite)
+            if self.tmp is not None:
+                remove_path(self.tmp)
         self.tmp = None
         return self.path
 
@@ -222,12 +246,20 @@ class OutputArray:
         self.tmp = None
 
 
+def _chunks(shape: tuple[int, ...], axes: str) -> tuple[int, ...]:
+    """Output chunks: one plane, at most 256×256 pixels."""
+    return tuple(min(s, 256) if a in "YX" else 1 for a, s in zip(axes, shape, strict=True))
+
+
 def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
                 chunks: tuple[int, ...] | None = None, attrs: dict | None = None, *,
                 implicit: bool = False, overwrite: bool = False,
-                spacing: dict[str, tuple[float, str | None]] | None = None) -> OutputArray:
+                spacing: dict[str, tuple[float, str | None]] | None = None,
+                whole_below: int | None = None) -> OutputArray:
     """Create a float32 output: a temporary zarr store for ``.zarr`` (an OME-Zarr image, its
-    level 0 to fill, for ``.ome.zarr``), else a numpy array.
+    level 0 to fill, for ``.ome.zarr``); for a TIFF a numpy array, or, when the output is
+    larger than ``whole_below`` bytes, a temporary zarr store streamed into the TIFF plane by
+    plane on commit (so it is never held whole).
 
     ``implicit``: the program chose the file name (e.g. ``noise_std.tif`` in a folder), so an
     existing file there is replaced only if this program wrote it (or ``overwrite``).
@@ -235,10 +267,18 @@ def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not is_zarr_path(path):
-        return OutputArray(np.zeros(shape, np.float32), path, None, axes, implicit, overwrite)
     import zarr
 
+    if not is_zarr_path(path):
+        nbytes = 4 * int(np.prod(shape, dtype=np.int64))
+        if whole_below is None or nbytes <= whole_below:
+            return OutputArray(np.zeros(shape, np.float32), path, None, axes, implicit,
+                               overwrite)
+        # a large TIFF: filled in a temporary zarr store, streamed into the TIFF on commit
+        tmp = tmp_sibling(path.with_name(path.name + ".zarr"))
+        arr = zarr.open_array(store=str(tmp), mode="w", shape=shape, chunks=_chunks(shape, axes),
+                              dtype="float32", fill_value=0.0)
+        return OutputArray(arr, path, tmp, axes, implicit, overwrite)
     tmp = tmp_sibling(path)
     if is_ome_suffix(path):
         name = path.name[: -len(OME_SUFFIX)]
@@ -248,18 +288,19 @@ def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
             remove_path(tmp)
             raise
         return OutputArray(group["0"], path, tmp, axes, implicit, overwrite)
-    if chunks is None:
-        chunks = tuple(min(s, 256) if a in "YX" else 1 for a, s in zip(axes, shape, strict=True))
-    arr = zarr.open_array(store=str(tmp), mode="w", shape=shape, chunks=chunks,
-                          dtype="float32", fill_value=0.0)
+    arr = zarr.open_array(store=str(tmp), mode="w", shape=shape,
+                          chunks=chunks or _chunks(shape, axes), dtype="float32",
+                          fill_value=0.0)
     arr.attrs.update({"axes": axes, ATTR_KEY: attrs or {}})
     return OutputArray(arr, path, tmp, axes, implicit, overwrite)
 
 
-def write_image(path: str | os.PathLike, data: np.ndarray, axes: str | None = None, *,
+def write_image(path: str | os.PathLike, data, axes: str | None = None, *,
                 owned=None, overwrite: bool = False,
                 spacing: dict[str, tuple[float, str | None]] | None = None) -> Path:
     """Write a TIFF (zlib) or zarr atomically; ``axes`` stored as metadata, and our marker.
+    ``data``: a numpy array, or for a TIFF any array with ``shape``, ``dtype`` and indexing
+    (a zarr array is written one page at a time).
 
     An existing zarr store is replaced only if this program wrote it; an existing file only
     if ``owned(path)`` says so (``None``: the caller named the path, it may be replaced) or
@@ -287,8 +328,14 @@ def write_image(path: str | os.PathLike, data: np.ndarray, axes: str | None = No
             import tifffile
 
             meta = {"axes": axes} if axes else None
-            tifffile.imwrite(tmp, data, metadata=meta, compression="zlib",
-                             photometric="minisblack", software=SOFTWARE)
+            kwargs = {"metadata": meta, "compression": "zlib", "photometric": "minisblack",
+                      "software": SOFTWARE}
+            if isinstance(data, np.ndarray) or data.ndim < 3:
+                tifffile.imwrite(tmp, np.asarray(data), **kwargs)
+            else:  # a lazy array (zarr): one page at a time, never the whole image
+                pages = (np.asarray(data[i]) for i in np.ndindex(*data.shape[:-2]))
+                tifffile.imwrite(tmp, pages, shape=tuple(data.shape), dtype=data.dtype,
+                                 **kwargs)
         replace_path(tmp, path, is_our_zarr if zarr_out else owned, overwrite=overwrite)
     finally:
         remove_path(tmp)

@@ -37,18 +37,22 @@ class PathSink:
     program chose the ``paths`` too (e.g. one output per input in a folder), so an existing
     file there is replaced only if this program wrote it (or with ``overwrite``).
     ``spacing``: the input's pixel size per axis letter (``io.images.input_spacing``), kept
-    by ``.ome.zarr`` outputs.
+    by ``.ome.zarr`` outputs. ``whole_below``: a TIFF output larger than this many bytes is
+    filled in a temporary zarr store and streamed into the file on commit (``None``: always
+    held whole).
     """
 
     def __init__(self, paths: dict[str, str | os.PathLike],
                  folders: dict[str, str | os.PathLike] | None = None, *,
                  overwrite: bool = False, chosen: bool = False,
-                 spacing: dict[str, tuple[float, str | None]] | None = None) -> None:
+                 spacing: dict[str, tuple[float, str | None]] | None = None,
+                 whole_below: int | None = None) -> None:
         self.paths = {k: Path(v) for k, v in paths.items()}
         self.folders = {k: Path(v) for k, v in (folders or {}).items()}
         self.overwrite = overwrite
         self.chosen = chosen
         self.spacing = dict(spacing or {})
+        self.whole_below = whole_below
 
     def path(self, name: str) -> Path:
         """The file an output goes to."""
@@ -62,7 +66,7 @@ class PathSink:
         this program wrote there, or any file with ``overwrite``)."""
         return open_output(self.path(name), shape, axes, attrs=attrs,
                            implicit=name not in self.paths, overwrite=self.overwrite,
-                           spacing=self.spacing)
+                           spacing=self.spacing, whole_below=self.whole_below)
 
 
 class StoreSink:
