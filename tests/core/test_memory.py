@@ -210,3 +210,56 @@ def test_probe_leaves_the_callers_inferrer_alone(trained) -> None:
     n_tiles = len(list(gen))
     assert len(calls) == n_tiles == 2 * 4
     assert all(shape[-2:] == (64, 64) for shape in calls)
+
+
+# -- accelerators: the tile from the device's free memory ------------------------------------
+
+def test_device_tile_fits_the_free_memory() -> None:
+    from napari_blind_denoise.core.memory import DEVICE_FRACTION, device_tile
+
+    per_pixel = 1000.0
+    free = int(256 * 256 * per_pixel / DEVICE_FRACTION)  # exactly a 256-px tile
+    assert device_tile(per_pixel, free, 512, 16) == 256
+    assert device_tile(per_pixel, free - 1, 512, 16) == 240  # one byte less: the next one down
+    assert device_tile(per_pixel, 10 * free, 512, 16) == 512  # never above the asked tile
+    assert device_tile(per_pixel, None, 512, 16) == 512  # unknown free memory: unchanged
+    assert device_tile(per_pixel, 1, 512, 16) == 32  # the floor
+
+
+def test_a_gpu_plan_bounds_the_tile_by_free_device_memory(trained, monkeypatch) -> None:
+    """No GPU here: a CUDA device is simulated (the probe runs on the CPU and reports a fixed
+    activation size; the free memory is monkeypatched). The plan lowers the tile when the
+    device is short of memory, and keeps the activations out of the host budget."""
+    import importlib
+
+    import torch
+
+    from napari_blind_denoise.core.data.axes import validate_axes
+    from napari_blind_denoise.core.memory import DEVICE_FRACTION
+
+    predict_module = importlib.import_module("napari_blind_denoise.core.predict")
+    cpu = torch.device("cpu")
+    real_net = predict_module._Net
+    probed = []
+    monkeypatch.setattr(predict_module, "_Net",
+                        lambda tr, device, mode: probed.append(device) or real_net(tr, cpu, mode))
+    per_pixel = 1000.0
+    monkeypatch.setattr(predict_module, "activation_bytes_per_pixel",
+                        lambda net, channels, divisor: per_pixel)
+    layout = validate_axes("YX", (1024, 1024))
+    data = np.zeros((1024, 1024), np.float32)
+    out = np.zeros_like(data)
+    cuda = torch.device("cuda")
+    tile = TileConfig(tile_size=512, overlap=32, memory_budget=4096)
+    divisor = trained.config.model.divisor
+    room = int((200 * 200 + 10) * per_pixel / DEVICE_FRACTION)  # a 200-px tile's activations
+    for free, expect in ((room, 200 - 200 % divisor), (10**12, 512)):
+        monkeypatch.setattr(predict_module, "device_free_bytes", lambda _d, f=free: f)
+        plan = predict_module.plan_memory(trained, layout, (out,), data, tile, cuda)
+        assert plan.tile_size == expect
+    assert probed == [cuda, cuda]  # the probe ran for the device
+    monkeypatch.setattr(predict_module, "device_free_bytes", lambda _d: None)
+    plan = predict_module.plan_memory(trained, layout, (out,), data, tile, cuda)
+    assert plan.tile_size == 512 and len(probed) == 2  # unknown free memory: no probe
+    cpu_plan = predict_module.plan_memory(trained, layout, (out,), data, tile, cpu)
+    assert cpu_plan.estimate_mb > plan.estimate_mb  # the CPU counts the activations

@@ -57,6 +57,20 @@ def free_memory(device: torch.device) -> None:
         torch.mps.empty_cache()
 
 
+def device_free_bytes(device: torch.device) -> int | None:
+    """Accelerator memory free for new allocations (CUDA: the driver's free memory; MPS: the
+    recommended working set minus what the driver holds); ``None`` on the CPU or when the
+    backend cannot say."""
+    try:
+        if device.type == "cuda":
+            return int(torch.cuda.mem_get_info(device)[0])
+        if device.type == "mps" and hasattr(torch, "mps"):
+            return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
+    except (RuntimeError, AttributeError):
+        return None
+    return None
+
+
 def describe_device(device: torch.device) -> str:
     """Human-readable name, e.g. ``"CUDA: NVIDIA A100"`` or ``"CPU (4 threads)"``."""
     if device.type == "cuda":

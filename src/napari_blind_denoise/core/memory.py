@@ -13,6 +13,10 @@ budget:
 - the band of blended rows, twice (it is copied when it grows);
 - the input chunks a tile touches (a zarr or dask array reads whole chunks).
 
+On a GPU the activations live in device memory: the tile edge is first bounded by the
+device's free memory (:func:`device_tile`, from the same probe run on the device), then by
+the budget without them.
+
 Not counted (a fixed overhead, measured in ``benchmarks/out_of_core.py``): the model's
 weights, Python, torch and the libraries, and any whole-image array the caller passes (a
 numpy ``out`` or input).
@@ -133,6 +137,23 @@ def activation_bytes_per_pixel(net, channels: int, divisor: int) -> float:
         for h in hooks:
             h.remove()
     return max(passes) / (size * size)
+
+
+#: Share of the accelerator's free memory one tile's activations may take (the rest: the
+#: caching allocator's fragmentation, cuDNN workspaces, the inferrer's extra tensors).
+DEVICE_FRACTION = 0.5
+
+
+def device_tile(per_pixel: float, free_bytes: int | None, tile_size: int, divisor: int) -> int:
+    """The largest tile edge (a multiple of ``divisor``, at most ``tile_size``, at least
+    ``MIN_BUDGET_TILE`` rounded up to ``divisor``) whose activations, ``per_pixel`` bytes per
+    pixel, fit :data:`DEVICE_FRACTION` of ``free_bytes`` of accelerator memory (``None``:
+    unknown, ``tile_size`` is kept; an out-of-memory error still halves it)."""
+    if free_bytes is None or per_pixel <= 0:
+        return tile_size
+    fit = math.isqrt(int(DEVICE_FRACTION * free_bytes / per_pixel))
+    smallest = max(divisor, math.ceil(MIN_BUDGET_TILE / divisor) * divisor)
+    return max(smallest, min(tile_size, fit - fit % divisor))
 
 
 def _chunk_bytes(data, th: int, tw: int, layout) -> int:

@@ -25,10 +25,16 @@ from .config import TileConfig
 from .data.axes import Layout
 from .data.tiling import tile_starts, tile_weights
 from .data.validate import check_image
-from .device import autocast, configure_threads, free_memory, pick_device
+from .device import autocast, configure_threads, device_free_bytes, free_memory, pick_device
 from .errors import InputError
 from .events import PredictEvent
-from .memory import MemoryPlan, output_align, plan_tiles
+from .memory import (
+    MemoryPlan,
+    activation_bytes_per_pixel,
+    device_tile,
+    output_align,
+    plan_tiles,
+)
 from .trained import TrainedModel
 
 if TYPE_CHECKING:
@@ -191,12 +197,24 @@ def plan_memory(trained: TrainedModel, layout: Layout, outs, data, tile: TileCon
                 device: torch.device, inference: str | None = None) -> MemoryPlan:
     """The tiling :func:`predict` uses for ``data`` into ``outs`` within
     ``tile.memory_budget`` (:func:`~napari_blind_denoise.core.memory.plan_tiles`)."""
-    # the budget's probe pass (CPU only) runs the method's inference afresh: an inferrer may
-    # keep state (a seeded generator drawn tile by tile) that a probe would advance
-    probe = _Net(trained, device, inference) if device.type == "cpu" else None
-    return plan_tiles(probe, layout, outs, data, tile_size=tile.tile_size,
-                      overlap=tile.overlap, divisor=trained.config.model.divisor,
-                      budget_mb=tile.memory_budget)
+    # the probe pass runs the method's inference afresh: an inferrer may keep state (a
+    # seeded generator drawn tile by tile) that a probe would advance
+    divisor = trained.config.model.divisor
+    if device.type == "cpu":
+        return plan_tiles(_Net(trained, device, inference), layout, outs, data,
+                          tile_size=tile.tile_size, overlap=tile.overlap, divisor=divisor,
+                          budget_mb=tile.memory_budget)
+    # an accelerator: the activations in device memory bound the tile, the budget the rest
+    size, free = tile.tile_size, device_free_bytes(device)
+    if free is not None:
+        per_pixel = activation_bytes_per_pixel(_Net(trained, device, inference),
+                                               layout.channels, divisor)
+        size = device_tile(per_pixel, free, tile.tile_size, divisor)
+        if size < tile.tile_size:
+            logger.info("%d-pixel tiles fit the %.0f MB free on %s", size, free / 2**20,
+                        device)
+    return plan_tiles(None, layout, outs, data, tile_size=size, overlap=tile.overlap,
+                      divisor=divisor, budget_mb=tile.memory_budget)
 
 
 def tile_grid(trained: TrainedModel, layout: Layout, size: int, overlap: int):
