@@ -371,14 +371,19 @@ class JobRunner:
 
 class JobWidget(QWidget):
     """Base of the dock widgets that run jobs: stops the job when the dock is closed
-    (the widget loses its parent) or the widget is destroyed with the viewer."""
+    (the widget loses its parent) or the widget is destroyed with the viewer; a closed
+    dock also takes its job's live layer (``live``, if any) out of the viewer."""
 
-    def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None, *,
+                 live=None) -> None:
         super().__init__(parent)
         self.runner = runner
+        self.live = live
         self.destroyed.connect(lambda *_: runner.close())
 
     def event(self, ev) -> bool:
         if ev.type() == QEvent.Type.ParentChange and self.parent() is None:
             self.runner.close()
+            if self.live is not None:
+                self.live.remove()  # its store is removed when the stopped job ends
         return super().event(ev)

@@ -225,13 +225,17 @@ class OutputArray:
 def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
                 chunks: tuple[int, ...] | None = None, attrs: dict | None = None, *,
                 implicit: bool = False, overwrite: bool = False,
-                spacing: dict[str, tuple[float, str | None]] | None = None) -> OutputArray:
+                spacing: dict[str, tuple[float, str | None]] | None = None,
+                fill_value: float = 0.0) -> OutputArray:
     """Create a float32 output: a temporary zarr store for ``.zarr`` (an OME-Zarr image, its
     level 0 to fill, for ``.ome.zarr``), else a numpy array.
 
     ``implicit``: the program chose the file name (e.g. ``noise_std.tif`` in a folder), so an
     existing file there is replaced only if this program wrote it (or ``overwrite``).
     ``spacing``: axis letter -> ``(pixel size, unit)`` for an OME-Zarr output (else 1).
+    ``fill_value``: what a plain ``.zarr`` store reads where nothing was written yet (NaN
+    shows unfinished regions as blank to a reader of the temporary store; the pipeline
+    writes every pixel before a commit, so a committed store never shows it).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -251,7 +255,7 @@ def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
     if chunks is None:
         chunks = tuple(min(s, 256) if a in "YX" else 1 for a, s in zip(axes, shape, strict=True))
     arr = zarr.open_array(store=str(tmp), mode="w", shape=shape, chunks=chunks,
-                          dtype="float32", fill_value=0.0)
+                          dtype="float32", fill_value=fill_value)
     arr.attrs.update({"axes": axes, ATTR_KEY: attrs or {}})
     return OutputArray(arr, path, tmp, axes, implicit, overwrite)
 
