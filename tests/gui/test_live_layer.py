@@ -101,7 +101,6 @@ def test_live_layer_fills_then_becomes_the_committed_layer(
     viewer.add_image(np.zeros((8, 8), np.float32), name="above")
     qtbot.waitUntil(lambda: not apply_widget.runner.running, timeout=60_000)
     seconds = time.monotonic() - t0
-    print(f"refreshes {live.refreshes} in {seconds:.1f} s: {seen}")
 
     filling = [(nans, size) for running, path, nans, size in seen
                if running and ".tmp-" in path]
@@ -113,17 +112,22 @@ def test_live_layer_fills_then_becomes_the_committed_layer(
     assert live.refreshes < N_TILES
     assert live.refreshes <= seconds / REFRESH_SECONDS + 2
 
+    _check_handed_over(viewer, apply_widget, layer, tmp_path / "applied")
+
+
+def _check_handed_over(viewer, apply_widget, live_layer, folder):
+    """One denoised layer is left: the committed store's, in the live layer's place and
+    with the contrast limits the user set on it."""
     committed = apply_widget.result.images["denoised"]
     assert _ours(viewer) == [("stack denoised", "denoised")]
     final = viewer.layers["stack denoised"]
-    assert final is not layer and live.layer is None
+    assert final is not live_layer and apply_widget.live.layer is None
     assert str(final.data.store.root) == str(committed)
     assert final.metadata[META_KEY]["store"] == str(committed)
     stored = zarr.open_array(str(committed), mode="r")[:]
     assert np.isfinite(stored).all()
     np.testing.assert_array_equal(np.asarray(final.data[:]), stored)
-    assert [p.name for p in (tmp_path / "applied").iterdir()] == ["stack_n2v.zarr"]
-    # it took the live layer's place (under "above") and the user's contrast limits
+    assert [p.name for p in folder.iterdir()] == ["stack_n2v.zarr"]
     names = [x.name for x in viewer.layers]
     assert names.index("stack denoised") == names.index("above") - 1
     assert tuple(final.contrast_limits) == (90.0, 110.0)
@@ -188,3 +192,40 @@ def test_train_widget_stop_during_prediction_removes_the_live_layer(
     assert _ours(viewer) == []
     left = [p.name for p in (tmp_path / "results").iterdir() if p.name != "models"]
     assert not left, f"stores left behind: {left}"
+
+
+def test_unwritten_regions_show_the_layer_below_and_a_vanished_store_is_skipped(
+        viewer, tmp_path):
+    """Driven by hand: NaN (not written yet) is drawn transparent, so the input shows
+    through; an event about a store already gone adds nothing; a commit repoints."""
+    from napari_blind_denoise.core import Phase, PredictEvent
+    from napari_blind_denoise.gui._live import LiveLayer
+    from napari_blind_denoise.io import StoreSink, StoreState
+
+    source = viewer.add_image(np.full((64, 64), 50, np.float32), name="input",
+                              contrast_limits=(0, 100), colormap="gray")
+    live = LiveLayer(viewer, interval=0.0)
+    live.begin(source)
+    live.on_event(StoreState("denoised", tmp_path / ".gone.zarr.tmp-x", True))
+    assert live.layer is None and _ours(viewer) == []
+
+    sink = StoreSink(tmp_path, "input_n2v")
+    handle = sink.open("denoised", (64, 64), "YX", {})
+    live.on_event(sink.states()["denoised"])
+    live.on_event(Phase("predict", "denoised"))
+    handle.array[:32] = 100.0  # the top half is written
+    live.on_event(PredictEvent(tile=1, n_tiles=2, elapsed=0.1))
+    shot = viewer.screenshot(canvas_only=True, flash=False)
+    h, w = shot.shape[:2]
+    top, bottom = shot[h // 4, w // 2, :3], shot[3 * h // 4, w // 2, :3]
+    assert top.min() >= 250, top  # 100 of (0, 100): white
+    assert bottom.min() >= 120 and bottom.max() <= 136, bottom  # the input's 50: grey
+
+    handle.array[32:] = 0.0
+    final = handle.commit()
+    live.on_event(sink.states()["denoised"])
+    assert str(live.layer.data.store.root) == str(final)
+    assert live.layer.metadata[META_KEY]["store"] == str(final)
+    np.testing.assert_array_equal(live.layer._slice.image.raw[32:], 0.0)
+    live.remove()
+    assert _ours(viewer) == []

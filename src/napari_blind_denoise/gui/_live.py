@@ -60,19 +60,31 @@ class LiveLayer:
         elif not state.writing:
             self.filling = False
             if self._present():  # the committed store, whole
-                self.layer.data = open_store(state.path)
-                self.layer.metadata[META_KEY]["store"] = str(state.path)
+                self._repoint(state.path)
         elif self.source is not None:
             self._show(state)
 
     def _show(self, state: StoreState) -> None:
         self.remove()
+        try:
+            data = open_store(state.path)
+        except FileNotFoundError:
+            # events reach the GUI thread late: a short job may have committed (renamed)
+            # or removed the store already; its result (if any) follows
+            return
         label, kwargs = result_style(self.source, state.name)
         provenance = {"role": "live", "output": state.name, "source": self.source.name,
                       "store": str(state.path)}
-        self.layer = add_result_layer(self.viewer, open_store(state.path), self.source,
+        self.layer = add_result_layer(self.viewer, data, self.source,
                                       f"{self.source.name} {label}", provenance, **kwargs)
         self._last = time.monotonic()
+
+    def _repoint(self, path) -> None:
+        try:
+            self.layer.data = open_store(path)
+        except FileNotFoundError:  # gone since (the job's end replaces or removes it)
+            return
+        self.layer.metadata[META_KEY]["store"] = str(path)
 
     def _present(self) -> bool:
         return self.layer is not None and self.layer in self.viewer.layers
