@@ -152,6 +152,21 @@ def test_stop_removes_the_live_layer_and_its_store(
     assert list((tmp_path / "applied").iterdir()) == []
 
 
+def test_closing_the_dock_removes_the_live_layer(
+        viewer, apply_widget, tiny_model, stack_layer, slow_tiles, qtbot, tmp_path):
+    apply_widget.add_model_path(tiny_model)
+    apply_widget.layer_picker.select(stack_layer)
+    apply_widget.tile_size.setText("64")
+    runner = apply_widget.runner
+    apply_widget.start()
+    qtbot.waitUntil(lambda: apply_widget.live.layer is not None, timeout=10_000)
+    viewer.window.remove_dock_widget(apply_widget)
+    assert _ours(viewer) == []
+    qtbot.waitUntil(lambda: not runner.running, timeout=30_000)
+    assert _ours(viewer) == []
+    assert list((tmp_path / "applied").iterdir()) == []
+
+
 def test_train_widget_live_layer_follows_the_commit(viewer, train_widget, qtbot):
     """n2v has no extra outputs: the store is committed before the comparison with a
     classical filter; the live layer reads the committed store until the result arrives."""
