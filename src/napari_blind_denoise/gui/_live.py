@@ -14,8 +14,10 @@ from ._layers import META_KEY, add_result_layer, result_role
 from ._results import open_store, result_style
 
 REFRESH_SECONDS = 0.5  # the live layer is re-read at most twice a second, never per tile
-# what the user may have changed on the live layer and the result's layer keeps
-VIEW_SETTINGS = ("contrast_limits", "gamma", "colormap", "opacity", "blending", "visible")
+# what the user may have changed on the live layer and the result's layer keeps (in order:
+# the slider's range before the limits within it)
+VIEW_SETTINGS = ("contrast_limits_range", "contrast_limits", "gamma", "colormap", "opacity",
+                 "blending", "visible")
 
 
 class LiveLayer:
