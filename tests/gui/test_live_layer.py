@@ -97,7 +97,8 @@ def test_live_layer_fills_then_becomes_the_committed_layer(
     assert tuple(layer.translate) == (0.0, 10.0, -4.0)
     assert tuple(layer.contrast_limits) == tuple(stack_layer.contrast_limits)
     # the user adjusts it and adds a layer above it while it fills
-    layer.contrast_limits = (90.0, 110.0)
+    layer.contrast_limits_range = (-1000.0, 1000.0)
+    layer.contrast_limits = (-500.0, 500.0)
     viewer.add_image(np.zeros((8, 8), np.float32), name="above")
     qtbot.waitUntil(lambda: not apply_widget.runner.running, timeout=60_000)
     seconds = time.monotonic() - t0
@@ -130,7 +131,8 @@ def _check_handed_over(viewer, apply_widget, live_layer, folder):
     assert [p.name for p in folder.iterdir()] == ["stack_n2v.zarr"]
     names = [x.name for x in viewer.layers]
     assert names.index("stack denoised") == names.index("above") - 1
-    assert tuple(final.contrast_limits) == (90.0, 110.0)
+    assert tuple(final.contrast_limits) == (-500.0, 500.0)
+    assert tuple(final.contrast_limits_range) == (-1000.0, 1000.0)
     assert tuple(final.scale) == (3.0, 0.5, 0.5)
 
 
