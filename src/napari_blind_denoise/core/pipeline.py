@@ -215,8 +215,8 @@ def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
     Yields
     ------
     Phase, PredictEvent
-        A phase at the start of prediction and of every extra output computed after it;
-        events per tile/window.
+        A phase at the start of prediction (once the sink has opened the outputs it fills)
+        and of every extra output computed after it; events per tile/window.
 
     Returns
     -------
@@ -231,7 +231,6 @@ def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
     if model_dir is not None:
         result.model_path = save_model(trained, model_dir)
         attrs["model_path"] = str(result.model_path)
-    yield Phase("predict", "denoised")
     infer, joint = _joint_outputs(trained, inference, outputs)
     handle = sink.open("denoised", layout.shape, layout.axes, {**attrs, "role": "denoised"})
     joint_handles: list[tuple[str, OutputHandle]] = []
@@ -239,6 +238,8 @@ def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
         for out in joint:  # filled by the same pass as the denoised image
             joint_handles.append((out.name, sink.open(out.name, layout.shape, layout.axes,
                                                       {**attrs, "role": out.name})))
+        # after the outputs are open: a front end can show them filling from the first tile
+        yield Phase("predict", "denoised")
         arrays = [h.array for _, h in joint_handles]
         if predictor is None:
             events = predict(trained, data, layout.axes, tile=tile, out=handle.array,

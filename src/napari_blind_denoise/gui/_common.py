@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 from napari.qt.threading import GeneratorWorker, create_worker
@@ -262,6 +262,12 @@ class FolderField(QWidget):
         return Path(self.edit.text()).expanduser()
 
 
+def _drive(job: Generator):
+    """The worker's generator: ``job``'s events and result (``job`` itself is kept by the
+    runner, to be closed when the worker ends)."""
+    return (yield from job)
+
+
 class JobRunner:
     """Runs one generator in a worker thread for a widget; at most one job per process.
 
@@ -280,6 +286,7 @@ class JobRunner:
         self.on_error = on_error
         self.worker: GeneratorWorker | None = None
         self.stop_event = threading.Event()
+        self._job: Generator | None = None
         self._owns_lock = False
         self.closed = False
 
@@ -307,13 +314,14 @@ class JobRunner:
         self.stop_event = threading.Event()
         try:
             # napari's worker: its task status lets napari cancel it when the window closes
-            worker = create_worker(gen_func, *args, stop=self.stop_event,
-                                   _start_thread=False, _ignore_errors=True, **kwargs)
+            job = gen_func(*args, stop=self.stop_event, **kwargs)
+            worker = create_worker(_drive, job, _start_thread=False, _ignore_errors=True)
         except BaseException:
             if self.exclusive:
                 _JOB_LOCK.release()
             raise
         self._owns_lock = self.exclusive
+        self._job = job
         # one readable notification from us (traceback logged), not napari's relay as well
         with contextlib.suppress(TypeError, RuntimeError):
             worker.errored.disconnect(worker._relay_error)
@@ -344,6 +352,14 @@ class JobRunner:
 
     def _finished(self) -> None:
         self.worker = None
+        job, self._job = self._job, None
+        if job is not None:
+            # a job quit mid-way (dock or viewer closed) cleans up now, not when collected:
+            # its temporary outputs are removed; a finished job is unaffected
+            try:
+                job.close()
+            except Exception:  # logged: the job is over either way
+                logger.exception("%s: cleaning up after the job failed", self.what)
         if self._owns_lock:
             self._owns_lock = False
             _JOB_LOCK.release()
@@ -371,14 +387,19 @@ class JobRunner:
 
 class JobWidget(QWidget):
     """Base of the dock widgets that run jobs: stops the job when the dock is closed
-    (the widget loses its parent) or the widget is destroyed with the viewer."""
+    (the widget loses its parent) or the widget is destroyed with the viewer; a closed
+    dock also takes its job's live layer (``live``, if any) out of the viewer."""
 
-    def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None, *,
+                 live=None) -> None:
         super().__init__(parent)
         self.runner = runner
+        self.live = live
         self.destroyed.connect(lambda *_: runner.close())
 
     def event(self, ev) -> bool:
         if ev.type() == QEvent.Type.ParentChange and self.parent() is None:
             self.runner.close()
+            if self.live is not None:
+                self.live.remove()  # its store is removed when the stopped job ends
         return super().event(ev)

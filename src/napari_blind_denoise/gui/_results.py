@@ -13,6 +13,16 @@ def open_store(path):
     return zarr.open_array(store=str(path), mode="r")
 
 
+def result_style(source, role: str, declared: dict | None = None) -> tuple[str, dict]:
+    """How the layer of output ``role`` is named after ``source`` and drawn: ``(label,
+    add_image keywords)``; the denoised image keeps the source's contrast limits, an extra
+    output (``declared``: the method's outputs by name) its label and colormap."""
+    if role == "denoised":
+        return "denoised", {"contrast_limits": tuple(source.contrast_limits)}
+    out = (declared or {})[role]
+    return out.label, {"colormap": out.colormap}
+
+
 def add_outputs(viewer, source, result: PipelineResult, curve_plot=None) -> list:
     """Add one layer per image output of ``result``, placed like ``source``, and draw its
     curves on ``curve_plot``; return the layers."""
@@ -24,12 +34,7 @@ def add_outputs(viewer, source, result: PipelineResult, curve_plot=None) -> list
         provenance.update(role=role, store=str(path))
         if result.model_path is not None:
             provenance["model_path"] = str(result.model_path)
-        if role == "denoised":
-            kwargs = {"contrast_limits": tuple(source.contrast_limits)}
-            label = "denoised"
-        else:
-            kwargs = {"colormap": declared[role].colormap}
-            label = declared[role].label
+        label, kwargs = result_style(source, role, declared)
         layers.append(add_result_layer(viewer, data, source, f"{source.name} {label}",
                                        provenance, **kwargs))
     if curve_plot is not None:

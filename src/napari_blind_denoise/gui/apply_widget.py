@@ -36,6 +36,7 @@ from ._common import (
     progress_widgets,
 )
 from ._layers import default_axes, read_layer
+from ._live import LiveLayer
 from ._models import ModelChooser
 from ._results import add_outputs, show_warnings
 from ._workers import apply_model
@@ -47,7 +48,7 @@ class ApplyWidget(JobWidget):
     def __init__(self, napari_viewer) -> None:
         runner = JobRunner("Denoising", on_event=self._on_event, on_done=self._on_done,
                            on_finish=self._on_finish)
-        super().__init__(runner)
+        super().__init__(runner, live=LiveLayer(napari_viewer))
         self.exporter = JobRunner("Export", on_event=lambda _: None,
                                   on_done=self._on_exported, on_finish=self._on_export_finish,
                                   exclusive=False)
@@ -146,6 +147,7 @@ class ApplyWidget(JobWidget):
             self.status.setText(f"Cannot apply the model: {exc}")
             return None
         self._source, self.result = layer, None
+        self.live.begin(layer)
         provenance = {"source": layer.name, "config": trained.config.to_dict(),
                       "axes": layout.axes, "model_path": str(path)}
         worker = self.runner.start(apply_model, trained, Path(path), data, layout.axes,
@@ -197,6 +199,7 @@ class ApplyWidget(JobWidget):
         self._update_export()
 
     def _on_event(self, event) -> None:
+        self.live.on_event(event)
         if isinstance(event, PredictEvent):
             self.progress.setValue(int(1000 * event.progress))
             self.status.setText(f"Denoising: tile {event.tile}/{event.n_tiles}")
@@ -204,14 +207,16 @@ class ApplyWidget(JobWidget):
     def _on_done(self, result: PipelineResult) -> None:
         self.result = result
         if not result.complete:
+            self.live.remove()
             self.status.setText("Stopped; no layer was added.")
             return
-        add_outputs(self.viewer, self._source, result)
+        self.live.hand_over(lambda: add_outputs(self.viewer, self._source, result))
         show_warnings(result)
         self.progress.setValue(1000)
         self.status.setText(f"Done in {result.seconds:.1f} s: {result.images['denoised']}")
 
     def _on_finish(self) -> None:
+        self.live.remove()  # stopped or failed: its store is gone (a result replaced it)
         self._set_running(False)
 
     def _set_running(self, running: bool) -> None:

@@ -53,6 +53,7 @@ from ._common import (
     progress_widgets,
 )
 from ._layers import default_axes, read_layer
+from ._live import LiveLayer
 from ._plots import LossPlot, NoisePlot
 from ._preview import PreviewLayer
 from ._results import add_outputs, show_warnings, summary_text
@@ -107,7 +108,7 @@ class TrainWidget(JobWidget):
     def __init__(self, napari_viewer) -> None:
         runner = JobRunner("Training", on_event=self._on_event, on_done=self._on_done,
                            on_finish=self._on_finish)
-        super().__init__(runner)
+        super().__init__(runner, live=LiveLayer(napari_viewer))
         self.viewer = napari_viewer
         self.session: TrainingSession | None = None
         self.trained = None
@@ -418,6 +419,7 @@ class TrainWidget(JobWidget):
             self.status.setText(f"Cannot train: {exc}")
             return None
         self.session, self.trained, self.result, self._source = session, None, None, layer
+        self.live.begin(layer)
         self._axes = layout.axes
         self.loss_plot.clear_data()
         self.notice.setText("")
@@ -469,6 +471,7 @@ class TrainWidget(JobWidget):
 
     # -- worker callbacks (GUI thread) ----------------------------------------------------
     def _on_event(self, event) -> None:
+        self.live.on_event(event)
         if isinstance(event, TrainEvent):
             self._show_train(event)
         elif isinstance(event, Phase):
@@ -508,9 +511,11 @@ class TrainWidget(JobWidget):
         info = result.trained.info
         stopped = " (stopped early)" if info.get("stopped_early") else ""
         if not result.complete:
+            self.live.remove()
             self.status.setText(f"Prediction cancelled; the model is kept{stopped}.")
             return
-        add_outputs(self.viewer, self._source, result, self.noise_plot)
+        self.live.hand_over(lambda: add_outputs(self.viewer, self._source, result,
+                                                self.noise_plot))
         self._preview.remove()  # the result supersedes it
         show_warnings(result, self.notice)
         self.progress.setValue(1000)
@@ -521,6 +526,7 @@ class TrainWidget(JobWidget):
             f"Result: {result.images['denoised']}")
 
     def _on_finish(self) -> None:
+        self.live.remove()  # stopped or failed: its store is gone (a result replaced it)
         self._phase = "idle"
         self._set_running(False)
         self.cache.refresh()

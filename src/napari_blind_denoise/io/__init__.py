@@ -8,7 +8,7 @@ from .images import (
     read_image,
     write_image,
 )
-from .sinks import PathSink, StoreSink, safe_name, unique_path
+from .sinks import PathSink, StoreSink, StoreState, safe_name, unique_path
 
-__all__ = ["OutputArray", "PathSink", "StoreSink", "is_our_zarr", "is_zarr_path", "open_output",
-           "read_image", "safe_name", "unique_path", "write_image"]
+__all__ = ["OutputArray", "PathSink", "StoreSink", "StoreState", "is_our_zarr", "is_zarr_path",
+           "open_output", "read_image", "safe_name", "unique_path", "write_image"]

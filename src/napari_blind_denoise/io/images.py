@@ -255,7 +255,7 @@ def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
                 chunks: tuple[int, ...] | None = None, attrs: dict | None = None, *,
                 implicit: bool = False, overwrite: bool = False,
                 spacing: dict[str, tuple[float, str | None]] | None = None,
-                whole_below: int | None = None) -> OutputArray:
+                whole_below: int | None = None, fill_value: float = 0.0) -> OutputArray:
     """Create a float32 output: a temporary zarr store for ``.zarr`` (an OME-Zarr image, its
     level 0 to fill, for ``.ome.zarr``); for a TIFF a numpy array, or, when the output is
     larger than ``whole_below`` bytes, a temporary zarr store streamed into the TIFF plane by
@@ -264,6 +264,9 @@ def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
     ``implicit``: the program chose the file name (e.g. ``noise_std.tif`` in a folder), so an
     existing file there is replaced only if this program wrote it (or ``overwrite``).
     ``spacing``: axis letter -> ``(pixel size, unit)`` for an OME-Zarr output (else 1).
+    ``fill_value``: what a plain ``.zarr`` store reads where nothing was written yet (NaN
+    shows unfinished regions as blank to a reader of the temporary store; the pipeline
+    writes every pixel before a commit, so a committed store never shows it).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -290,7 +293,7 @@ def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
         return OutputArray(group["0"], path, tmp, axes, implicit, overwrite)
     arr = zarr.open_array(store=str(tmp), mode="w", shape=shape,
                           chunks=chunks or _chunks(shape, axes), dtype="float32",
-                          fill_value=0.0)
+                          fill_value=fill_value)
     arr.attrs.update({"axes": axes, ATTR_KEY: attrs or {}})
     return OutputArray(arr, path, tmp, axes, implicit, overwrite)
 

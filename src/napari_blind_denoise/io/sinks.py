@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,16 +70,57 @@ class PathSink:
                            spacing=self.spacing, whole_below=self.whole_below)
 
 
+@dataclass(frozen=True, slots=True)
+class StoreState:
+    """Where an output of a :class:`StoreSink` can be read now.
+
+    Attributes
+    ----------
+    name
+        The output's name (``denoised``, an extra output's).
+    path
+        While ``writing``: the temporary store being filled (regions not written yet read
+        as NaN); then the final store once committed, ``None`` once removed (stopped or
+        failed).
+    writing
+        True until the output is committed or removed.
+    """
+
+    name: str
+    path: Path | None
+    writing: bool
+
+
 class StoreSink:
     """Every output as a new zarr store in ``folder``: ``<stem>.zarr`` for the denoised
-    image, ``<stem>_<name>.zarr`` for the others, never replacing an existing store."""
+    image, ``<stem>_<name>.zarr`` for the others, never replacing an existing store.
+
+    :meth:`states` tells where each output opened so far can be read, so a viewer can show
+    it (read-only) while it fills. Regions not written yet read as NaN, the stores' fill
+    value; the pipeline writes every pixel before it commits an output.
+    """
 
     def __init__(self, folder: str | os.PathLike, stem: str) -> None:
         self.folder = Path(folder)
         self.stem = safe_name(stem)
+        self._opened: dict[str, OutputArray] = {}
 
     def open(self, name: str, shape: tuple[int, ...], axes: str,
              attrs: dict[str, Any]) -> OutputArray:
         """A fresh store for ``name``."""
         stem = self.stem if name == "denoised" else f"{self.stem}_{name}"
-        return open_output(unique_path(self.folder, stem, ".zarr"), shape, axes, attrs=attrs)
+        handle = open_output(unique_path(self.folder, stem, ".zarr"), shape, axes,
+                             attrs=attrs, fill_value=float("nan"))
+        self._opened[name] = handle
+        return handle
+
+    def states(self) -> dict[str, StoreState]:
+        """Each output opened so far, by name: being written (its temporary store),
+        committed (its final store) or removed."""
+        out = {}
+        for name, h in self._opened.items():
+            if h.tmp is not None:
+                out[name] = StoreState(name, h.tmp, True)
+            else:  # a fresh name (unique_path): it exists only once committed
+                out[name] = StoreState(name, h.path if h.path.exists() else None, False)
+        return out
