@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .core.device import DEVICE_CHOICES
+from .core.dims import AUTO_MIN_DEPTH
 from .core.errors import InputError
 from .core.methods import (
     METHODS,
@@ -85,6 +86,11 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
                    "prediction at full resolution): 1 (default: off), a stride, or auto (the "
                    "measured noise correlation's extent + 1 when the noise is correlated, else "
                    "1); replaces the blind-spot block")
+    in_3d = ", ".join(m.id for m in METHODS.values() if 3 in m.spatial_dims)
+    p.add_argument("--dims", choices=("auto", "2", "3"), default=None,
+                   help=f"{in_3d}: a 2-D network (each Z plane denoised on its own) or a 3-D "
+                   f"one for ZYX volumes; auto (default) picks 3-D for stacks of at least "
+                   f"{AUTO_MIN_DEPTH} Z planes, 2-D otherwise (other methods: 2-D)")
     missing = ", ".join(m.id for m in METHODS.values() if m.accepts_missing)
     p.add_argument("--exclude-mask", metavar="PATH",
                    help=f"{missing} only: an image of the input's shape whose non-zero pixels "
@@ -349,6 +355,8 @@ def make_config(args):
         config = replace(config, mask=replace(config.mask, blind_spot=args.blind_spot))
     if getattr(args, "downsample", None) is not None:
         config = replace(config, mask=replace(config.mask, downsample=args.downsample))
+    if getattr(args, "dims", None) is not None:
+        config = replace(config, model=replace(config.model, dims=args.dims))
     if getattr(args, "inference", None) is not None:
         get_method(args.method).check_mode(config, args.inference)
     return config, device

@@ -86,11 +86,12 @@ def output_groups() -> dict[str, list[str]]:
 
 
 PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
-    # small net, many steps: the fastest learner on a 2-core CPU (docs/benchmarks.md)
-    "cpu": (ModelConfig(depth=2, base_channels=16),
+    # small net, many steps: the fastest learner on a 2-core CPU (docs/benchmarks.md);
+    # dims "auto": a 3-D network for ZYX stacks of enough planes, where the method has one
+    "cpu": (ModelConfig(depth=2, base_channels=16, dims="auto"),
             TrainConfig(steps=1500, patch_size=64, batch_size=16, learning_rate=3e-3)),
     # wider and deeper for a GPU, where a step costs little
-    "gpu": (ModelConfig(depth=3, base_channels=32),
+    "gpu": (ModelConfig(depth=3, base_channels=32, dims="auto"),
             TrainConfig(steps=6000, patch_size=96, batch_size=64, learning_rate=2e-3)),
 }
 
