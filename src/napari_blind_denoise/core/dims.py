@@ -4,7 +4,8 @@
 when the method has one (``Method.spatial_dims``), a 2-D one (planes denoised one by one)
 otherwise. A 3-D network's first pooling levels pool only Y and X while the voxel is longer
 in Z than in Y/X (:func:`yx_levels_for`), and its training windows are ``patch_depth``
-planes deep with fewer windows per step (:func:`volume_batch`).
+planes deep with fewer windows per step (:func:`volume_batch`), with batch normalisation
+(:data:`VOLUME_BATCH_NORM`).
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ if TYPE_CHECKING:
 AUTO_MIN_DEPTH = 16
 # Voxels per 3-D training step, as a multiple of the 2-D step's pixels: a 3-D window of
 # depth D holds D times the pixels of a 2-D one, so the batch is divided by D / VOXEL_FACTOR.
-VOXEL_FACTOR = 4
+VOXEL_FACTOR = 2
 ANISOTROPY = 2.0  # Z spacing / Y-X spacing from which the first levels pool only Y and X
+# 3-D networks train with batch normalisation: without it the 3-D UNet learned far more
+# slowly than the 2-D one at equal steps (docs/results/2026-12-02-volume.txt, "3-D, no BN")
+VOLUME_BATCH_NORM = True
 
 
 def yx_levels_for(spacing: Mapping[str, float] | None, depth: int) -> int:
@@ -101,7 +105,8 @@ def resolve_dims(config: DenoiseConfig, layout: Layout, method: Method,
     model = config.model
     levels = model.yx_levels if model.yx_levels is not None else \
         yx_levels_for(spacing, model.depth)
-    model = replace(model, dims=3, yx_levels=levels)
+    model = replace(model, dims=3, yx_levels=levels,
+                    batch_norm=model.batch_norm or VOLUME_BATCH_NORM)
     depth = fit_patch_depth(layout.shape[layout.axes.index("Z")], config.train.patch_depth,
                             model.z_divisor)
     train = replace(config.train, patch_depth=depth,
