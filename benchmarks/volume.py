@@ -1,6 +1,7 @@
 """3-D networks against plane-by-plane 2-D ones on ZYX volumes, and 3-D prediction speed.
 
     flock /tmp/cpu.lock python benchmarks/volume.py [--steps 150] [--out FILE]
+        [--volumes blobs stardist] [--methods n2v n2s]   # these rows only, no throughput
 
 Volumes (clean, with synthetic Gaussian noise added, seed 0):
 
@@ -94,20 +95,22 @@ def run(noisy: np.ndarray, clean: np.ndarray, cfg, no_bn: bool = False):
     return psnr(out, clean, rng), seconds, trained
 
 
-def quality(steps: int) -> list[str]:
+def quality(steps: int, only: list[str] | None = None, methods=("n2v", "n2s")) -> list[str]:
     lines = [f"# PSNR (dB) after {steps} steps, whole-volume prediction",
              "volume    method  noisy   2-D     3-D     3-D-2-D  s/step 2-D  s/step 3-D"]
     for name, (clean, sigma) in volumes().items():
+        if only and name not in only:
+            continue
         noisy = (clean + np.random.default_rng(0).normal(0, sigma, clean.shape)
                  ).astype(np.float32)
         base = psnr(noisy, clean, float(np.ptp(clean)))
-        for method in ("n2v", "n2s"):
+        for method in methods:
             p2, s2, _ = run(noisy, clean, config(method, 2, steps))
             p3, s3, t3 = run(noisy, clean, config(method, 3, steps))
             lines.append(f"{name:9s} {method:6s}  {base:6.2f}  {p2:6.2f}  {p3:6.2f}  "
                          f"{p3 - p2:+7.2f}  {s2 / steps:10.3f}  {s3 / steps:10.3f}")
             print(lines[-1], flush=True)
-        if name == "blobs":
+        if name == "blobs" and not only:
             p3n, s3n, _ = run(noisy, clean, config("n2v", 3, steps), no_bn=True)
             lines.append(f"{name:9s} n2v 3-D, no BN: {p3n:6.2f} dB ({s3n / steps:.3f} s/step); "
                          f"3-D windows {t3.config.train.patch_depth}x32x32, "
@@ -146,13 +149,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--volumes", nargs="*", default=None,
+                        help="only these volumes (blobs, stardist), quality only")
+    parser.add_argument("--methods", nargs="*", default=["n2v", "n2s"])
     args = parser.parse_args()
     import torch
 
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     head = [f"# benchmarks/volume.py --steps {args.steps}; torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads, {when}"]
-    lines = head + quality(args.steps) + throughput()
+    lines = head + quality(args.steps, args.volumes, args.methods)
+    if not args.volumes:
+        lines += throughput()
     if args.out is not None:
         args.out.write_text("\n".join(lines) + "\n")
 

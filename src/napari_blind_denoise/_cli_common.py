@@ -88,9 +88,9 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
                    "1); replaces the blind-spot block")
     in_3d = ", ".join(m.id for m in METHODS.values() if 3 in m.spatial_dims)
     p.add_argument("--dims", choices=("auto", "2", "3"), default=None,
-                   help=f"{in_3d}: a 2-D network (each Z plane denoised on its own) or a 3-D "
-                   f"one for ZYX volumes; auto (default) picks 3-D for stacks of at least "
-                   f"{AUTO_MIN_DEPTH} Z planes, 2-D otherwise (other methods: 2-D)")
+                   help=f"{in_3d}: a 2-D network (each Z plane denoised on its own; the "
+                   f"default) or a 3-D one for ZYX volumes; auto picks 3-D for stacks of at "
+                   f"least {AUTO_MIN_DEPTH} Z planes, 2-D otherwise (other methods: 2-D)")
     missing = ", ".join(m.id for m in METHODS.values() if m.accepts_missing)
     p.add_argument("--exclude-mask", metavar="PATH",
                    help=f"{missing} only: an image of the input's shape whose non-zero pixels "

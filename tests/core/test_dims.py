@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from napari_blind_denoise.core import AUTO_MIN_DEPTH, InputError, validate_axes
-from napari_blind_denoise.core.dims import resolve_dims, yx_levels_for
+from napari_blind_denoise.core.dims import DEFAULT_DIMS, resolve_dims, yx_levels_for
 from napari_blind_denoise.core.methods import default_config, get_method
 
 
@@ -18,8 +18,9 @@ def resolve(method: str, axes: str, shape, dims="auto", spacing=None, **mask):
     return resolve_dims(cfg, validate_axes(axes, shape), get_method(method), spacing)
 
 
-def test_presets_choose_automatically() -> None:
-    assert default_config("n2v").model.dims == "auto"
+def test_presets_are_plane_by_plane_unless_asked() -> None:
+    assert default_config("n2v").model.dims == DEFAULT_DIMS == 2
+    assert default_config("n2s", "gpu").model.dims == 2
 
 
 @pytest.mark.parametrize("method", ["n2v", "n2s"])

@@ -281,6 +281,7 @@ class TrainWidget(JobWidget):
         self.dims = QComboBox()
         for label, value in DIMS:
             self.dims.addItem(label, value)
+        self.dims.setCurrentIndex(self.dims.findData(PRESETS["cpu"][0].dims))
         self.dims.setToolTip(
             "The network's dimensions (n2v, n2s). 2-D: each Z plane denoised on its own; "
             "3-D: ZYX volumes, the network also sees the neighbouring planes; auto: 3-D for "
