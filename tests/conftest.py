@@ -52,6 +52,25 @@ def make_noisy(shape: tuple[int, int], seed: int = 0, offset: float = 100.0,
     return (clean + noise).astype(np.float32), clean
 
 
+def make_volume(shape: tuple[int, int, int], seed: int = 0, n: int = 16, sigma: float = 0.08,
+                offset: float = 100.0, gain: float = 400.0) -> tuple[np.ndarray, np.ndarray]:
+    """``(noisy, clean)`` float32 ZYX pair: a sum of 3-D Gaussian blobs (so the signal varies
+    along Z as along Y and X) in camera-like units, plus Gaussian noise of ``sigma`` times
+    ``gain``."""
+    rng = np.random.default_rng(seed)
+    d, h, w = shape
+    zz, yy, xx = np.mgrid[0:d, 0:h, 0:w].astype(np.float32)
+    clean = np.zeros(shape, np.float32)
+    for _ in range(n):
+        cz, cy, cx = rng.uniform(0, d), rng.uniform(0, h), rng.uniform(0, w)
+        s = rng.uniform(0.08, 0.16) * min(h, w)
+        r2 = (zz - cz) ** 2 + (yy - cy) ** 2 + (xx - cx) ** 2
+        clean += rng.uniform(0.5, 1.0) * np.exp(-r2 / (2 * s * s))
+    clean = (offset + gain * clean).astype(np.float32)
+    noise = np.random.default_rng(seed + 1000).normal(0.0, sigma * gain, shape)
+    return (clean + noise).astype(np.float32), clean
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A fresh seeded numpy generator."""

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .core.device import DEVICE_CHOICES
+from .core.dims import AUTO_MIN_DEPTH
 from .core.errors import InputError
 from .core.methods import (
     METHODS,
@@ -86,6 +87,11 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
                    "prediction at full resolution): 1 (default: off), a stride, or auto (the "
                    "measured noise correlation's extent + 1 when the noise is correlated, else "
                    "1); replaces the blind-spot block")
+    in_3d = ", ".join(m.id for m in METHODS.values() if 3 in m.spatial_dims)
+    p.add_argument("--dims", choices=("auto", "2", "3"), default=None,
+                   help=f"{in_3d}: a 2-D network (each Z plane denoised on its own; the "
+                   f"default) or a 3-D one for ZYX volumes; auto picks 3-D for stacks of at "
+                   f"least {AUTO_MIN_DEPTH} Z planes, 2-D otherwise (other methods: 2-D)")
     missing = ", ".join(m.id for m in METHODS.values() if m.accepts_missing)
     p.add_argument("--exclude-mask", metavar="PATH",
                    help=f"{missing} only: an image of the input's shape whose non-zero pixels "
@@ -387,6 +393,8 @@ def make_config(args):
         config = replace(config, mask=replace(config.mask, blind_spot=args.blind_spot))
     if getattr(args, "downsample", None) is not None:
         config = replace(config, mask=replace(config.mask, downsample=args.downsample))
+    if getattr(args, "dims", None) is not None:
+        config = replace(config, model=replace(config.model, dims=args.dims))
     if getattr(args, "inference", None) is not None:
         get_method(args.method).check_mode(config, args.inference)
     return config, device

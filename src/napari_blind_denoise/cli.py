@@ -47,8 +47,9 @@ from .core.version import __version__
 EXIT_BAD_INPUT = 2
 
 
-def _train_and_apply(args, data, axes, groups=None, sink=None, attrs=None):
-    """Train on ``data`` and denoise it through the pipeline; its :class:`PipelineResult`."""
+def _train_and_apply(args, data, axes, groups=None, sink=None, attrs=None, spacing=None):
+    """Train on ``data`` (voxel ``spacing``: axis letter -> ``(size, unit)``, from the
+    input's metadata) and denoise it through the pipeline; its :class:`PipelineResult`."""
     from .core import TrainingSession
     from .core.data.validate import check_image
     from .core.memory import check_budget
@@ -58,7 +59,8 @@ def _train_and_apply(args, data, axes, groups=None, sink=None, attrs=None):
     check_budget(check_image(data, axes), data, divisor=config.model.divisor,
                  budget_mb=memory_budget(args))
     train_on, data = training_inputs(args, with_exclusions(args, data), axes)
-    session = TrainingSession(train_on, axes, config, device=device)
+    session = TrainingSession(train_on, axes, config, device=device,
+                              spacing={a: s for a, (s, _) in (spacing or {}).items()})
     return run_job(partial(run_pipeline, session, yardstick=not args.no_yardstick,
                            inference=args.inference, data=data,
                            predictor=getattr(args, "predictor", None)), args,
@@ -78,9 +80,10 @@ def cmd_denoise(args) -> int:
     groups = check_flags(args, [args.input, args.exclude_mask, *pair_paths(args)])
     out_path = check_output_path(args.output, [args.input, *pair_paths(args)])
     data, axes = load(args.input, args.axes, whole_below(args))
-    sink = output_sink(args, out_path, groups, axes, input_spacing(args.input))
+    spacing = input_spacing(args.input)
+    sink = output_sink(args, out_path, groups, axes, spacing)
     memory_warnings(args, data, [out_path])
-    result = _train_and_apply(args, data, axes, groups, sink, {"method": args.method})
+    result = _train_and_apply(args, data, axes, groups, sink, {"method": args.method}, spacing)
     extra = write_group_files(args, groups, result, sink)
     info = result.trained.info
     emit(args, {

@@ -140,6 +140,9 @@ class DaskPredictor:
         spec.check_mode(trained.config, mode)
         self.summary = self._cluster()
         reason = spec.sequential_inference(trained.config, mode)
+        if not reason and trained.config.model.dims == 3:
+            reason = ("a 3-D network predicts whole volumes block by block; its work units "
+                      "are not split across workers yet")
         blob = None
         if not reason:
             try:

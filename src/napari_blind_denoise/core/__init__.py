@@ -33,6 +33,7 @@ from .data.normalize import NormStats, compute_norm_stats
 from .data.pairs import neighbour_frames
 from .data.validate import check_image
 from .device import DEVICE_CHOICES, available_devices, describe_device, pick_device
+from .dims import AUTO_MIN_DEPTH
 from .errors import BlindDenoiseError, CheckpointError, InputError
 from .events import Phase, PredictEvent, Preview, TrainEvent
 from .methods import (
@@ -69,6 +70,7 @@ from .train import TrainingSession, run_to_completion, train
 from .trained import TrainedModel
 
 __all__ = [
+    "AUTO_MIN_DEPTH",
     "DEVICE_CHOICES",
     "DISPLAY_MIN_FRACTION",
     "METHODS",

@@ -166,6 +166,16 @@ class ModelConfig(_FromDict):
         with blind-spot training it cost ~0.9 dB at equal steps (docs/benchmarks.md).
     in_channels, out_channels
         Image channels (the ``C`` axis, 1 when absent).
+    dims
+        Spatial dimensions of the network: ``2`` (planes ``(B, C, Y, X)``; a stack's Z planes
+        denoised one by one), ``3`` (volumes ``(B, C, Z, Y, X)``, for ZYX data) or
+        ``"auto"``: 3 for ZYX data with at least ``AUTO_MIN_DEPTH`` Z planes when the method
+        has a 3-D network, else 2 (``core.volume.resolve_dims``; a trained model records 2
+        or 3; models saved before this option load as 2-D).
+    yx_levels
+        3-D networks: how many of the first pooling levels pool only Y and X (kernel
+        ``(1, 2, 2)``), for voxels longer in Z than in Y/X. ``None``: chosen from the voxel
+        spacing when training starts (0 without one).
     """
 
     depth: int = 2
@@ -174,6 +184,8 @@ class ModelConfig(_FromDict):
     residual: bool = False
     in_channels: int = 1
     out_channels: int = 1
+    dims: int | str = 2
+    yx_levels: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.depth <= 6:
@@ -184,11 +196,23 @@ class ModelConfig(_FromDict):
             raise ValueError("channel counts must be >= 1")
         if self.residual and self.in_channels != self.out_channels:
             raise ValueError("residual output needs in_channels == out_channels")
+        if isinstance(self.dims, str) and self.dims.strip().isdigit():
+            object.__setattr__(self, "dims", int(self.dims))
+        if self.dims not in ("auto", 2, 3) or isinstance(self.dims, bool):
+            raise ValueError(f"dims must be 'auto', 2 or 3, got {self.dims!r}")
+        if self.yx_levels is not None and not 0 <= self.yx_levels <= self.depth:
+            raise ValueError("yx_levels must be between 0 and depth")
 
     @property
     def divisor(self) -> int:
-        """Spatial sizes fed to the network must be a multiple of this."""
+        """Y and X sizes fed to the network must be a multiple of this."""
         return 2**self.depth
+
+    @property
+    def z_divisor(self) -> int:
+        """Z sizes fed to a 3-D network must be a multiple of this (the levels that pool
+        only Y and X do not halve Z)."""
+        return 2 ** (self.depth - (self.yx_levels or 0))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,12 +226,15 @@ class TrainConfig(_FromDict):
     ``select_tolerance`` (relative) of the lowest seen: validation losses on masked noisy
     pixels barely move while quality still improves, so the plain minimum picks an
     arbitrary early model. ``ema_decay`` (e.g. 0.995) validates and keeps an exponential moving
-    average of the weights instead of the raw weights.
+    average of the weights instead of the raw weights. ``patch_size`` is the Y/X edge of a
+    training window; 3-D networks train on windows ``patch_depth`` planes deep (fewer when
+    the stack is shallower).
     """
 
     steps: int = 2000
     time_budget: float | None = None
     patch_size: int = 64
+    patch_depth: int = 16
     batch_size: int = 16
     learning_rate: float = 3e-3
     warmup_fraction: float = 0.05
@@ -226,8 +253,8 @@ class TrainConfig(_FromDict):
             raise ValueError("steps must be >= 1")
         if self.time_budget is not None and self.time_budget <= 0:
             raise ValueError("time_budget must be > 0 seconds")
-        if self.patch_size < 8:
-            raise ValueError("patch_size must be >= 8")
+        if self.patch_size < 8 or self.patch_depth < 1:
+            raise ValueError("patch_size must be >= 8 and patch_depth >= 1")
         if self.batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         if self.learning_rate <= 0:

@@ -118,3 +118,12 @@ def available_devices() -> list[tuple[str, str]]:
     if not found:
         cpu = cpu[:-1] + ", no GPU found)"
     return [*found, ("cpu", cpu)]
+
+
+def memory_format(dims: int | str, channels_last: bool = True) -> torch.memory_format:
+    """The memory format of a network's batches: channels-last when asked (faster
+    convolutions on CPU; ``channels_last_3d`` for 3-D networks, about twice as fast as
+    contiguous on a 2-core CPU), else contiguous."""
+    if not channels_last:
+        return torch.contiguous_format
+    return torch.channels_last_3d if dims == 3 else torch.channels_last

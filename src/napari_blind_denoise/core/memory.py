@@ -17,6 +17,11 @@ On a GPU the activations live in device memory: the tile edge is first bounded b
 device's free memory (:func:`device_tile`, from the same probe run on the device), then by
 the budget without them.
 
+For a 3-D network (``plan_tiles(depth=...)``) a tile is a ``depth x edge x edge`` block
+of one volume and the band holds Z planes instead of rows: a tile's depth of whole planes,
+plus at most one output chunk of finished planes; the activations are measured on a 3-D
+probe and counted per voxel.
+
 Not counted (a fixed overhead, measured in ``benchmarks/out_of_core.py``): the model's
 weights, Python, torch and the libraries, and any whole-image array the caller passes (a
 numpy ``out`` or input).
@@ -97,9 +102,14 @@ class MemoryPlan:
     align: int
 
 
-def activation_bytes_per_pixel(net, channels: int, divisor: int) -> float:
+PROBE_DEPTH = 16  # Z depth of the 3-D probe tile (rounded up to the network's Z divisor)
+
+
+def activation_bytes_per_pixel(net, channels: int, divisor: int,
+                               z_divisor: int | None = None) -> float:
     """Bytes of distinct layer outputs over one pass of ``net`` (a ``core.predict._Net``)
-    on a probe tile, per pixel of the tile (the largest pass when it makes several).
+    on a probe tile, per pixel of the tile (the largest pass when it makes several); with
+    ``z_divisor`` (a 3-D network) on a 3-D probe tile, per voxel.
 
     It runs on a copy of the network (the caller's hooks see nothing) and the random state
     is restored afterwards, so stochastic inference is unchanged. A TorchScript network
@@ -108,6 +118,9 @@ def activation_bytes_per_pixel(net, channels: int, divisor: int) -> float:
     if any(isinstance(m, torch.jit.ScriptModule) for m in net.model.modules()):  # no hooks
         return UNOBSERVED_BYTES_PER_PIXEL
     size = math.ceil(PROBE / divisor) * divisor
+    shape: tuple[int, ...] = (channels, size, size)
+    if z_divisor is not None:
+        shape = (channels, math.ceil(PROBE_DEPTH / z_divisor) * z_divisor, size, size)
     net = copy.copy(net)  # a copy of the network without the caller's hooks: unobserved
     net.model = copy.deepcopy(net.model)
     for m in net.model.modules():
@@ -132,11 +145,11 @@ def activation_bytes_per_pixel(net, channels: int, divisor: int) -> float:
     devices = [net.device] if net.device.type == "cuda" else []
     try:
         with torch.random.fork_rng(devices=devices):
-            net(np.zeros((channels, size, size), np.float32))
+            net(np.zeros(shape, np.float32))
     finally:
         for h in hooks:
             h.remove()
-    return max(passes) / (size * size)
+    return max(passes) / math.prod(shape[1:])
 
 
 #: Share of the accelerator's free memory one tile's activations may take (the rest: the
@@ -144,14 +157,17 @@ def activation_bytes_per_pixel(net, channels: int, divisor: int) -> float:
 DEVICE_FRACTION = 0.5
 
 
-def device_tile(per_pixel: float, free_bytes: int | None, tile_size: int, divisor: int) -> int:
+def device_tile(per_pixel: float, free_bytes: int | None, tile_size: int, divisor: int,
+                dims: int = 2) -> int:
     """The largest tile edge (a multiple of ``divisor``, at most ``tile_size``, at least
     ``MIN_BUDGET_TILE`` rounded up to ``divisor``) whose activations, ``per_pixel`` bytes per
-    pixel, fit :data:`DEVICE_FRACTION` of ``free_bytes`` of accelerator memory (``None``:
-    unknown, ``tile_size`` is kept; an out-of-memory error still halves it)."""
+    pixel (per voxel when ``dims`` is 3: a tile is then ``edge`` deep too), fit
+    :data:`DEVICE_FRACTION` of ``free_bytes`` of accelerator memory (``None``: unknown,
+    ``tile_size`` is kept; an out-of-memory error still halves it)."""
     if free_bytes is None or per_pixel <= 0:
         return tile_size
-    fit = math.isqrt(int(DEVICE_FRACTION * free_bytes / per_pixel))
+    room = int(DEVICE_FRACTION * free_bytes / per_pixel)
+    fit = math.isqrt(room) if dims == 2 else int(round(room ** (1 / dims), 9))
     smallest = max(divisor, math.ceil(MIN_BUDGET_TILE / divisor) * divisor)
     return max(smallest, min(tile_size, fit - fit % divisor))
 
@@ -168,36 +184,45 @@ def _chunk_bytes(data, th: int, tw: int, layout) -> int:
 
 
 def estimate_bytes(per_pixel: float, th: int, tw: int, layout, blocks: int, align: int,
-                   data=None) -> int:
-    """What prediction holds at once with ``th x tw`` tiles (see the module docstring);
-    ``blocks``: output arrays (the denoised image and a joint inferrer's extras)."""
+                   data=None, tz: int | None = None) -> int:
+    """What prediction holds at once with ``th x tw`` tiles (``tz x th x tw`` for a 3-D
+    network; see the module docstring); ``blocks``: output arrays (the denoised image and a
+    joint inferrer's extras)."""
     c, w = layout.channels, layout.width
-    network = per_pixel * th * tw
-    tile = 4 * th * tw * (2 * c + 2 * c * blocks + 1)  # raw, normalised, pred, pred*w, w
-    rows = min(layout.height, th + align)
-    band = 2 * 4 * rows * w * (c * blocks + 1)
-    flush = 2 * 4 * rows * w * c  # rows written at once: blended and de-normalised copies
-    return int(network + tile + band + flush + _chunk_bytes(data, th, tw, layout))
+    voxels = th * tw * (tz or 1)
+    network = per_pixel * voxels
+    tile = 4 * voxels * (2 * c + 2 * c * blocks + 1)  # raw, normalised, pred, pred*w, w
+    if tz is None:
+        rows = min(layout.height, th + align) * w
+        chunks = _chunk_bytes(data, th, tw, layout)
+    else:  # a band of whole Z planes
+        rows = min(layout.shape[layout.axes.index("Z")], tz + align) * layout.height * w
+        chunks = _chunk_bytes(data, th, tw, layout) * tz
+    band = 2 * 4 * rows * (c * blocks + 1)
+    flush = 2 * 4 * rows * c  # rows written at once: blended and de-normalised copies
+    return int(network + tile + band + flush + chunks)
 
 
-def output_align(outs, layout, tile: int) -> int:
-    """Rows per write: the Y chunk of the outputs when they are chunked (zarr, dask) and it
-    is not taller than a tile; else 1 (rows are written as soon as they are final)."""
+def output_align(outs, layout, tile: int, axis: str = "Y") -> int:
+    """Rows (planes, ``axis="Z"``) per write: the outputs' chunk along ``axis`` when they are
+    chunked (zarr, dask) and it is not longer than a tile; else 1 (rows are written as soon
+    as they are final)."""
     aligns = []
     for out in outs:
         chunks = getattr(out, "chunks", None)
         if not chunks or not all(isinstance(c, int | np.integer) for c in chunks):
             return 1
-        aligns.append(int(chunks[layout.axes.index("Y")]))
+        aligns.append(int(chunks[layout.axes.index(axis)]))
     align = max(aligns, default=1)
     return align if align <= tile and all(align % a == 0 for a in aligns) else 1
 
 
 def plan_tiles(net, layout, outs, data, *, tile_size: int, overlap: int, divisor: int,
-               budget_mb: float | None) -> MemoryPlan:
+               budget_mb: float | None, z_divisor: int | None = None) -> MemoryPlan:
     """The largest tile edge (at most ``tile_size``, a multiple of ``divisor``) whose
     estimate fits ``budget_mb`` (``None``: :func:`default_budget_mb`); ``net``: a
     ``core.predict._Net`` on the CPU to probe, ``None`` on a GPU (activations not counted).
+    With ``z_divisor`` (a 3-D network) tiles are ``edge`` deep too (at most the stack's Z).
 
     Raises
     ------
@@ -207,9 +232,10 @@ def plan_tiles(net, layout, outs, data, *, tile_size: int, overlap: int, divisor
     """
     # net None: on a GPU the activations live in device memory (an out-of-memory error
     # halves the tile)
-    per_pixel = activation_bytes_per_pixel(net, layout.channels, divisor) \
+    per_pixel = activation_bytes_per_pixel(net, layout.channels, divisor, z_divisor) \
         if net is not None else 0.0
-    return _fit(per_pixel, layout, outs, data, tile_size, overlap, divisor, budget_mb)
+    return _fit(per_pixel, layout, outs, data, tile_size, overlap, divisor, budget_mb,
+                volume=z_divisor is not None)
 
 
 def check_budget(layout, data, *, divisor: int, budget_mb: float | None) -> None:
@@ -219,7 +245,7 @@ def check_budget(layout, data, *, divisor: int, budget_mb: float | None) -> None
 
 
 def _fit(per_pixel: float, layout, outs, data, tile_size: int, overlap: int, divisor: int,
-         budget_mb: float | None) -> MemoryPlan:
+         budget_mb: float | None, volume: bool = False) -> MemoryPlan:
     budget_mb = float(budget_mb) if budget_mb is not None else float(default_budget_mb())
     budget = budget_mb * MB
     smallest = max(divisor, math.ceil(MIN_BUDGET_TILE / divisor) * divisor)
@@ -227,8 +253,9 @@ def _fit(per_pixel: float, layout, outs, data, tile_size: int, overlap: int, div
     need = 0
     for size in (tile_size, *(s for s in lower if s < tile_size)):
         th, tw = min(size, layout.height), min(size, layout.width)
-        align = output_align(outs, layout, th)
-        need = estimate_bytes(per_pixel, th, tw, layout, max(1, len(outs)), align, data)
+        tz = min(size, layout.shape[layout.axes.index("Z")]) if volume else None
+        align = output_align(outs, layout, tz or th, "Z" if volume else "Y")
+        need = estimate_bytes(per_pixel, th, tw, layout, max(1, len(outs)), align, data, tz)
         if need <= budget:  # the tiles asked for keep their overlap; smaller ones a quarter
             ov = overlap if size == tile_size else min(overlap, size // 4)
             return MemoryPlan(budget_mb, size, ov, need / MB, align)

@@ -1,5 +1,10 @@
 """Tiled, streamed prediction with smooth blending, writing tile by tile.
 
+A 3-D network (``config.model.dims == 3``) predicts each ``(Z, Y, X)`` volume in blocks of
+``depth x edge x edge`` voxels overlapping and blended in Z as in Y and X; a band of Z
+planes takes the place of the band of rows, and finished planes are written as soon as no
+later block can touch them.
+
 Each 2-D plane is processed in strips of tiles; a strip's finished rows are written to the
 output (numpy or zarr) as soon as no later tile can touch them (to a chunked output, whole
 chunk rows at a time, so each chunk is written once), so memory holds at most a tile row
@@ -25,7 +30,15 @@ from .config import TileConfig
 from .data.axes import Layout
 from .data.tiling import tile_starts, tile_weights
 from .data.validate import check_image
-from .device import autocast, configure_threads, device_free_bytes, free_memory, pick_device
+from .data.volume import Volumes
+from .device import (
+    autocast,
+    configure_threads,
+    device_free_bytes,
+    free_memory,
+    memory_format,
+    pick_device,
+)
 from .errors import InputError
 from .events import PredictEvent
 from .memory import (
@@ -52,7 +65,13 @@ def _round_tile(size: int, divisor: int, limit: int) -> int:
 
 
 def check_compatible(trained: TrainedModel, layout: Layout) -> None:
-    """Refuse data whose channel count differs from the model's."""
+    """Refuse data whose channel count differs from the model's, and data without a Z axis
+    for a 3-D model."""
+    if trained.config.model.dims == 3 and "Z" not in layout.axes:
+        raise InputError(
+            f"the model is a 3-D network (trained on {trained.axes} volumes) and predicts "
+            f"volumes with a Z axis, but the image's axes are {layout.axes!r}; give a ZYX "
+            "stack, or train a 2-D model (dims 2) for single planes")
     if layout.channels != trained.channels:
         raise InputError(
             f"the model was trained on {trained.channels} channel(s) (axes {trained.axes}) "
@@ -74,7 +93,8 @@ class _Net:
         model = trained.model
         if next(model.parameters()).device != device:  # never move the caller's model
             model = copy.deepcopy(model).to(device)
-        self.model = model.eval().to(memory_format=torch.channels_last)
+        self.format = memory_format(trained.config.model.dims)
+        self.model = model.eval().to(memory_format=self.format)
         self.device = device
         # test-time augmentation: the flips/rotations the method trained with
         self.transforms = spec.transforms(trained.config) if tta else (0,)
@@ -84,7 +104,7 @@ class _Net:
         total = None
         with torch.inference_mode(), autocast(self.device):
             for k in self.transforms:
-                t = dihedral(x, k).contiguous(memory_format=torch.channels_last)
+                t = dihedral(x, k).contiguous(memory_format=self.format)
                 y = undo_dihedral(self.infer(self.model, t).float(), k)
                 total = y if total is None else total + y
         return (total[0] / len(self.transforms)).cpu().numpy()
@@ -199,22 +219,23 @@ def plan_memory(trained: TrainedModel, layout: Layout, outs, data, tile: TileCon
     ``tile.memory_budget`` (:func:`~napari_blind_denoise.core.memory.plan_tiles`)."""
     # the probe pass runs the method's inference afresh: an inferrer may keep state (a
     # seeded generator drawn tile by tile) that a probe would advance
-    divisor = trained.config.model.divisor
+    model = trained.config.model
+    divisor, zdiv = model.divisor, (model.z_divisor if model.dims == 3 else None)
     if device.type == "cpu":
         return plan_tiles(_Net(trained, device, inference), layout, outs, data,
                           tile_size=tile.tile_size, overlap=tile.overlap, divisor=divisor,
-                          budget_mb=tile.memory_budget)
+                          budget_mb=tile.memory_budget, z_divisor=zdiv)
     # an accelerator: the activations in device memory bound the tile, the budget the rest
     size, free = tile.tile_size, device_free_bytes(device)
     if free is not None:
         per_pixel = activation_bytes_per_pixel(_Net(trained, device, inference),
-                                               layout.channels, divisor)
-        size = device_tile(per_pixel, free, tile.tile_size, divisor)
+                                               layout.channels, divisor, zdiv)
+        size = device_tile(per_pixel, free, tile.tile_size, divisor, dims=model.dims)
         if size < tile.tile_size:
             logger.info("%d-pixel tiles fit the %.0f MB free on %s", size, free / 2**20,
                         device)
     return plan_tiles(None, layout, outs, data, tile_size=size, overlap=tile.overlap,
-                      divisor=divisor, budget_mb=tile.memory_budget)
+                      divisor=divisor, budget_mb=tile.memory_budget, z_divisor=zdiv)
 
 
 def tile_grid(trained: TrainedModel, layout: Layout, size: int, overlap: int):
@@ -231,6 +252,9 @@ def tile_grid(trained: TrainedModel, layout: Layout, size: int, overlap: int):
 def _predict_all(net, trained, data, outs, layout: Layout, size: int, overlap: int, stop):
     """Every plane, tile by tile, into ``outs`` (the denoised image, then the arrays of a
     joint inferrer's extra blocks); yields one :class:`PredictEvent` per tile."""
+    if trained.config.model.dims == 3:
+        yield from _predict_volumes(net, trained, data, outs, layout, size, overlap, stop)
+        return
     (th, tw), (ys, xs) = grid = tile_grid(trained, layout, size, overlap)
     n_tiles = layout.n_planes * len(ys) * len(xs)
     align = output_align(outs, layout, th)
@@ -252,27 +276,30 @@ def _predict_all(net, trained, data, outs, layout: Layout, size: int, overlap: i
 
 
 class _Band:
-    """Blending sums of the rows ``[start, start + rows)`` of one plane."""
+    """Blending sums of the rows ``[start, start + rows)`` of one plane (of the Z planes
+    of one volume: ``rest`` is then ``(height, width)``)."""
 
-    def __init__(self, channels: int, width: int) -> None:
+    def __init__(self, channels: int, *rest: int) -> None:
         self.start = 0
-        self.num = np.zeros((channels, 0, width), np.float32)
-        self.den = np.zeros((0, width), np.float32)
+        self.num = np.zeros((channels, 0, *rest), np.float32)
+        self.den = np.zeros((0, *rest), np.float32)
 
     def reach(self, end: int) -> None:
         """Hold rows up to ``end`` (new rows are zero)."""
         grow = end - self.start - self.den.shape[0]
         if grow > 0:
-            c, _, w = self.num.shape
-            self.num = np.concatenate([self.num, np.zeros((c, grow, w), np.float32)], axis=1)
-            self.den = np.concatenate([self.den, np.zeros((grow, w), np.float32)], axis=0)
+            c, _, *rest = self.num.shape
+            self.num = np.concatenate([self.num, np.zeros((c, grow, *rest), np.float32)],
+                                      axis=1)
+            self.den = np.concatenate([self.den, np.zeros((grow, *rest), np.float32)], axis=0)
 
-    def add(self, pred: np.ndarray, wgt: np.ndarray, y0: int, x0: int) -> None:
-        """Add a weighted tile at ``(y0, x0)``."""
-        th, tw = wgt.shape
+    def add(self, pred: np.ndarray, wgt: np.ndarray, y0: int, *origin: int) -> None:
+        """Add a weighted tile at ``(y0, x0)`` (``(z0, y0, x0)``)."""
         by = y0 - self.start
-        self.num[:, by:by + th, x0:x0 + tw] += pred * wgt
-        self.den[by:by + th, x0:x0 + tw] += wgt
+        at = (slice(by, by + wgt.shape[0]),
+              *(slice(o, o + n) for o, n in zip(origin, wgt.shape[1:], strict=True)))
+        self.num[(slice(None), *at)] += pred * wgt
+        self.den[at] += wgt
 
     def pop(self, end: int) -> np.ndarray:
         """The blended rows ``[start, end)``, dropped from the band."""
@@ -390,3 +417,61 @@ def predict_unit(net, norm, block: np.ndarray, unit: Unit, layout: Layout, grid,
     c = layout.channels
     return np.concatenate([norm.denormalize(blended[i * c:(i + 1) * c])
                            for i in range(blocks)])
+
+
+# -- 3-D networks: blocks of one volume -----------------------------------------------------
+
+def _predict_volumes(net, trained, data, outs, layout: Layout, size: int, overlap: int, stop):
+    """Every volume, block by block (``depth x edge x edge``, blended along Z, Y and X);
+    finished Z planes are written as soon as no later block reaches them."""
+    model = trained.config.model
+    vols = Volumes(layout)
+    shape = (vols.depth, layout.height, layout.width)
+    tiles = (_round_tile(size, model.z_divisor, shape[0]),
+             _round_tile(size, model.divisor, shape[1]),
+             _round_tile(size, model.divisor, shape[2]))
+    overlaps = (min(overlap, tiles[0] // 4), overlap, overlap)  # a shallow stack's blocks
+    starts = [tile_starts(n, t, o) for n, t, o in zip(shape, tiles, overlaps, strict=True)]
+    n_tiles = vols.n_volumes * int(np.prod([len(s) for s in starts]))
+    align = output_align(outs, layout, tiles[0], "Z")
+    t0 = time.perf_counter()
+    done = 0
+    for volume in vols.volumes():
+        band = _Band(layout.channels * len(outs), shape[1], shape[2])
+        for r, z0 in enumerate(starts[0]):
+            band.reach(z0 + tiles[0])
+            for y0 in starts[1]:
+                for x0 in starts[2]:
+                    origin = (z0, y0, x0)
+                    at = [slice(o, o + t) for o, t in zip(origin, tiles, strict=True)]
+                    pred = net(trained.norm.normalize(vols.read(data, volume, *at)))
+                    band.add(pred, _weights3(tiles, origin, shape, overlaps), *origin)
+                    done += 1
+                    yield PredictEvent(tile=done, n_tiles=n_tiles,
+                                       elapsed=time.perf_counter() - t0)
+                    if stop is not None and stop.is_set():
+                        return
+            final = starts[0][r + 1] if r + 1 < len(starts[0]) else shape[0]
+            end = final if final == shape[0] else final - final % align
+            if end > band.start:
+                zs = slice(band.start, end)
+                _write_planes(trained, vols, outs, volume, zs, tiles[2], band.pop(end))
+
+
+def _weights3(tiles, origin, shape, overlaps) -> np.ndarray:
+    """3-D blending weights ``(Z, Y, X)``: the 2-D ones times the same ramp along Z."""
+    wyx = tile_weights(tiles[1:], origin[1:], shape[1:], overlaps[1])
+    wz = tile_weights((tiles[0], 1), (origin[0], 0), (shape[0], 1), overlaps[0])[:, 0]
+    return wz[:, None, None] * wyx[None]
+
+
+def _write_planes(trained, vols: Volumes, outs, volume, zs: slice, tw: int,
+                  blended: np.ndarray) -> None:
+    """De-normalise finished Z planes ``(C * len(outs), Z, Y, X)`` and write each block of
+    ``C`` channels into its output, a tile's width at a time."""
+    c, w = vols.layout.channels, vols.layout.width
+    for i, out in enumerate(outs):
+        block = trained.norm.denormalize(blended[i * c:(i + 1) * c])
+        for x0 in range(0, w, tw):
+            x1 = min(w, x0 + tw)
+            vols.write(out, volume, zs, slice(None), slice(x0, x1), block[..., x0:x1])

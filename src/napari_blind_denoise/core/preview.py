@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from .data.volume import Volumes, fit_patch_depth
 from .device import autocast
 from .events import Preview
 from .trained import TrainedModel
@@ -82,9 +83,19 @@ class Previewer:
         self.config, self.norm, self.axes = config, norm, layout.axes
         self.plane, self.top, self.left, h, w = centre_crop(layout, options.size,
                                                             config.model.divisor)
-        raw = layout.read(data, self.plane, slice(self.top, self.top + h),
-                          slice(self.left, self.left + w))
-        self.crop = torch.from_numpy(norm.normalize(raw))[None]  # 1CYX, normalised
+        rows, cols = slice(self.top, self.top + h), slice(self.left, self.left + w)
+        self.z = None  # a 3-D network sees a slab of planes around the middle one
+        if config.model.dims == 3:
+            vols, zi = Volumes(layout), layout.plane_dims.index(layout.axes.index("Z"))
+            depth = fit_patch_depth(vols.depth, config.train.patch_depth,
+                                    config.model.z_divisor)
+            z0 = min(max(0, self.plane[zi] - depth // 2), vols.depth - depth)
+            self.z = self.plane[zi] - z0
+            volume = tuple(p for i, p in enumerate(self.plane) if i != zi)
+            raw = vols.read(data, volume, slice(z0, z0 + depth), rows, cols)
+        else:
+            raw = layout.read(data, self.plane, rows, cols)
+        self.crop = torch.from_numpy(norm.normalize(raw))[None]  # 1CYX (1CZYX), normalised
         self._next_time = options.seconds
 
     def due(self, step: int, elapsed: float) -> bool:
@@ -107,7 +118,8 @@ class Previewer:
                 y = infer(model, self.crop.to(device)).float()
         finally:
             model.train(was_training)
-        image = self.norm.denormalize(y[0].cpu().numpy())
+        y = y[0] if self.z is None else y[0, :, self.z]
+        image = self.norm.denormalize(y.cpu().numpy())
         image.setflags(write=False)
         cost = time.perf_counter() - t0
         self._next_time = elapsed + max(self.options.seconds, MIN_COST_RATIO * cost)

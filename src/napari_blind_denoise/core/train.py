@@ -13,8 +13,9 @@ import copy
 import math
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,9 @@ from .data.axes import Layout
 from .data.normalize import NormStats, compute_norm_stats
 from .data.patches import PatchSampler, fit_patch_size, split_regions
 from .data.validate import check_image
-from .device import configure_threads, free_memory, pick_device, use_amp
+from .data.volume import VolumeSampler
+from .device import configure_threads, free_memory, memory_format, pick_device, use_amp
+from .dims import resolve_dims
 from .errors import InputError
 from .events import Preview, TrainEvent
 from .methods import Batch, Method, get_method
@@ -41,9 +44,13 @@ __all__ = ["TrainedModel", "TrainingSession", "WeightAverage", "lr_at", "run_to_
            "train"]
 
 
-def _fit_config(config: DenoiseConfig, layout: Layout, method: Method) -> DenoiseConfig:
-    """``config`` fitted to the data: its channel count, a patch that fits its planes
-    (:func:`fit_patch_size`) and what the method completes (its noise model)."""
+def _fit_config(config: DenoiseConfig, layout: Layout, method: Method,
+                spacing: Mapping[str, float] | None = None
+                ) -> tuple[DenoiseConfig, dict[str, Any]]:
+    """``config`` fitted to the data: 2-D or 3-D (:func:`~.dims.resolve_dims`, with what
+    to record), its channel count, a patch that fits its planes (:func:`fit_patch_size`)
+    and what the method completes (its noise model)."""
+    config, dims_info = resolve_dims(config, layout, method, spacing)
     channels = layout.channels
     size = fit_patch_size(layout, config.train.patch_size, config.model.divisor)
     if size != config.train.patch_size:
@@ -52,7 +59,7 @@ def _fit_config(config: DenoiseConfig, layout: Layout, method: Method) -> Denois
         model = ModelConfig(**{**config.model.__dict__, "in_channels": channels,
                                "out_channels": channels})
         config = replace(config, model=model)
-    return method.fit_config(config)
+    return method.fit_config(config), dims_info
 
 
 def _as_inputs(data, method: Method) -> tuple:
@@ -87,16 +94,21 @@ class TrainingSession:
         Live previews: when the step's :class:`TrainEvent` carries one
         (:class:`~napari_blind_denoise.core.preview.PreviewOptions`; ``None``: never).
         Methods that are fitted rather than trained show none.
+    spacing
+        Voxel size per axis letter (``{"Z": 2.0, "Y": 0.5, "X": 0.5}``, from the layer's
+        scale or the file's metadata; ``None``: unknown): a 3-D network pools only in Y and
+        X while the voxel is longer in Z (:func:`~.dims.yx_levels_for`).
     """
 
     def __init__(self, data, axes: str | None, config: DenoiseConfig, *,
                  device: str | torch.device = "auto",
-                 preview: PreviewOptions | None = None) -> None:
+                 preview: PreviewOptions | None = None,
+                 spacing: Mapping[str, float] | None = None) -> None:
         self.method: Method = get_method(config.method)
         self.inputs = _as_inputs(data, self.method)
         self.data = self.inputs[0]
         self.layout: Layout = check_image(self.data, axes)
-        self.config = _fit_config(config, self.layout, self.method)
+        self.config, self._dims_info = _fit_config(config, self.layout, self.method, spacing)
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self.preview = preview
         self._stop = threading.Event()
@@ -159,6 +171,10 @@ class TrainingSession:
     def _prepare(self) -> None:
         """What the method chooses from the data, the seed, threads and normalisation."""
         self.config, self.adapted = self.method.adapt(self.config, self.data, self.layout)
+        if self._dims_info:  # the network's dimensions first, then the method's choices
+            notes = [self._dims_info.get("notice"), self.adapted.get("notice")]
+            self.adapted = {**self._dims_info, **self.adapted,
+                            "notice": "; ".join(n for n in notes if n) or None}
         cfg = self.config.train
         torch.manual_seed(cfg.seed)
         if self.device.type == "cpu":
@@ -171,10 +187,12 @@ class TrainingSession:
         cfg = self.config.train
         train_region, val_region, _ = split_regions(self.layout, cfg.patch_size)
         partners = self.inputs[1:]
-        sampler = PatchSampler(self.data, self.layout, self.norm, cfg.patch_size, train_region,
-                               partners, self.method.transforms(self.config))
-        val_sampler = PatchSampler(self.data, self.layout, self.norm, cfg.patch_size,
-                                   val_region, partners)
+        volume = self.config.model.dims == 3
+        sampler_cls = partial(VolumeSampler, depth=cfg.patch_depth) if volume else PatchSampler
+        sampler = sampler_cls(self.data, self.layout, self.norm, cfg.patch_size, train_region,
+                              partners, self.method.transforms(self.config))
+        val_sampler = sampler_cls(self.data, self.layout, self.norm, cfg.patch_size,
+                                  val_region, partners)
         make_batch = self.method.batch_maker(self.config)
         val_sources = val_sampler.sample_all(cfg.val_patches, np.random.default_rng(cfg.seed + 1),
                                              False)
@@ -182,7 +200,7 @@ class TrainingSession:
                          torch.Generator().manual_seed(cfg.seed + 1))
         self.model = self.method.network(self.config).to(self.device)
         self.method.prepare(self.model, self.data, self.layout, self.norm, self.config)
-        self._mem = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self._mem = memory_format(self.config.model.dims, cfg.channels_last)
         self.model = self.model.to(memory_format=self._mem)
         self.optimizer = torch.optim.Adam(self.method.param_groups(self.model, self.config),
                                           lr=lr_at(0.0, cfg), weight_decay=cfg.weight_decay)

@@ -107,6 +107,15 @@ def read_layer(layer, axes: str | None, *, min_size: int = 1) -> tuple[object, L
 
 
 
+def layer_spacing(layer, axes: str) -> dict[str, float] | None:
+    """The layer's scale per axis letter of ``axes`` (the voxel size a 3-D network is
+    shaped by), or ``None`` when its dimensions do not match them."""
+    scale = tuple(getattr(layer, "scale", ()))
+    if len(scale) != len(axes):
+        return None
+    return {a: float(s) for a, s in zip(axes, scale, strict=True)}
+
+
 def add_result_layer(viewer, data, source, name: str, provenance: dict, **kwargs):
     """Add ``data`` as a new image layer placed exactly like ``source``.
 

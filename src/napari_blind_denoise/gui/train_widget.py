@@ -24,6 +24,7 @@ from qtpy.QtWidgets import (
 from superqt import QCollapsible
 
 from ..core import (
+    AUTO_MIN_DEPTH,
     METHODS,
     PRESETS,
     InputError,
@@ -52,7 +53,7 @@ from ._common import (
     memory_budget_value,
     progress_widgets,
 )
-from ._layers import default_axes, read_layer
+from ._layers import default_axes, layer_spacing, read_layer
 from ._live import LiveLayer
 from ._plots import LossPlot, NoisePlot
 from ._preview import PreviewLayer
@@ -71,6 +72,7 @@ DEFAULT_TIME_LIMIT = 60  # seconds: a demo-sized run on a laptop CPU
 PREVIEW = PreviewOptions(seconds=5.0, size=128)
 BLIND_SPOTS = ("auto", "pixel", "3x3", "3x5", "5x3", "3x7", "5x5", "7x7", "1x5", "5x1")
 DOWNSAMPLES = ("1", "auto", "2", "3", "4")  # the method's own default is selected
+DIMS = (("auto", "auto"), ("2-D (plane by plane)", 2), ("3-D (volumes)", 3))
 
 
 def _clock(seconds: float) -> str:
@@ -255,6 +257,7 @@ class TrainWidget(JobWidget):
             "the noise is correlated (else off); replaces the blind-spot block")
         self.downsample_label = QLabel("Downsample")
         form.addRow(self.downsample_label, self.downsample)
+        self._build_dims(form)
         self.tta = QCheckBox("Average over 8 flips/rotations (8× slower prediction)")
         self.tta.setToolTip("Test-time augmentation; see docs/benchmarks.md for its gain")
         form.addRow("Test-time aug.", self.tta)
@@ -273,6 +276,20 @@ class TrainWidget(JobWidget):
         self._refresh_exclude()
         box.addWidget(inner)
         return box
+
+    def _build_dims(self, form: QFormLayout) -> None:
+        """The network's dimensions: auto, 2-D or 3-D (shown for methods with a 3-D one)."""
+        self.dims = QComboBox()
+        for label, value in DIMS:
+            self.dims.addItem(label, value)
+        self.dims.setCurrentIndex(self.dims.findData(PRESETS["cpu"][0].dims))
+        self.dims.setToolTip(
+            "The network's dimensions (n2v, n2s). 2-D: each Z plane denoised on its own; "
+            "3-D: ZYX volumes, the network also sees the neighbouring planes; auto: 3-D for "
+            f"stacks of at least {AUTO_MIN_DEPTH} Z planes, else 2-D. The layer's Z scale "
+            "shapes the 3-D network (pooling only in Y and X while voxels are longer in Z)")
+        self.dims_label = QLabel("Network")
+        form.addRow(self.dims_label, self.dims)
 
     def _build_buttons(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -311,6 +328,8 @@ class TrainWidget(JobWidget):
         self.downsample_label.setVisible(method.downsamples)
         if method.downsamples:
             self.downsample.setCurrentText(str(method.mask.downsample))
+        self.dims.setVisible(3 in method.spatial_dims)
+        self.dims_label.setVisible(3 in method.spatial_dims)
 
     def _update_pair_rows(self, *_) -> None:
         """Show the chosen method's further-input pickers (and the frames option of a method
@@ -392,6 +411,8 @@ class TrainWidget(JobWidget):
         stride = self.downsample.currentText().strip() or "1"
         if not get_method(method).downsamples:
             stride = "1"
+        if 3 in get_method(method).spatial_dims:
+            config = replace(config, model=replace(config.model, dims=self.dims.currentData()))
         return replace(config, mask=replace(config.mask, blind_spot=spot, downsample=stride))
 
     # -- actions --------------------------------------------------------------------------
@@ -413,7 +434,8 @@ class TrainWidget(JobWidget):
                                                                   config.method)
             preview = self.preview_options if self.live_preview.isChecked() else None
             session = TrainingSession(train_on, layout.axes, config,
-                                      device=self.device.device(), preview=preview)
+                                      device=self.device.device(), preview=preview,
+                                      spacing=layer_spacing(layer, layout.axes))
         except (InputError, ValueError) as exc:
             show_error(f"Cannot train: {exc}")
             self.status.setText(f"Cannot train: {exc}")

@@ -1,7 +1,8 @@
 """Axes strings (``"TZYX"``, ``"CYX"``...) and plane-wise access to arrays of any layout.
 
-The networks are 2-D: ``Y`` and ``X`` are spatial, ``C`` becomes network channels and every
-other axis (``S`` sample, ``T`` time, ``Z`` depth) indexes independent planes. Arrays are never
+For 2-D networks ``Y`` and ``X`` are spatial, ``C`` becomes network channels and every
+other axis (``S`` sample, ``T`` time, ``Z`` depth) indexes independent planes; 3-D networks
+read ``(Z, Y, X)`` volumes through :class:`~.volume.Volumes` instead. Arrays are never
 transposed or loaded as a whole; windows are read straight from numpy, zarr or dask arrays.
 """
 

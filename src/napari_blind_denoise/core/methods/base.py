@@ -283,6 +283,10 @@ class Method:
     downsamples
         The method trains on pixel-shuffle sub-images when ``config.mask.downsample`` asks
         for it (``n2v``, ``n2s``); others refuse a ``downsample`` other than 1.
+    spatial_dims
+        The network dimensions the method builds (``ModelConfig.dims``): ``(2,)``, or
+        ``(2, 3)`` for a method with a 3-D network for ZYX volumes (``n2v``, ``n2s``), whose
+        masker, inference and network then take ``(B, C, Z, Y, X)`` batches.
     """
 
     id: ClassVar[str] = ""
@@ -299,6 +303,7 @@ class Method:
     citation: ClassVar[tuple[str, str]] = ("", "")
     live_preview: ClassVar[bool] = False
     downsamples: ClassVar[bool] = False
+    spatial_dims: ClassVar[tuple[int, ...]] = (2,)
     options: ClassVar[tuple[str, Callable[[], Any]] | None] = None
 
     @property

@@ -21,9 +21,23 @@ import torch
 from ..config import DenoiseConfig, MaskConfig, format_blind_spot
 from ..data.patches import AXIS_PRESERVING, DIHEDRAL
 from ..errors import InputError
-from ..masking import BlindSpotMasker, GridMasker, split_subimages
+from ..masking import (
+    BlindSpotMasker,
+    GridMasker,
+    VolumeBlindSpotMasker,
+    VolumeGridMasker,
+    split_subimages,
+)
 from ..noise.correlation import estimate_noise_correlation
-from .base import Batch, BatchMaker, ExportedNetwork, Inferrer, Method, unet_export
+from .base import (
+    Batch,
+    BatchMaker,
+    ExportedNetwork,
+    Inferrer,
+    Method,
+    NotExportable,
+    unet_export,
+)
 
 if TYPE_CHECKING:
     from ..data.axes import Layout
@@ -138,7 +152,14 @@ def correlation_notice(config: DenoiseConfig, data, layout: Layout, name: str
 
 
 class MaskedMethod(Method):
-    """A denoiser trained on masked pixels; the masker follows ``config.mask.kind``."""
+    """A denoiser trained on masked pixels; the masker follows ``config.mask.kind``.
+
+    With a 3-D network (``config.model.dims == 3``) the maskers hide voxels of
+    ``(B, C, Z, Y, X)`` windows (``core.masking.volume``): a blind-spot block measured from
+    the noise correlation keeps its Y/X shape and is one plane deep.
+    """
+
+    spatial_dims: ClassVar[tuple[int, ...]] = (2, 3)
 
     def adapt(self, config: DenoiseConfig, data, layout: Layout
               ) -> tuple[DenoiseConfig, dict[str, Any]]:
@@ -155,11 +176,12 @@ class MaskedMethod(Method):
     def masker(self, config: DenoiseConfig) -> Masker:
         """``n2v``: random blind spots; ``n2s``: a J-invariant grid; each hiding the
         configured block."""
-        mask = config.mask
+        mask, volume = config.mask, config.model.dims == 3
         if mask.kind == "n2v":
-            return BlindSpotMasker(mask.masked_fraction, mask.neighbourhood_radius, mask.hide)
+            cls = VolumeBlindSpotMasker if volume else BlindSpotMasker
+            return cls(mask.masked_fraction, mask.neighbourhood_radius, mask.hide)
         if mask.kind == "n2s":
-            return GridMasker(mask.grid_period, mask.hide)
+            return (VolumeGridMasker if volume else GridMasker)(mask.grid_period, mask.hide)
         raise ValueError(f"unknown mask kind {mask.kind!r}")
 
     def batch_maker(self, config: DenoiseConfig) -> BatchMaker:
@@ -211,12 +233,14 @@ class MaskedMethod(Method):
         """One pass, or the J-invariant average over the grid phases."""
         self.check_mode(trained.config, mode)
         if mode == "phases":
-            mask = trained.config.mask
-            return GridMasker(mask.grid_period, mask.hide).predict_hidden
+            return self.masker(trained.config).predict_hidden
         return super().inferrer(trained, mode)
 
     def export_network(self, trained: TrainedModel) -> ExportedNetwork:
-        """The UNet, for its one-pass (``unmasked``) prediction."""
+        """The UNet, for its one-pass (``unmasked``) prediction (2-D models only)."""
+        if trained.config.model.dims == 3:
+            raise NotExportable(f"{self.name} ({self.id}) 3-D models cannot be exported as a "
+                                "model package yet; train with dims 2 to export")
         note = ("" if "phases" not in self.inference_modes(trained.config) else
                 "the package predicts in one pass; the phase-average inference is not in it")
         return unet_export(trained.model, trained.config.model, note)

@@ -485,8 +485,11 @@ def yardstick(trained: TrainedModel, data, layout: Layout,
     is applied as it predicts (its default inference mode). ``None`` when stopped.
 
     Both are losses against the noisy image: lower is better, but their difference is not
-    a distance to the clean image.
+    a distance to the clean image. ``None`` too for a 3-D network: the filters are scored on
+    2-D windows, which it does not take.
     """
+    if trained.config.model.dims == 3:
+        return None
     cfg = DenoiseConfig(method=Classical.id, mask=Classical.mask,
                         train=TrainConfig(seed=trained.config.train.seed,
                                           time_budget=CALIBRATION_BUDGET),

@@ -87,6 +87,9 @@ class NNet(MaskedMethod):
                    "(Ollion et al. 2021).")
     mask: ClassVar[MaskConfig] = MaskConfig(kind="n2s", grid_period=4, blind_spot="auto")
     noise_model_kinds = ("gaussian", "gmm2", "gmm3")
+    # 2-D only for now: the noise calibration, the live noise curve and the noise outputs
+    # read 2-D windows (docs/methods.md)
+    spatial_dims: ClassVar[tuple[int, ...]] = (2,)
     citation: ClassVar[tuple[str, str]] = (
         "Ollion, Ollion, Gassiat, Lehéricy & Le Corff. Joint self-supervised blind denoising "
         "and noise estimation. arXiv:2102.08023, 2021.", "https://arxiv.org/abs/2102.08023")

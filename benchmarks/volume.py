@@ -1,0 +1,169 @@
+"""3-D networks against plane-by-plane 2-D ones on ZYX volumes, and 3-D prediction speed.
+
+    flock /tmp/cpu.lock python benchmarks/volume.py [--steps 150] [--out FILE]
+        [--volumes blobs stardist] [--methods n2v n2s]   # these rows only, no throughput
+
+Volumes (clean, with synthetic Gaussian noise added, seed 0):
+
+- ``blobs``: 32x64x64 synthetic, a sum of 3-D Gaussian blobs (the signal varies along Z as
+  along Y and X), noise sigma 8 % of the blob amplitude;
+- ``stardist``: ``../shared/data/stardist_nuclei_clean/img3d.tif`` (31x61x57 synthetic
+  nuclei, the only clean 3-D volume there), noise sigma 10 % of its range.
+
+Each method (n2v, n2s) trains ``--steps`` steps as a 2-D network (``dims=2``, every Z
+plane a sample) and as a 3-D one (``dims=3``), same network size (depth 2, 8 base
+channels), same seed, 32-pixel Y/X windows (3-D: 16 planes deep, the batch the 3-D
+resolution gives); the row "3-D, no BN" is the 3-D network without batch normalisation.
+PSNR against the clean volume (its range as the peak) after whole-volume prediction.
+
+Throughput: the CPU preset's 3-D n2v network (depth 2, 16 channels; weights after a few
+steps, speed does not depend on them) predicts a 64x256x256 volume with the default tiling
+(MVox/s, the prediction's own seconds), next to the 2-D network predicting the same
+volume plane by plane.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from napari_blind_denoise.core import (
+    ModelConfig,
+    TileConfig,
+    TrainingSession,
+    predict,
+    run_to_completion,
+)
+from napari_blind_denoise.core.methods import default_config
+from napari_blind_denoise.core.metrics import psnr
+
+ROOT = Path(__file__).resolve().parents[1]
+STARDIST = ROOT.parent / "shared" / "data" / "stardist_nuclei_clean" / "img3d.tif"
+
+
+def blobs(shape=(32, 64, 64), seed: int = 0, n: int = 16) -> np.ndarray:
+    """Clean synthetic volume: 3-D Gaussian blobs, amplitude ~1 on an offset of 0.25."""
+    rng = np.random.default_rng(seed)
+    d, h, w = shape
+    zz, yy, xx = np.mgrid[0:d, 0:h, 0:w].astype(np.float32)
+    clean = np.full(shape, 0.25, np.float32)
+    for _ in range(n):
+        c = rng.uniform(0, 1, 3) * np.array(shape)
+        s = rng.uniform(0.08, 0.16) * min(h, w)
+        r2 = (zz - c[0]) ** 2 + (yy - c[1]) ** 2 + (xx - c[2]) ** 2
+        clean += rng.uniform(0.5, 1.0) * np.exp(-r2 / (2 * s * s))
+    return clean
+
+
+def volumes() -> dict[str, tuple[np.ndarray, float]]:
+    """name -> (clean volume, noise sigma)."""
+    out = {"blobs": (blobs(), 0.08)}
+    if STARDIST.exists():
+        import tifffile
+
+        clean = tifffile.imread(STARDIST).astype(np.float32)
+        out["stardist"] = (clean, 0.1 * float(np.ptp(clean)))
+    else:
+        print(f"# {STARDIST} not found: stardist volume skipped", file=sys.stderr)
+    return out
+
+
+def config(method: str, dims: int, steps: int, batch_norm: bool | None = None):
+    cfg = default_config(method, "cpu", steps=steps, patch_size=32, patch_depth=16,
+                         val_every=50, seed=0)
+    model = replace(cfg.model, base_channels=8, dims=dims)
+    if batch_norm is not None:
+        model = replace(model, batch_norm=batch_norm)
+    return replace(cfg, model=model)
+
+
+def run(noisy: np.ndarray, clean: np.ndarray, cfg, no_bn: bool = False):
+    session = TrainingSession(noisy, "ZYX", cfg, device="cpu")
+    if no_bn:  # the resolved 3-D configuration, without batch normalisation
+        model = replace(session.config.model, batch_norm=False)
+        session.config = replace(session.config, model=model)
+    t0 = time.perf_counter()
+    trained = run_to_completion(session.run())
+    seconds = time.perf_counter() - t0
+    out = run_to_completion(predict(trained, noisy, "ZYX", device="cpu"))
+    rng = float(np.ptp(clean))
+    return psnr(out, clean, rng), seconds, trained
+
+
+def quality(steps: int, only: list[str] | None = None, methods=("n2v", "n2s")) -> list[str]:
+    lines = [f"# PSNR (dB) after {steps} steps, whole-volume prediction",
+             "volume    method  noisy   2-D     3-D     3-D-2-D  s/step 2-D  s/step 3-D"]
+    for name, (clean, sigma) in volumes().items():
+        if only and name not in only:
+            continue
+        noisy = (clean + np.random.default_rng(0).normal(0, sigma, clean.shape)
+                 ).astype(np.float32)
+        base = psnr(noisy, clean, float(np.ptp(clean)))
+        for method in methods:
+            p2, s2, _ = run(noisy, clean, config(method, 2, steps))
+            p3, s3, t3 = run(noisy, clean, config(method, 3, steps))
+            lines.append(f"{name:9s} {method:6s}  {base:6.2f}  {p2:6.2f}  {p3:6.2f}  "
+                         f"{p3 - p2:+7.2f}  {s2 / steps:10.3f}  {s3 / steps:10.3f}")
+            print(lines[-1], flush=True)
+        if name == "blobs" and not only:
+            p3n, s3n, _ = run(noisy, clean, config("n2v", 3, steps), no_bn=True)
+            lines.append(f"{name:9s} n2v 3-D, no BN: {p3n:6.2f} dB ({s3n / steps:.3f} s/step); "
+                         f"3-D windows {t3.config.train.patch_depth}x32x32, "
+                         f"{t3.config.train.batch_size} per step (2-D: 16 of 32x32)")
+            print(lines[-1], flush=True)
+    return lines
+
+
+def throughput() -> list[str]:
+    vol = blobs((64, 256, 256), seed=1)
+    vol = (vol + np.random.default_rng(1).normal(0, 0.08, vol.shape)).astype(np.float32)
+    lines = ["# prediction throughput, 64x256x256 float32 volume, CPU preset network "
+             "(depth 2, 16 channels), default tiling"]
+    for dims in (3, 2):
+        cfg = default_config("n2v", "cpu", steps=3, patch_size=32, val_every=3)
+        cfg = replace(cfg, model=ModelConfig(depth=2, base_channels=16, dims=dims))
+        trained = run_to_completion(TrainingSession(vol, "ZYX", cfg, device="cpu").run())
+        t0 = time.perf_counter()
+        gen = predict(trained, vol, "ZYX", device="cpu", tile=TileConfig())
+        n_tiles = plan = None
+        while True:
+            try:
+                ev = next(gen)
+                n_tiles, plan = ev.n_tiles, ev.memory
+            except StopIteration:
+                break
+        seconds = time.perf_counter() - t0
+        what = "3-D network, blocks" if dims == 3 else "2-D network, plane by plane, tiles"
+        lines.append(f"{what} of {plan.tile_size} px ({n_tiles} tiles): {seconds:.1f} s, "
+                     f"{vol.size / seconds / 1e6:.3f} MVox/s")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--volumes", nargs="*", default=None,
+                        help="only these volumes (blobs, stardist), quality only")
+    parser.add_argument("--methods", nargs="*", default=["n2v", "n2s"])
+    args = parser.parse_args()
+    import torch
+
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    head = [f"# benchmarks/volume.py --steps {args.steps}; torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads, {when}"]
+    lines = head + quality(args.steps, args.volumes, args.methods)
+    if not args.volumes:
+        lines += throughput()
+    if args.out is not None:
+        args.out.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
