@@ -119,7 +119,7 @@ def quality(steps: int, only: list[str] | None = None, methods=("n2v", "n2s")) -
     return lines
 
 
-def throughput() -> list[str]:
+def throughput(tiles: tuple[int, ...] = (512,)) -> list[str]:
     vol = blobs((64, 256, 256), seed=1)
     vol = (vol + np.random.default_rng(1).normal(0, 0.08, vol.shape)).astype(np.float32)
     lines = ["# prediction throughput, 64x256x256 float32 volume, CPU preset network "
@@ -128,21 +128,27 @@ def throughput() -> list[str]:
         cfg = default_config("n2v", "cpu", steps=3, patch_size=32, val_every=3)
         cfg = replace(cfg, model=ModelConfig(depth=2, base_channels=16, dims=dims))
         trained = run_to_completion(TrainingSession(vol, "ZYX", cfg, device="cpu").run())
-        t0 = time.perf_counter()
-        gen = predict(trained, vol, "ZYX", device="cpu", tile=TileConfig())
-        n_tiles = plan = None
-        while True:
-            try:
-                ev = next(gen)
-                n_tiles, plan = ev.n_tiles, ev.memory
-            except StopIteration:
-                break
-        seconds = time.perf_counter() - t0
-        what = "3-D network, blocks" if dims == 3 else "2-D network, plane by plane, tiles"
-        lines.append(f"{what} of {plan.tile_size} px ({n_tiles} tiles): {seconds:.1f} s, "
-                     f"{vol.size / seconds / 1e6:.3f} MVox/s")
-        print(lines[-1], flush=True)
+        for size in tiles if dims == 3 else (512,):
+            lines.append(_timed(trained, vol, size, dims))
+            print(lines[-1], flush=True)
     return lines
+
+
+def _timed(trained, vol, size: int, dims: int) -> str:
+    """One timed prediction of ``vol`` with tiles of edge ``size``, as a table line."""
+    t0 = time.perf_counter()
+    gen = predict(trained, vol, "ZYX", device="cpu", tile=TileConfig(tile_size=size))
+    n_tiles = plan = None
+    while True:
+        try:
+            ev = next(gen)
+            n_tiles, plan = ev.n_tiles, ev.memory
+        except StopIteration:
+            break
+    seconds = time.perf_counter() - t0
+    what = "3-D network, blocks" if dims == 3 else "2-D network, plane by plane, tiles"
+    return (f"{what} of {plan.tile_size} px ({n_tiles} tiles): {seconds:.1f} s, "
+            f"{vol.size / seconds / 1e6:.3f} MVox/s")
 
 
 def main() -> None:
@@ -152,15 +158,20 @@ def main() -> None:
     parser.add_argument("--volumes", nargs="*", default=None,
                         help="only these volumes (blobs, stardist), quality only")
     parser.add_argument("--methods", nargs="*", default=["n2v", "n2s"])
+    parser.add_argument("--throughput-only", action="store_true",
+                        help="only the prediction throughput")
+    parser.add_argument("--tiles", default="512",
+                        help="3-D block edges to time, comma-separated (default 512)")
     args = parser.parse_args()
     import torch
 
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     head = [f"# benchmarks/volume.py --steps {args.steps}; torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads, {when}"]
-    lines = head + quality(args.steps, args.volumes, args.methods)
+    lines = head if args.throughput_only else head + quality(args.steps, args.volumes,
+                                                              args.methods)
     if not args.volumes:
-        lines += throughput()
+        lines += throughput(tuple(int(t) for t in args.tiles.split(",")))
     if args.out is not None:
         args.out.write_text("\n".join(lines) + "\n")
 

@@ -224,6 +224,9 @@ def test_device_tile_fits_the_free_memory() -> None:
     assert device_tile(per_pixel, 10 * free, 512, 16) == 512  # never above the asked tile
     assert device_tile(per_pixel, None, 512, 16) == 512  # unknown free memory: unchanged
     assert device_tile(per_pixel, 1, 512, 16) == 32  # the floor
+    cube = int(64 ** 3 * per_pixel / DEVICE_FRACTION)  # a 3-D block is edge deep too
+    assert device_tile(per_pixel, cube, 512, 16, dims=3) == 64
+    assert device_tile(per_pixel, cube - 1000, 512, 16, dims=3) == 48
 
 
 def test_a_gpu_plan_bounds_the_tile_by_free_device_memory(trained, monkeypatch) -> None:
@@ -245,7 +248,7 @@ def test_a_gpu_plan_bounds_the_tile_by_free_device_memory(trained, monkeypatch) 
                         lambda tr, device, mode: probed.append(device) or real_net(tr, cpu, mode))
     per_pixel = 1000.0
     monkeypatch.setattr(predict_module, "activation_bytes_per_pixel",
-                        lambda net, channels, divisor: per_pixel)
+                        lambda *_args: per_pixel)
     layout = validate_axes("YX", (1024, 1024))
     data = np.zeros((1024, 1024), np.float32)
     out = np.zeros_like(data)
