@@ -6,7 +6,8 @@ Run from the repository root (needs ../shared/data), under the shared CPU lock:
     flock /tmp/cpu.lock python benchmarks/bayesian.py --budget 120 \
         --jsonl docs/results/2026-12-01-bayesian.jsonl
 
-- ``w2s``: the first ``--images`` noisy/ground-truth pairs of
+- ``w2s``: the first ``--images`` noisy/ground-truth pairs of the report part (not the
+  pairs the defaults were tuned on) of
   ../shared/data/w2s_widefield_pairs (real widefield fluorescence), scale-and-offset-fitted
   PSNR/SSIM (``benchmarks/run.py``'s loaders and metrics). bsn learns a Poisson-Gaussian
   noise model there.
@@ -125,7 +126,7 @@ def main() -> int:
     rows = []
     for kind in args.sets.split(","):
         methods = getattr(args, f"{kind}_methods").split(",")
-        for name in image_names(_score_kind(kind), None)[:args.images]:
+        for name in image_names(_score_kind(kind), None, "report")[:args.images]:
             for method in methods:
                 for row in trained_rows(kind, name, method, args.budget):
                     rows.append(row)
