@@ -37,24 +37,13 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from out_of_core import write_stack  # the same synthetic stack
+
 ROWS = (("one process", []),
         ("1 worker", ["--dask-workers", "1"]),
         ("2 workers", ["--dask-workers", "2"]),
         ("2 workers, 1 torch thread", ["--dask-workers", "2", "--dask-torch-threads", "1"]))
-
-
-def write_stack(path: Path, planes: int, size: int) -> None:
-    """Plane by plane: smooth structures plus Gaussian noise, float32."""
-    import zarr
-
-    z = zarr.open_array(store=str(path), mode="w", shape=(planes, size, size), dtype="float32",
-                        chunks=(1, 256, 256))
-    z.attrs["axes"] = "ZYX"
-    yy, xx = np.mgrid[:size, :size].astype(np.float32)
-    rng = np.random.default_rng(0)
-    for k in range(planes):
-        clean = 100 + 50 * np.sin(yy / (30 + k % 7)) * np.cos(xx / (20 + k % 5))
-        z[k] = (clean + rng.normal(0, 10, (size, size))).astype(np.float32)
 
 
 def train_model(stack, folder: Path) -> Path:

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from .base import Masked
+from .n2s import GridMasker
+from .n2v import BlindSpotMasker
 
 Z_PERIOD = 4  # the largest Z spacing of the Noise2Self grid
 
@@ -30,7 +32,7 @@ def _offsets(ey: int, ex: int, r: int) -> torch.Tensor:
     return torch.stack([oz[outside], oy[outside], ox[outside]], dim=1)
 
 
-class VolumeBlindSpotMasker:
+class VolumeBlindSpotMasker(BlindSpotMasker):
     """Noise2Void for volumes: a random fraction of voxels replaced by a random neighbour.
 
     Parameters
@@ -45,12 +47,6 @@ class VolumeBlindSpotMasker:
         ``(ey, ex)``: every voxel of the ``1 x (2ey+1) x (2ex+1)`` block around a masked
         voxel is replaced by a random voxel outside the block; only the centre is scored.
     """
-
-    def __init__(self, masked_fraction: float = 0.002, radius: int = 2,
-                 hide: tuple[int, int] = (0, 0)) -> None:
-        self.masked_fraction = masked_fraction
-        self.radius = radius
-        self.hide = (int(hide[0]), int(hide[1]))
 
     def __call__(self, batch: torch.Tensor, generator: torch.Generator) -> Masked:
         """Mask ``batch`` of shape ``(B, C, Z, Y, X)``."""
@@ -123,7 +119,7 @@ def volume_ring_mean(batch: torch.Tensor, hide: tuple[int, int]) -> torch.Tensor
     return total / count
 
 
-class VolumeGridMasker:
+class VolumeGridMasker(GridMasker):
     """Noise2Self for volumes: one phase of a regular 3-D grid (random per batch) masked,
     each grid voxel with its block, filled with :func:`volume_ring_mean`.
 
@@ -175,17 +171,3 @@ class VolumeGridMasker:
             fill = F.conv3d(F.pad(kept, (ex, ex, ey, ey)), box, groups=batch.shape[1])
         net_input = torch.where(hidden, fill, batch)
         return Masked(net_input, centres.to(batch.dtype).expand_as(batch))
-
-    def predict_hidden(self, model: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
-        """``model``'s output at every voxel computed while it (and its block) was masked:
-        one pass per grid phase (J-invariant)."""
-        out = torch.zeros_like(batch, dtype=torch.float32)
-        for phase in range(self.n_phases):
-            m = self.mask_phase(batch, phase)
-            out = out + model(m.input).float() * m.mask
-        return out
-
-    def __call__(self, batch: torch.Tensor, generator: torch.Generator) -> Masked:
-        """Mask one random phase of the grid, the same phase for the whole batch."""
-        phase = int(torch.randint(0, self.n_phases, (1,), generator=generator))
-        return self.mask_phase(batch, phase)
