@@ -12,6 +12,10 @@ Run from the repository root (needs ../shared/data), under the shared CPU lock:
   sigma 25 (``run.py``'s seeded noise), then rounded and clipped to 8 bits as the paper's
   inputs are; PSNR/SSIM with peak 255. ``blur`` picks its sigma with the ground truth (an
   oracle), ``nlm`` is scikit-image's non-local means (``run.py``'s baselines).
+- ``--part tuning|report|all``: which W2S pairs (``benchmarks/splits.py``: tune on one
+  part, report on the other).
+- ``--s2s depth=3,base_channels=32,learning_rate=3e-3,passes=8``: override fields of the
+  s2s cpu preset (``ModelConfig``, ``TrainConfig`` or ``Self2SelfConfig``), for tuning.
 - ``--curve-image``: for s2s on that BSD68 image, the weights are copied at steps 100, 200,
   400, 800... during the budgeted run and each copy is scored afterwards (PSNR against
   steps; copies taken mid-schedule, at the learning rate of that moment).
@@ -50,11 +54,33 @@ def noisy_clean(kind: str, name: str) -> tuple[np.ndarray, np.ndarray]:
     return noisy, clean
 
 
+OVERRIDES: dict[str, str] = {}
+
+
+def _override(config):
+    """``config`` with the ``--s2s`` fields replaced (each in the section that has it)."""
+    from dataclasses import fields, replace
+
+    for key, text in OVERRIDES.items():
+        for section in ("model", "train", "self2self"):
+            part = getattr(config, section)
+            kinds = {f.name: f.type for f in fields(part)}
+            if key in kinds:
+                value = float(text) if "." in text or "e" in text else int(text)
+                config = replace(config, **{section: replace(part, **{key: value})})
+                break
+        else:
+            raise SystemExit(f"--s2s: no field {key!r}")
+    return config
+
+
 def _train(noisy, method: str, budget: float, curve: bool):
     """Train with the cpu preset for ``budget`` seconds; snapshots at doubling steps."""
     from napari_blind_denoise.core import TrainingSession, default_config
 
     config = default_config(method, "cpu", time_budget=budget, steps=10**9)
+    if method == "s2s":
+        config = _override(config)
     session = TrainingSession(noisy, "YX", config, device="cpu")
     gen, snapshots, mark = session.run(), [], 100
     while True:
@@ -101,7 +127,8 @@ def cell(kind: str, name: str, method: str, budget: float, curve: bool) -> dict:
         pred, extra = baseline(kind, method, noisy, clean)
         row = {"train_s": 0.0, "total_s": round(time.perf_counter() - t0, 2), **extra}
         row["psnr"], row["ssim"] = metrics(kind, pred, clean)
-    return {"set": kind, "image": name, "method": method, "budget_s": budget,
+    extra = {"s2s": dict(OVERRIDES)} if method == "s2s" and OVERRIDES else {}
+    return {"set": kind, "image": name, "method": method, "budget_s": budget, **extra,
             "psnr": round(row.pop("psnr"), 3), "ssim": round(row.pop("ssim"), 4), **row}
 
 
@@ -113,15 +140,19 @@ def main() -> int:
     p.add_argument("--w2s-methods", default="s2s,n2v,n2s")
     p.add_argument("--bsd68-methods", default="s2s,n2v,n2s,blur,nlm")
     p.add_argument("--curve-image", default="test001", help="BSD68 image with PSNR vs steps")
+    p.add_argument("--part", default="all", choices=("all", "tuning", "report"),
+                   help="W2S pairs of this part (benchmarks/splits.py)")
+    p.add_argument("--s2s", default="", help="s2s preset overrides, e.g. depth=3,passes=8")
     p.add_argument("--jsonl", help="append every row to this file")
     args = p.parse_args()
+    OVERRIDES.update(kv.split("=") for kv in args.s2s.split(",") if kv)
     import torch
 
     torch.manual_seed(0)
     rows = []
     for kind in args.sets.split(","):
         methods = getattr(args, f"{kind}_methods").split(",")
-        for name in image_names(kind, None)[:args.images]:
+        for name in image_names(kind, None, args.part)[:args.images]:
             for method in methods:
                 curve = kind == "bsd68" and method == "s2s" and name == args.curve_image
                 row = cell(kind, name, method, args.budget, curve)

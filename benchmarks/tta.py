@@ -7,6 +7,8 @@ channels with synthetic scan-line noise (``benchmarks/run.py``'s ``hela-scan`` s
 the repository root (needs ../shared/data):
 
     python benchmarks/tta.py --method n2s --steps 1500 --w2s 3 --hela 2 --jsonl out.jsonl
+    python benchmarks/tta.py --method n2s --steps 700 --sets hela-scan,nuclei-resampled \\
+        --images hela_c0,nuclei_img2d
 """
 
 from __future__ import annotations
@@ -53,11 +55,19 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--w2s", type=int, default=3, help="number of W2S pairs")
     ap.add_argument("--hela", type=int, default=2, help="number of HeLa channels")
+    ap.add_argument("--sets", help="comma-separated sets of benchmarks/run.py (instead of "
+                    "--w2s/--hela), with --images")
+    ap.add_argument("--images", help="comma-separated image names kept from --sets")
     ap.add_argument("--jsonl", help="append one JSON line per image here")
     args = ap.parse_args()
-    cases = [("w2s", n) for n in image_names("w2s", args.w2s)] if args.w2s > 0 else []
-    if args.hela > 0:
-        cases += [("hela-scan", n) for n in image_names("hela-scan", args.hela)]
+    if args.sets:
+        keep = args.images.split(",") if args.images else None
+        cases = [(kind, n) for kind in args.sets.split(",")
+                 for n in image_names(kind, None) if keep is None or n in keep]
+    else:
+        cases = [("w2s", n) for n in image_names("w2s", args.w2s)] if args.w2s > 0 else []
+        if args.hela > 0:
+            cases += [("hela-scan", n) for n in image_names("hela-scan", args.hela)]
     print("| image | blind spot | PSNR plain | PSNR TTA | gain (dB) | predict s plain | TTA |")
     print("|---|---|---|---|---|---|---|")
     for kind, name in cases:
