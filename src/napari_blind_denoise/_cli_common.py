@@ -309,9 +309,11 @@ _SUFFIX = {"image": "tif", "curve": "csv", "table": "json"}
 def add_common(p: argparse.ArgumentParser) -> None:
     """Flags every command has: tile size, ``--json``, ``--quiet``."""
     p.add_argument("--tile-size", type=int, default=512, help="prediction tile edge")
-    p.add_argument("--tta", action="store_true",
-                   help="test-time augmentation: average the prediction over the 8 "
-                   "flips/rotations (8x the prediction time)")
+    p.add_argument("--tta", nargs="?", const="on", default="auto", choices=("auto", "on", "off"),
+                   help="test-time augmentation: average the prediction over the flips/"
+                   "rotations the model trained with (4 or 8x the prediction time). auto "
+                   "(default): on for n2v/n2s when the extra passes stay under "
+                   "16 megapixels; --tta alone: on")
     p.add_argument("--memory-budget", type=_budget, metavar="MB", default=None,
                    help="MB that prediction may hold in RAM at once, whatever the size of the "
                    "stack (default: a quarter of the available memory, at least 256); the "
@@ -366,11 +368,13 @@ def memory_warnings(args, data, out_paths) -> None:
 
 
 def memory_summary(args, result) -> dict:
-    """JSON-summary keys: the memory budget and the tiling chosen within it."""
+    """JSON-summary keys: the memory budget, the tiling chosen within it, and whether
+    prediction averaged over the flips/rotations (``tta``, resolved)."""
     plan = result.memory
     return {"memory_budget_mb": memory_budget(args),
             "predict_tile": plan.tile_size if plan else None,
-            "predict_memory_mb": round(plan.estimate_mb, 1) if plan else None}
+            "predict_memory_mb": round(plan.estimate_mb, 1) if plan else None,
+            "tta": result.tta}
 
 
 def make_config(args):
@@ -404,7 +408,8 @@ def tile_config(args):
     """The prediction tiling the flags ask for (validated before any training)."""
     from .core import TileConfig
 
-    return TileConfig.for_size(args.tile_size, tta=args.tta, memory_budget=memory_budget(args))
+    tta = {"on": True, "off": False}.get(args.tta, "auto")
+    return TileConfig.for_size(args.tile_size, tta=tta, memory_budget=memory_budget(args))
 
 
 def drain(gen, on_event):

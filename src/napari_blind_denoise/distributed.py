@@ -55,6 +55,7 @@ from .core.predict import (
     plan_units,
     predict,
     predict_unit,
+    resolve_tta,
     tile_grid,
 )
 
@@ -206,7 +207,8 @@ class _Job:
         self.grid = tile_grid(trained, layout, plan.tile_size, plan.overlap)
         self.plan = plan
         self.settings = {
-            "device": device, "mode": mode, "tta": tile.tta, "joint": list(joint),
+            "device": device, "mode": mode, "tta": resolve_tta(tile.tta, trained, layout, mode),
+            "joint": list(joint),
             "grid": self.grid, "overlap": plan.overlap, "blocks": len(outs),
             "plane": (layout.channels, layout.height, layout.width),
             # the single-process run's torch threads: 1 or several (see _threads)

@@ -214,3 +214,65 @@ def test_tta_averages_the_eight_transforms(image) -> None:
     np.testing.assert_allclose(tta, norm.denormalize(manual[0].numpy())[0], rtol=1e-4,
                                atol=1e-2)
     assert not np.allclose(tta, plain)
+
+
+def _untrained(method_id: str, **mask):
+    from dataclasses import replace
+
+    from napari_blind_denoise.core import NormStats
+    from napari_blind_denoise.core.trained import TrainedModel
+
+    cfg = tiny_config(method_id)
+    if mask:
+        cfg = replace(cfg, mask=replace(cfg.mask, **mask))
+    method = get_method(method_id)
+    return TrainedModel(method.network(cfg), cfg, NormStats(low=(0.0,), high=(1.0,)), "YX")
+
+
+def test_auto_tta_is_on_for_a_small_image_with_a_one_pass_blind_spot_method() -> None:
+    from napari_blind_denoise.core.data.validate import check_image
+    from napari_blind_denoise.core.predict import TTA_AUTO_MEGAPIXELS, resolve_tta
+
+    small = check_image(np.zeros((512, 512), np.float32), "YX")
+    for method_id in ("n2v", "n2s", "nnet"):
+        trained = _untrained(method_id, blind_spot="pixel")
+        assert resolve_tta("auto", trained, small) is True
+        assert resolve_tta(False, trained, small) is False
+    n2s = _untrained("n2s", blind_spot="pixel")
+    # the phase average is already grid_period**2 passes
+    assert resolve_tta("auto", n2s, small, "phases") is False
+    assert resolve_tta(True, n2s, small, "phases") is True
+    # 7 extra passes over this stack exceed the limit; 3 (an oblong block's 4) do not
+    planes = int(TTA_AUTO_MEGAPIXELS * 1e6 / 7 / 512**2) + 1
+    stack = np.broadcast_to(np.zeros((1, 512, 512), np.float32), (planes, 512, 512))
+    big = check_image(stack, "ZYX")
+    assert resolve_tta("auto", n2s, big) is False
+    assert resolve_tta("auto", _untrained("n2s", blind_spot="3x7"), big) is True
+
+
+def test_auto_tta_stays_off_for_other_methods() -> None:
+    from napari_blind_denoise.core.data.validate import check_image
+    from napari_blind_denoise.core.predict import resolve_tta
+
+    small = check_image(np.zeros((64, 64), np.float32), "YX")
+    for method_id in ("s2s", "bsn", "n2n"):  # an ensemble; 4 branches; not measured
+        trained = _untrained(method_id, blind_spot="pixel")
+        assert resolve_tta("auto", trained, small) is False
+
+
+def test_tile_config_refuses_an_unknown_tta() -> None:
+    with pytest.raises(ValueError, match="tta"):
+        TileConfig(tta="yes")
+    assert TileConfig.for_size(64, tta="auto").tta == "auto"
+
+
+def test_the_pipeline_resolves_auto_tta_and_reports_it(image) -> None:
+    from napari_blind_denoise.core import predict, run_to_completion
+
+    config = tiny_config("n2s", steps=3)
+    session = TrainingSession(image, "YX", config)
+    auto = drive(run_pipeline(session, tile=TileConfig.for_size(64, tta="auto")))[0]
+    assert auto.tta is True
+    model = auto.trained
+    on = run_to_completion(predict(model, image, "YX", tile=TileConfig.for_size(64, tta=True)))
+    np.testing.assert_array_equal(auto.images["denoised"], on)

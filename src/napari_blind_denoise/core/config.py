@@ -272,8 +272,12 @@ class TrainConfig(_FromDict):
 @dataclass(frozen=True, kw_only=True)
 class TileConfig(_FromDict):
     """Prediction options: tile edge, overlap between neighbouring tiles, batch of tiles, and
-    ``tta`` (test-time augmentation: the average over the 8 flips/rotations of every tile,
-    8 times the prediction time; docs/benchmarks.md has its measured gain).
+    ``tta`` (test-time augmentation: the average over the flips/rotations the method trained
+    with, 4 or 8 times the prediction time; docs/benchmarks.md has its measured gain):
+    ``True``, ``False`` or ``"auto"`` (on when the method's single-pass inference gains from
+    it and the image is small enough for the extra passes to be cheap,
+    :func:`~napari_blind_denoise.core.predict.resolve_tta`; the CLI's and the widget's
+    default).
 
     ``memory_budget``: MB that prediction may hold in RAM at once, whatever the size of the
     stack (``None``: a quarter of the memory available when it starts, at least 256 MB); the
@@ -283,11 +287,11 @@ class TileConfig(_FromDict):
     tile_size: int = 512
     overlap: int = 48
     batch_size: int = 1
-    tta: bool = False
+    tta: bool | str = False
     memory_budget: float | None = None
 
     @classmethod
-    def for_size(cls, tile_size: int, *, tta: bool = False,
+    def for_size(cls, tile_size: int, *, tta: bool | str = False,
                  memory_budget: float | None = None) -> TileConfig:
         """Tiles of edge ``tile_size`` with the default overlap (a quarter, at most 48)."""
         return cls(tile_size=tile_size, overlap=min(48, tile_size // 4), tta=tta,
@@ -300,6 +304,8 @@ class TileConfig(_FromDict):
             raise ValueError("overlap must be >= 0 and less than half the tile size")
         if self.memory_budget is not None and not self.memory_budget > 0:
             raise ValueError("memory_budget must be a positive number of MB")
+        if self.tta not in (True, False, "auto"):
+            raise ValueError(f"tta must be True, False or 'auto', not {self.tta!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

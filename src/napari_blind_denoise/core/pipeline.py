@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,7 +34,7 @@ from .device import free_memory
 from .events import Phase
 from .methods import ExtraOutput, OutputContext
 from .noise.correlation import removed_noise_fraction
-from .predict import predict
+from .predict import predict, resolve_tta
 from .train import TrainingSession
 from .trained import TrainedModel
 
@@ -124,6 +124,9 @@ class PipelineResult:
     memory
         The tiling prediction chose within the memory budget
         (:class:`~napari_blind_denoise.core.memory.MemoryPlan`), once it started.
+    tta
+        Whether prediction averaged over the flips/rotations (``TileConfig.tta`` resolved,
+        :func:`~napari_blind_denoise.core.predict.resolve_tta`).
     """
 
     trained: TrainedModel
@@ -139,6 +142,7 @@ class PipelineResult:
     warnings: list[str] = field(default_factory=list)
     yardstick: dict[str, Any] | None = None
     memory: Any = None
+    tta: bool = False
 
 
 def _train(session: TrainingSession, stop: threading.Event):
@@ -228,6 +232,9 @@ def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
     attrs = dict(attrs or {})
     layout = check_image(data, trained.axes_for(tuple(data.shape), axes))
     result = PipelineResult(trained)
+    tile = tile or TileConfig()
+    result.tta = resolve_tta(tile.tta, trained, layout, inference)
+    tile = replace(tile, tta=result.tta)
     if model_dir is not None:
         result.model_path = save_model(trained, model_dir)
         attrs["model_path"] = str(result.model_path)

@@ -110,6 +110,28 @@ class _Net:
         return (total[0] / len(self.transforms)).cpu().numpy()
 
 
+# "auto" test-time augmentation: at most this many megapixels of extra passes (the image's
+# pixels times the transforms beyond the first), about 15 s on 2 CPU cores at the default
+# tile's 1.09 MPix/s (docs/results/2026-12-02-predict-speed.txt): a 512x512 plane gets the 8
+# transforms, an 8-plane 2048x2048 stack none
+TTA_AUTO_MEGAPIXELS = 16.0
+
+
+def resolve_tta(tta: bool | str, trained: TrainedModel, layout: Layout,
+                inference: str | None = None) -> bool:
+    """``tta`` as a bool: ``"auto"`` is on when the method says its ``inference`` mode gains
+    from the flips/rotations (``Method.auto_tta``) and the extra passes cost at most
+    :data:`TTA_AUTO_MEGAPIXELS`."""
+    if tta != "auto":
+        return bool(tta)
+    spec, config = trained.spec, trained.config
+    mode = inference or spec.inference_modes(config)[0]
+    if not spec.auto_tta(config, mode):
+        return False
+    pixels = layout.n_planes * layout.height * layout.width * layout.channels
+    return pixels * (len(spec.transforms(config)) - 1) / 1e6 <= TTA_AUTO_MEGAPIXELS
+
+
 def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
     """One of the 8 flips/rotations of ``x`` (..., Y, X): ``rot90`` ``k % 4`` times, then a
     flip along X when ``k >= 4``."""
@@ -189,7 +211,8 @@ def predict(
         if tuple(array.shape) != layout.shape:
             raise InputError(f"output shape {tuple(array.shape)} differs from input "
                              f"{layout.shape}")
-    net = _Net(trained, device, inference, tile.tta, inferrer)
+    net = _Net(trained, device, inference, resolve_tta(tile.tta, trained, layout, inference),
+               inferrer)
     plan = plan_memory(trained, layout, (out, *extras), data, tile, device, inference)
     size, overlap = plan.tile_size, plan.overlap
     while True:

@@ -129,8 +129,9 @@ class ApplyWidget(JobWidget):
         except ValueError:
             raise InputError("tile size must be a whole number, "
                              f"got {self.tile_size.text()!r}") from None
+        # test-time augmentation as the train widget's and the CLI's default ("auto")
         return path, trained, layer, data, layout, TileConfig.for_size(
-            tile, memory_budget=memory_budget_value(self.memory_budget))
+            tile, tta="auto", memory_budget=memory_budget_value(self.memory_budget))
 
     def start(self, *_):
         """Check model and layer, then predict in a worker; returns the worker or None."""

@@ -104,6 +104,9 @@ def _losses(event: TrainEvent) -> str:
 NO_EXCLUSION = "(none)"
 
 
+# the widget's test-time augmentation choices (TileConfig.tta), the default first
+TTA_CHOICES = {"auto": "auto", "on": True, "off": False}
+
 class TrainWidget(JobWidget):
     """Dock widget: train a self-supervised denoiser on a layer and add the denoised layer."""
 
@@ -258,8 +261,13 @@ class TrainWidget(JobWidget):
         self.downsample_label = QLabel("Downsample")
         form.addRow(self.downsample_label, self.downsample)
         self._build_dims(form)
-        self.tta = QCheckBox("Average over 8 flips/rotations (8× slower prediction)")
-        self.tta.setToolTip("Test-time augmentation; see docs/benchmarks.md for its gain")
+        self.tta = QComboBox()
+        self.tta.addItems(list(TTA_CHOICES))
+        self.tta.setToolTip(
+            "Test-time augmentation: average the prediction over the flips/rotations the "
+            "model trained with (4 or 8x the prediction time, a few tenths of a dB; "
+            "docs/benchmarks.md). auto: on for Noise2Void/Noise2Self when the extra passes "
+            "stay under 16 megapixels")
         form.addRow("Test-time aug.", self.tta)
         self.tile_size = _spin(64, 4096, 512, 64, " px")
         form.addRow("Prediction tile", self.tile_size)
@@ -448,7 +456,8 @@ class TrainWidget(JobWidget):
         self.noise_plot.clear_data()
         provenance = {"source": layer.name, "config": config.to_dict(), "axes": layout.axes,
                       **extra_names}
-        tile = TileConfig.for_size(self.tile_size.value(), tta=self.tta.isChecked(),
+        tile = TileConfig.for_size(self.tile_size.value(),
+                                   tta=TTA_CHOICES[self.tta.currentText()],
                                    memory_budget=memory_budget_value(self.memory_budget))
         worker = self.runner.start(train_and_predict, session, self.output.path(), layer.name,
                                    tile, provenance=provenance, data=data)

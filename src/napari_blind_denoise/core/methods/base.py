@@ -440,6 +440,12 @@ class Method:
         augmentation. Default: all 8."""
         return DIHEDRAL
 
+    def auto_tta(self, config: DenoiseConfig, mode: str) -> bool:
+        """Whether ``tta="auto"`` may average inference ``mode`` over :meth:`transforms`
+        (it still needs a small enough image, ``core.predict.resolve_tta``). Default: no; a
+        method says yes where the gain was measured and a pass is cheap."""
+        return False
+
     def finish(self, trained: TrainedModel, data, layout: Layout, *,
                stop: threading.Event | None = None) -> TrainedModel:
         """A post-training step on the kept model (default: none).
