@@ -107,3 +107,39 @@ def test_refuses_to_write_onto_inputs(capsys, three: list[Path], tmp_path: Path)
     assert rc == 2 and "denoise each pair on its own" in err
     assert before == {p: p.read_bytes() for p in three}
     assert not any((tmp_path / n).exists() for n in ("o", "o4", "o5", "x.tif"))
+
+
+def test_budget_too_small_for_one_file_is_refused_before_training(capsys, three: list[Path],
+                                                                  tmp_path: Path) -> None:
+    big = write_tif(tmp_path / "in" / "big.tif", make_noisy((512, 512), seed=9)[0])
+    out = tmp_path / "out"
+    rc, _, err = cli(capsys, "denoise", *three, big, "-o", out, "--method", "n2v",
+                     "--steps", 2, "--memory-budget", 0.2, *FAST)
+    assert rc == 2 and f"{big}: a memory budget of 0.2 MB is too small" in err
+    assert "step" not in err  # refused before training
+    assert not out.exists() or not any(out.iterdir())
+    model = tmp_path / "model"
+    rc, _, err = cli(capsys, "denoise", *three, "-o", tmp_path / "o1", "--method", "n2v",
+                     "--steps", 2, "--save-model", model, "--quiet", *FAST)
+    assert rc == 0, err
+    rc, _, err = cli(capsys, "predict", *three, big, "--model", model, "-o", tmp_path / "o2",
+                     "--memory-budget", 0.2, "--device", "cpu")
+    assert rc == 2 and f"{big}: a memory budget" in err
+    assert not (tmp_path / "o2").exists() or not any((tmp_path / "o2").iterdir())
+
+
+def test_dims_3_is_refused_for_several_files(capsys, three: list[Path], tmp_path: Path) -> None:
+    rc, _, err = cli(capsys, "denoise", *three, "-o", tmp_path / "out", "--method", "n2v",
+                     "--dims", 3, *FAST)
+    assert rc == 2 and "--dims 3 applies to one input" in err
+
+
+def test_summary_rows_say_whether_tta_ran(capsys, three: list[Path], tmp_path: Path) -> None:
+    rc, stdout, err = cli(capsys, "denoise", *three, "-o", tmp_path / "out", "--method", "n2s",
+                          "--steps", 2, "--json", "--tta", "off", *FAST)
+    assert rc == 0, err
+    assert [row["tta"] for row in last_json(stdout)["files"]] == [False] * 3
+    rc, stdout, err = cli(capsys, "denoise", *three, "-o", tmp_path / "o2", "--method", "n2s",
+                          "--steps", 2, "--json", *FAST)
+    assert rc == 0, err
+    assert [row["tta"] for row in last_json(stdout)["files"]] == [True] * 3

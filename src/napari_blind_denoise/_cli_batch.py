@@ -111,6 +111,23 @@ def refuse_single_file_flags(args) -> None:
               if getattr(args, f, None) is not None]
     if flags:
         raise InputError(f"{flags[0]} applies to one input; run the files one at a time")
+    if getattr(args, "dims", None) == "3":
+        raise InputError("--dims 3 applies to one input: several files train one 2-D model "
+                         "on the planes of all of them; run the volumes one at a time for "
+                         "3-D networks")
+
+
+def check_budgets(args, loaded: list[tuple], paths: list[Path], divisor: int) -> None:
+    """Refuse, before any training or output, a memory budget too small for any input."""
+    from .core.data.validate import check_image
+    from .core.memory import check_budget
+
+    for (data, axes), path in zip(loaded, paths, strict=True):
+        try:
+            check_budget(check_image(data, axes), data, divisor=divisor,
+                         budget_mb=memory_budget(args))
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
 
 
 def _load_all(paths: list[Path], axes: str | None, model=None,
@@ -138,14 +155,16 @@ def check_output_axes(loaded: list[tuple], outputs: list[Path]) -> None:
         check(out, axes)
 
 
-def _train(args, loaded, progress):
-    """One model trained on every input (one progress display)."""
+def _train(args, loaded, paths: list[Path], progress):
+    """One model trained on every input (one progress display), once every input's memory
+    budget is checked."""
     from ._cli_common import make_config
     from .core import TrainingSession
     from .core.data.collection import CropStack
     from .core.data.validate import check_image
 
     config, device = make_config(args)
+    check_budgets(args, loaded, paths, config.model.divisor)
     stack = CropStack([d for d, _ in loaded], [check_image(d, a) for d, a in loaded])
     session = TrainingSession(stack, stack.axes, config, device=device)
 
@@ -182,7 +201,8 @@ def _denoise_each(args, trained, loaded, inputs, outputs, device, progress) -> l
             print(f"blind-denoise: warning: {src}: {warning}", file=sys.stderr, flush=True)
         row = {"input": str(src), "output": str(result.images["denoised"]), "axes": axes,
                "shape": list(data.shape), "predict_seconds": round(result.predict_seconds, 3),
-               "removed_noise": result.removed_noise, "warnings": result.warnings}
+               "removed_noise": result.removed_noise, "tta": result.tta,
+               "warnings": result.warnings}
         rows.append(row)
         if not args.json:
             removed = (f", removed {row['removed_noise']:.0%} of the noise"
@@ -225,7 +245,7 @@ def cmd_denoise_batch(args) -> int:
     loaded = _load_all(inputs, args.axes, whole_below=whole_below(args))
     check_output_axes(loaded, outputs)
     progress = Progress(args.quiet)
-    trained, device = _train(args, loaded, progress)
+    trained, device = _train(args, loaded, inputs, progress)
     saved = save_model(trained, model_dir)
     rows = _denoise_each(args, trained, loaded, inputs, outputs, device, progress)
     info = trained.info
@@ -256,6 +276,7 @@ def cmd_predict_batch(args) -> int:
         trained.spec.check_mode(trained.config, args.inference)
     loaded = _load_all(inputs, args.axes, trained, whole_below(args))
     check_output_axes(loaded, outputs)
+    check_budgets(args, loaded, inputs, trained.config.model.divisor)
     rows = _denoise_each(args, trained, loaded, inputs, outputs, device, Progress(args.quiet))
     emit(args, {"method": trained.method, **_files(args, rows), "model": str(args.model),
                 "total_seconds": round(time.perf_counter() - t0, 3), "device": str(device),
