@@ -26,10 +26,10 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from volume import config, volumes  # noqa: E402
+from volume import config, volumes
 
-from napari_blind_denoise.core import TrainingSession, predict, run_to_completion  # noqa: E402
-from napari_blind_denoise.core.metrics import psnr  # noqa: E402
+from napari_blind_denoise.core import TrainingSession, predict, run_to_completion
+from napari_blind_denoise.core.metrics import psnr
 
 
 def override(session: TrainingSession, args: argparse.Namespace) -> None:
@@ -56,7 +56,7 @@ def kaiming(model: nn.Module, zero_head: bool = False) -> None:
         nn.init.zeros_(model.head.weight)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--volume", default="blobs")
     p.add_argument("--method", default="n2v")
@@ -72,9 +72,11 @@ def main() -> None:
     p.add_argument("--init", default="default", choices=("default", "kaiming", "kaiming0"))
     p.add_argument("--seed", type=int, default=0, help="training seed (the noise stays seed 0)")
     p.add_argument("--out", type=Path)
-    args = p.parse_args()
-    clean, sigma = volumes()[args.volume]
-    noisy = (clean + np.random.default_rng(0).normal(0, sigma, clean.shape)).astype(np.float32)
+    return p.parse_args()
+
+
+def train_once(noisy: np.ndarray, args: argparse.Namespace):
+    """The trained model and its validation masked MSE every 50 steps."""
     cfg = config(args.method, args.dims, args.steps)
     cfg = replace(cfg, train=replace(cfg.train, seed=args.seed))
     session = TrainingSession(noisy, "ZYX", cfg, device="cpu")
@@ -97,11 +99,13 @@ def main() -> None:
         try:
             ev = next(gen)
         except StopIteration as stop:
-            trained = stop.value
-            break
+            return stop.value, curve
         if ev.val_mse is not None and ev.step % 50 == 0:
             curve.append(f"{ev.val_mse:.4f}")
-    out = run_to_completion(predict(trained, noisy, "ZYX", device="cpu"))
+
+
+def report(args: argparse.Namespace, trained, curve, noisy, clean, out) -> str:
+    """One result line: settings, voxels and scored voxels per step, PSNR."""
     rng = float(np.ptp(clean))
     c = trained.config
     t, m = c.train, c.mask
@@ -109,7 +113,7 @@ def main() -> None:
     scored = (round(m.masked_fraction * window) if m.kind == "n2v" else
               window // (m.grid_period ** 2 * (min(m.grid_period, args.zperiod or 4)
                                                 if c.model.dims == 3 else 1)))
-    line = (f"{args.volume:8s} {args.method} dims={c.model.dims} steps={args.steps} "
+    return (f"{args.volume:8s} {args.method} dims={c.model.dims} steps={args.steps} "
             f"lr={t.learning_rate:g} batch={t.batch_size} depth={t.patch_depth} "
             f"bn={int(c.model.batch_norm)} init={args.init} frac={m.masked_fraction:g} "
             f"period={m.grid_period} voxels/step={t.batch_size * window} "
@@ -117,6 +121,15 @@ def main() -> None:
             f"PSNR {psnr(out, clean, rng):.2f} dB (planes 4..-4: "
             f"{psnr(out[4:-4], clean[4:-4], rng):.2f})  best_step {trained.info['best_step']} "
             f"seed={args.seed} val_mse/50 steps {','.join(curve)}")
+
+
+def main() -> None:
+    args = parse_args()
+    clean, sigma = volumes()[args.volume]
+    noisy = (clean + np.random.default_rng(0).normal(0, sigma, clean.shape)).astype(np.float32)
+    trained, curve = train_once(noisy, args)
+    out = run_to_completion(predict(trained, noisy, "ZYX", device="cpu"))
+    line = report(args, trained, curve, noisy, clean, out)
     print(line, flush=True)
     if args.out is not None:
         cmd = "python benchmarks/volume_learning.py " + shlex.join(sys.argv[1:])
