@@ -41,7 +41,10 @@ AUTO_MIN_DEPTH = 16
 VOXEL_FACTOR = 2
 ANISOTROPY = 2.0  # Z spacing / Y-X spacing from which the first levels pool only Y and X
 # 3-D networks train with batch normalisation: without it the 3-D UNet learned far more
-# slowly than the 2-D one at equal steps (docs/results/2026-12-02-volume.txt, "3-D, no BN")
+# slowly than the 2-D one at equal steps (docs/results/2026-12-02-volume.txt, "3-D, no BN").
+# That slowness comes from PyTorch's default initialisation (He init learns without it), and
+# batch norm over 2 windows per step is unreliable across seeds (11.47 dB instead of 31.23 dB
+# with seed 1; docs/results/2026-12-02-volume-learning.txt, docs/methods.md, issue 14).
 VOLUME_BATCH_NORM = True
 
 
