@@ -207,7 +207,7 @@ class MaskedMethod(Method):
         return DIHEDRAL if ey == ex else AXIS_PRESERVING
 
     def auto_tta(self, config: DenoiseConfig, mode: str) -> bool:
-        """The one-pass inference: measured +0.1 to +0.4 dB on correlated and independent
+        """The one-pass inference: measured +0.04 to +0.52 dB on correlated and independent
         noise for 4-8x a cheap pass (docs/benchmarks.md, "Test-time augmentation"); not the
         phase average, already ``grid_period**2`` passes."""
         return mode == "unmasked"
