@@ -87,9 +87,6 @@ class NNet(MaskedMethod):
                    "(Ollion et al. 2021).")
     mask: ClassVar[MaskConfig] = MaskConfig(kind="n2s", grid_period=4, blind_spot="auto")
     noise_model_kinds = ("gaussian", "gmm2", "gmm3")
-    # 2-D only for now: the noise calibration, the live noise curve and the noise outputs
-    # read 2-D windows (docs/methods.md)
-    spatial_dims: ClassVar[tuple[int, ...]] = (2,)
     citation: ClassVar[tuple[str, str]] = (
         "Ollion, Ollion, Gassiat, Lehéricy & Le Corff. Joint self-supervised blind denoising "
         "and noise estimation. arXiv:2102.08023, 2021.", "https://arxiv.org/abs/2102.08023")
@@ -147,7 +144,8 @@ class NNet(MaskedMethod):
             correction = measure_correction(
                 trained.model.denoiser, trained.model.noise_net, data, layout, trained.norm,
                 period=cfg.mask.grid_period, hide=cfg.mask.hide, divisor=cfg.model.divisor,
-                seed=cfg.train.seed, stop=stop)
+                seed=cfg.train.seed, stop=stop,
+                depth=cfg.train.patch_depth if cfg.model.dims == 3 else None)
         if correction is None:
             trained.info["calibration"] = "stopped"
         else:
