@@ -6,6 +6,11 @@ pixels. This module decides the network (D-net + N-net), the objective, the N-ne
 learning rate, the data's quantisation step, the live noise curve, the post-training
 calibration (:mod:`~napari_blind_denoise.core.noise.calibration`) and the noise outputs:
 a per-pixel noise std map, the residual, the noise curve and a Poisson-Gaussian summary.
+
+With a 3-D network (``config.model.dims == 3``, as for ``n2v`` and ``n2s``) the D-net is the
+3-D UNet trained on grid-masked ``(B, C, Z, Y, X)`` windows; the N-net, being pixel-wise,
+is the same and reads the voxels of the volume; the calibration runs on volume crops, and
+the noise outputs, which read the denoised image pixel by pixel, are the same.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from .base import (
     Scores,
     unet_export,
 )
-from .blindspot import MaskedMethod
+from .blindspot import MaskedMethod, refuse_3d_export
 
 if TYPE_CHECKING:
     from ..data.axes import Layout
@@ -54,12 +59,13 @@ CURVE_POINTS = 64
 
 def _pick(t: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
     """Pixels of ``t`` ``(B, C, Y, X)`` where ``where`` ``(B, Y, X)`` is true, as
-    ``(1, C, N, 1)``."""
+    ``(1, C, N, 1)`` (also voxels: ``(B, C, Z, Y, X)`` and ``(B, Z, Y, X)``)."""
     return t.transpose(0, 1)[:, where][None, :, :, None]
 
 
 def masked_likelihood(model: DenoiserWithNoiseModel, batch: Batch) -> Scores:
-    """Masked-pixel NLL of the target under D-net signal + N-net noise (all ``B C Y X``).
+    """Masked-pixel NLL of the target under D-net signal + N-net noise (all ``B C Y X``,
+    or ``B C Z Y X`` for a 3-D D-net).
 
     The N-net sees the signal detached: the D-net is pulled only towards the location that
     makes the observed values likely, never towards signal values where the N-net happens to
@@ -78,7 +84,8 @@ def masked_likelihood(model: DenoiserWithNoiseModel, batch: Batch) -> Scores:
 
 
 class NNet(MaskedMethod):
-    """N-net blind denoising: a grid-masked D-net plus a learned pixel-wise noise model."""
+    """N-net blind denoising: a grid-masked D-net plus a learned pixel-wise noise model
+    (2-D, or a 3-D D-net with ``config.model.dims == 3``)."""
 
     id = "nnet"
     name = "N-net blind denoising"
@@ -98,7 +105,9 @@ class NNet(MaskedMethod):
                                       NoiseNet(config.model.in_channels, config.noise_model))
 
     def export_network(self, trained: TrainedModel) -> ExportedNetwork:
-        """The D-net alone: the denoiser's one-pass prediction (the N-net stays out)."""
+        """The D-net alone: the denoiser's one-pass prediction (the N-net stays out); 2-D
+        models only, as for ``n2v`` and ``n2s``."""
+        refuse_3d_export(self, trained)
         return unet_export(trained.model.denoiser, trained.config.model,
                            "the package holds the denoiser (D-net) only: the learned noise "
                            "model (N-net) and its noise outputs are not part of it")

@@ -21,7 +21,9 @@ The work runs one crop and one grid phase at a time and checks a stop event betw
 A 3-D D-net (``depth`` given) is calibrated the same way on ``VOLUME_CROPS`` volume crops
 of ``depth`` planes by ``VOLUME_CROP``² voxels (sampled like its training windows), with
 the 3-D grid of its training (:class:`~..masking.volume.VolumeGridMasker`, 64 phases for
-period 4): half the voxels of the 2-D crops, since every phase is a 3-D pass.
+period 4), of which ``VOLUME_PHASES`` random ones are predicted: a 3-D pass costs more per
+voxel and a 3-D grid hides a quarter as many voxels per phase as a 2-D one, so predicting
+every phase (as in 2-D) would cost 8 times the passes for the same number of error samples.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ CROP = 256  # crop edge (pixels)
 CROPS = 4  # crops per calibration
 VOLUME_CROP = 64  # a 3-D D-net's crops: Y/X edge (voxels) ...
 VOLUME_CROPS = 2  # ... and how many (each as deep as the training windows)
+VOLUME_PHASES = 8  # 3-D grid phases predicted (of 64 for period 4): 2 x 16 x 64² / 8 voxels
 BINS = 32  # signal bins (normalised units, over the crops' 0.5-99.5 % range)
 MIN_BIN_PIXELS = 64  # bins with fewer pixels take their neighbours' factor
 MIN_FACTOR = 0.5  # the std is never scaled below half of the N-net's
@@ -107,15 +110,29 @@ def _per_crop(fn, batch: torch.Tensor, stop: threading.Event | None) -> torch.Te
     return torch.cat(outs)
 
 
+def _phases(masker: GridMasker, gen: torch.Generator) -> list[int]:
+    """The grid phases the calibration predicts: all of a 2-D grid; ``VOLUME_PHASES`` of a
+    3-D one, drawn at random (each phase is J-invariant on its own; every voxel it hides is
+    one more sample of the D-net's error)."""
+    if not isinstance(masker, VolumeGridMasker) or masker.n_phases <= VOLUME_PHASES:
+        return list(range(masker.n_phases))
+    return sorted(torch.randperm(masker.n_phases, generator=gen)[:VOLUME_PHASES].tolist())
+
+
 def _predict_hidden(masker: GridMasker, denoiser: torch.nn.Module, noisy: torch.Tensor,
-                    dev: torch.device, stop: threading.Event | None) -> torch.Tensor:
-    """:meth:`GridMasker.predict_hidden` one crop and one grid phase at a time (CPU out)."""
+                    dev: torch.device, stop: threading.Event | None, phases: list[int],
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """:meth:`GridMasker.predict_hidden` over ``phases``, one crop and one grid phase at a
+    time: the prediction of every pixel while hidden (CPU) and where one of ``phases`` hid
+    it (boolean; everywhere when ``phases`` are all of them)."""
     out = torch.zeros_like(noisy, dtype=torch.float32)
-    for phase in range(masker.n_phases):
+    hidden = torch.zeros_like(noisy, dtype=torch.float32)
+    for phase in phases:
         m = masker.mask_phase(noisy, phase)
         pred = _per_crop(lambda x: denoiser(x.to(dev)).float().cpu(), m.input, stop)
         out = out + pred * m.mask
-    return out
+        hidden = hidden + m.mask
+    return out, hidden > 0
 
 
 def _crops(data, layout: Layout, norm: NormStats, divisor: int, depth: int | None,
@@ -181,6 +198,7 @@ def measure_correction(denoiser: torch.nn.Module, noise_net: NoiseNet, data, lay
            "crops": int(y.shape[0]), "crop": int(y.shape[-1]), "iterations": ITERATIONS}
     if depth is not None:
         out["crop_depth"] = int(y.shape[2])
+        out["phases"] = min(masker.n_phases, VOLUME_PHASES)
     return out
 
 
@@ -200,12 +218,13 @@ def _measure(denoiser: torch.nn.Module, noise_net: NoiseNet, y: torch.Tensor,
         edges.append(np.linspace(lo, hi if hi > lo else lo + 1e-6, BINS + 1))
     grid = np.stack([0.5 * (e[:-1] + e[1:]) for e in edges])
     ratio = np.ones((channels, BINS))
+    phases = _phases(masker, gen)
     for _ in range(ITERATIONS):
         noisy = clean + _sample(mix, _factor_map(grid, np.sqrt(ratio), clean), gen)
-        err2 = (_predict_hidden(masker, denoiser, noisy, dev, stop) - clean).square()
-        ratio = np.stack([_binned_ratio(clean[:, c].numpy().ravel(),
-                                        err2[:, c].numpy().ravel(),
-                                        var[:, c].numpy().ravel(), edges[c])
+        pred, hidden = _predict_hidden(masker, denoiser, noisy, dev, stop, phases)
+        err2 = (pred - clean).square()
+        ratio = np.stack([_binned_ratio(*(t[:, c][hidden[:, c]].numpy()
+                                          for t in (clean, err2, var)), edges[c])
                           for c in range(channels)])
     return grid, ratio
 
