@@ -28,7 +28,7 @@ from ..data.normalize import NormStats, quantization_step
 from ..device import autocast
 from ..losses import masked_mse, masked_nll
 from ..nets import DenoiserWithNoiseModel, NoiseNet, UNet
-from ..noise.calibration import measure_correction
+from ..noise.calibration import calibration_crops, calibration_phases, measure_correction
 from ..noise.model import (
     curve_from_net,
     describe_noise_model,
@@ -36,6 +36,7 @@ from ..noise.model import (
     image_noise_curves,
     predict_noise_std,
 )
+from ..noise.refit import Stopped, refit_noise_net
 from ..noise.stats import DISPLAY_MIN_FRACTION, binned_std, sample_residuals, write_residual
 from .base import (
     Batch,
@@ -50,6 +51,7 @@ from .blindspot import MaskedMethod, refuse_3d_export
 
 if TYPE_CHECKING:
     from ..data.axes import Layout
+    from ..masking import GridMasker
     from ..trained import TrainedModel
 
 # the N-net's learning rate never exceeds this: 30x the CPU preset's 3e-3 made it diverge
@@ -140,16 +142,21 @@ class NNet(MaskedMethod):
 
     def finish(self, trained: TrainedModel, data, layout: Layout, *,
                stop: threading.Event | None = None) -> TrainedModel:
-        """Remove the D-net's own error from the noise model (``noise_model.calibrate``).
+        """With batch normalisation (3-D networks) fit the N-net again to the D-net's
+        evaluation-mode residuals (``info["noise_refit"]``); then remove the D-net's own
+        error from the noise model (``noise_model.calibrate``).
 
-        A stop request (before or during it) skips the calibration: the kept model keeps
-        its uncalibrated noise model and ``info["calibration"]`` is ``"stopped"``.
+        A stop request (before or during them) skips what is left: the kept model keeps
+        its noise model as it is and ``info["calibration"]`` (``info["noise_refit"]``) is
+        ``"stopped"``.
         """
         cfg = trained.config
+        if cfg.model.batch_norm:
+            trained.info["noise_refit"] = _refit(trained, data, layout, self.masker(cfg), stop)
         if not cfg.noise_model.calibrate:
             return trained
         correction = None
-        if stop is None or not stop.is_set():
+        if (stop is None or not stop.is_set()) and trained.info.get("noise_refit") != "stopped":
             correction = measure_correction(
                 trained.model.denoiser, trained.model.noise_net, data, layout, trained.norm,
                 period=cfg.mask.grid_period, hide=cfg.mask.hide, divisor=cfg.model.divisor,
@@ -165,6 +172,25 @@ class NNet(MaskedMethod):
     def outputs(self) -> tuple[ExtraOutput, ...]:
         """Noise std map, residual, noise curve (model and measured), noise summary."""
         return noise_outputs()
+
+
+def _refit(trained: TrainedModel, data, layout: Layout, masker: GridMasker,
+           stop: threading.Event | None) -> dict[str, Any] | str:
+    """The N-net fitted again to the evaluation-mode residuals of a D-net with batch
+    normalisation (:mod:`~napari_blind_denoise.core.noise.refit`), on the calibration's
+    crops and phases; ``"stopped"`` when ``stop`` ended it."""
+    cfg = trained.config
+    if stop is not None and stop.is_set():
+        return "stopped"
+    depth = cfg.train.patch_depth if cfg.model.dims == 3 else None
+    crops = calibration_crops(data, layout, trained.norm, cfg.model.divisor, depth,
+                              np.random.default_rng(cfg.train.seed))
+    phases = calibration_phases(masker, torch.Generator().manual_seed(cfg.train.seed))
+    try:
+        return refit_noise_net(trained.model.denoiser, trained.model.noise_net, crops, masker,
+                               phases, stop=stop)
+    except Stopped:
+        return "stopped"
 
 
 def noise_monitor(noise_net: nn.Module, signal: torch.Tensor, norm: NormStats) -> Monitor:

@@ -110,7 +110,7 @@ def _per_crop(fn, batch: torch.Tensor, stop: threading.Event | None) -> torch.Te
     return torch.cat(outs)
 
 
-def _phases(masker: GridMasker, gen: torch.Generator) -> list[int]:
+def calibration_phases(masker: GridMasker, gen: torch.Generator) -> list[int]:
     """The grid phases the calibration predicts: all of a 2-D grid; ``VOLUME_PHASES`` of a
     3-D one, drawn at random (each phase is J-invariant on its own; every voxel it hides is
     one more sample of the D-net's error)."""
@@ -135,8 +135,8 @@ def _predict_hidden(masker: GridMasker, denoiser: torch.nn.Module, noisy: torch.
     return out, hidden > 0
 
 
-def _crops(data, layout: Layout, norm: NormStats, divisor: int, depth: int | None,
-           rng: np.random.Generator) -> torch.Tensor:
+def calibration_crops(data, layout: Layout, norm: NormStats, divisor: int, depth: int | None,
+                      rng: np.random.Generator) -> torch.Tensor:
     """Normalised crops ``(CROPS, C, S, S)``, or ``(VOLUME_CROPS, C, depth, S, S)`` for a
     3-D D-net (``depth`` planes deep), from anywhere in the image."""
     edge, n = (CROP, CROPS) if depth is None else (VOLUME_CROP, VOLUME_CROPS)
@@ -181,7 +181,7 @@ def measure_correction(denoiser: torch.nn.Module, noise_net: NoiseNet, data, lay
     """
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
-    y = _crops(data, layout, norm, divisor, depth, rng)
+    y = calibration_crops(data, layout, norm, divisor, depth, rng)
     masker = GridMasker(period, hide) if depth is None else VolumeGridMasker(period, hide)
     was = denoiser.training, noise_net.training
     denoiser.eval()
@@ -218,7 +218,7 @@ def _measure(denoiser: torch.nn.Module, noise_net: NoiseNet, y: torch.Tensor,
         edges.append(np.linspace(lo, hi if hi > lo else lo + 1e-6, BINS + 1))
     grid = np.stack([0.5 * (e[:-1] + e[1:]) for e in edges])
     ratio = np.ones((channels, BINS))
-    phases = _phases(masker, gen)
+    phases = calibration_phases(masker, gen)
     for _ in range(ITERATIONS):
         noisy = clean + _sample(mix, _factor_map(grid, np.sqrt(ratio), clean), gen)
         pred, hidden = _predict_hidden(masker, denoiser, noisy, dev, stop, phases)
