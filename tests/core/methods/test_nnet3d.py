@@ -4,10 +4,12 @@ volume and its noise std block by block."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from napari_blind_denoise.core import (
     TileConfig,
@@ -19,6 +21,7 @@ from napari_blind_denoise.core import (
     save_model,
     train,
 )
+from napari_blind_denoise.core.data.validate import check_image
 from napari_blind_denoise.core.masking import VolumeGridMasker
 from napari_blind_denoise.core.methods import get_method
 from napari_blind_denoise.core.methods.base import NotExportable
@@ -66,6 +69,8 @@ def test_smoke(run) -> None:
     correction = trained.info["noise_correction"]  # calibrated on volume crops
     assert correction["crop_depth"] == cfg.train.patch_depth == 16
     assert np.all(np.asarray(correction["factor"]) <= 1.0)
+    refit = trained.info["noise_refit"]  # batch norm: the N-net fitted to eval-mode residuals
+    assert refit["pixels"] > 1000 and refit["nll_after"] < refit["nll_before"]
     assert denoised.shape == SHAPE and np.isfinite(denoised).all()
 
 
@@ -82,7 +87,7 @@ def test_live_noise_curve(run) -> None:
 @pytest.mark.slow
 def test_improves_over_the_noisy_volume(run, volume) -> None:
     """Measured +3.0 dB after 150 steps (22.89 -> 25.92 dB); the 2-D nnet reached 33.7 dB
-    on the same volume (the 3-D UNet learns slowly, docs/methods.md)."""
+    on the same volume (the 3-D UNet learns slowly, docs/methods.md): at least 1 dB."""
     noisy, clean = volume
     gain = psnr(run[2], clean) - psnr(noisy, clean)
     assert gain > 1.0, f"3-D nnet gained {gain:.2f} dB"
@@ -90,17 +95,16 @@ def test_improves_over_the_noisy_volume(run, volume) -> None:
 
 @pytest.mark.slow
 def test_learned_noise_std_near_the_true_sigma(run) -> None:
-    """The median of the noise std output against the true sigma (80): measured 130 (+62 %)
-    after 150 steps, +51 % after 400 (noise curve median); the 2-D nnet was within 5 % at
-    150 steps. The 3-D D-net's error at masked voxels is still large and the calibration
-    removes only part of it (factors 0.81-0.86), so the tolerance is -20 % / +100 %."""
+    """The median of the noise std output against the true sigma (80): within 30 %.
+    Measured 88.7 (+11 %) after 150 steps; +62 % without the N-net's refit to the
+    evaluation-mode residuals (noise/refit.py), which this test would catch."""
     _, trained, denoised = run
     std = run_to_completion(predict_noise_std(trained, denoised, "ZYX"))
     assert std.shape == SHAPE and np.isfinite(std).all()
     ratio = float(np.median(std)) / SIGMA
-    assert 0.8 < ratio < 2.0, f"learned noise std {ratio:.2f} x the true sigma"
+    assert 0.7 < ratio < 1.3, f"learned noise std {ratio:.2f} x the true sigma"
     _, curve = noise_curve(trained)
-    assert 0.8 < float(np.median(curve)) / SIGMA < 2.0
+    assert 0.7 < float(np.median(curve)) / SIGMA < 1.3
 
 
 def test_tiled_prediction_of_both_outputs(run, volume) -> None:
@@ -133,3 +137,18 @@ def test_save_load_keeps_both_networks(run, volume, tmp_path) -> None:
 def test_exception_export(run) -> None:
     with pytest.raises(NotExportable, match="3-D models"):
         get_method("nnet").export_network(run[1])
+
+
+def test_stop_skips_the_refit_and_the_calibration(run, volume) -> None:
+    _, trained, _ = run
+    cfg = trained.config
+    model = get_method("nnet").network(cfg)
+    model.load_state_dict(trained.model.state_dict())
+    fresh = TrainedModel(model, cfg, trained.norm, "ZYX", {})
+    stop = threading.Event()
+    stop.set()
+    done = get_method("nnet").finish(fresh, volume[0], check_image(volume[0], "ZYX"), stop=stop)
+    assert done.info["noise_refit"] == "stopped" and done.info["calibration"] == "stopped"
+    for a, b in zip(model.noise_net.state_dict().values(),
+                    trained.model.noise_net.state_dict().values(), strict=True):
+        assert torch.equal(a, b)  # left as it was
