@@ -10,11 +10,11 @@ Volumes (clean, with synthetic Gaussian noise added, seed 0):
 - ``stardist``: ``../shared/data/stardist_nuclei_clean/img3d.tif`` (31x61x57 synthetic
   nuclei, the only clean 3-D volume there), noise sigma 10 % of its range.
 
-Each method (n2v, n2s) trains ``--steps`` steps as a 2-D network (``dims=2``, every Z
-plane a sample) and as a 3-D one (``dims=3``), same network size (depth 2, 8 base
-channels), same seed, 32-pixel Y/X windows (3-D: 16 planes deep, the batch the 3-D
-resolution gives); the row "3-D, no BN" is the 3-D network without batch normalisation.
-PSNR against the clean volume (its range as the peak) after whole-volume prediction.
+Each method (n2v, n2s; nnet with ``--methods nnet``) trains ``--steps`` steps as a 2-D
+network (``dims=2``, every Z plane a sample) and as a 3-D one (``dims=3``), same network
+size (depth 2, 8 base channels), same seed, 32-pixel Y/X windows (3-D: 16 planes deep,
+the batch the 3-D resolution gives); the row "3-D, no BN" is the 3-D network without batch
+normalisation. PSNR against the clean volume (its range as the peak) after whole-volume prediction.
 ``nnet`` rows add the learned noise std (calibrated N-net) against the true sigma: the
 median over the volume of its noise std output (the N-net at the denoised signal), for the
 2-D and the 3-D model.
