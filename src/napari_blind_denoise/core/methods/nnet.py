@@ -9,7 +9,9 @@ a per-pixel noise std map, the residual, the noise curve and a Poisson-Gaussian 
 
 With a 3-D network (``config.model.dims == 3``, as for ``n2v`` and ``n2s``) the D-net is the
 3-D UNet trained on grid-masked ``(B, C, Z, Y, X)`` windows; the N-net, being pixel-wise,
-is the same and reads the voxels of the volume; the calibration runs on volume crops, and
+is the same and reads the voxels of the volume. The 3-D D-net has batch normalisation, so
+after training the N-net is fitted again to its evaluation-mode residuals
+(:mod:`~napari_blind_denoise.core.noise.refit`); the calibration runs on volume crops, and
 the noise outputs, which read the denoised image pixel by pixel, are the same.
 """
 
