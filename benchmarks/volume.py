@@ -1,7 +1,7 @@
 """3-D networks against plane-by-plane 2-D ones on ZYX volumes, and 3-D prediction speed.
 
     flock /tmp/cpu.lock python benchmarks/volume.py [--steps 150] [--out FILE]
-        [--volumes blobs stardist] [--methods n2v n2s]   # these rows only, no throughput
+        [--volumes blobs stardist] [--methods n2v n2s nnet]   # these rows only, no throughput
 
 Volumes (clean, with synthetic Gaussian noise added, seed 0):
 
@@ -10,11 +10,14 @@ Volumes (clean, with synthetic Gaussian noise added, seed 0):
 - ``stardist``: ``../shared/data/stardist_nuclei_clean/img3d.tif`` (31x61x57 synthetic
   nuclei, the only clean 3-D volume there), noise sigma 10 % of its range.
 
-Each method (n2v, n2s) trains ``--steps`` steps as a 2-D network (``dims=2``, every Z
-plane a sample) and as a 3-D one (``dims=3``), same network size (depth 2, 8 base
-channels), same seed, 32-pixel Y/X windows (3-D: 16 planes deep, the batch the 3-D
-resolution gives); the row "3-D, no BN" is the 3-D network without batch normalisation.
-PSNR against the clean volume (its range as the peak) after whole-volume prediction.
+Each method (n2v, n2s; nnet with ``--methods nnet``) trains ``--steps`` steps as a 2-D
+network (``dims=2``, every Z plane a sample) and as a 3-D one (``dims=3``), same network
+size (depth 2, 8 base channels), same seed, 32-pixel Y/X windows (3-D: 16 planes deep,
+the batch the 3-D resolution gives); the row "3-D, no BN" is the 3-D network without batch
+normalisation. PSNR against the clean volume (its range as the peak) after whole-volume prediction.
+``nnet`` rows add the learned noise std (calibrated N-net) against the true sigma: the
+median over the volume of its noise std output (the N-net at the denoised signal), for the
+2-D and the 3-D model.
 
 Throughput: the CPU preset's 3-D n2v network (depth 2, 16 channels; weights after a few
 steps, speed does not depend on them) predicts a 64x256x256 volume with the default tiling
@@ -92,11 +95,19 @@ def run(noisy: np.ndarray, clean: np.ndarray, cfg, no_bn: bool = False):
     seconds = time.perf_counter() - t0
     out = run_to_completion(predict(trained, noisy, "ZYX", device="cpu"))
     rng = float(np.ptp(clean))
-    return psnr(out, clean, rng), seconds, trained
+    return psnr(out, clean, rng), seconds, trained, out
+
+
+def learned_std(trained, denoised: np.ndarray) -> float:
+    """Median over the volume of the noise std output of an ``nnet`` model."""
+    from napari_blind_denoise.core.noise.model import predict_noise_std
+
+    return float(np.median(run_to_completion(predict_noise_std(trained, denoised, "ZYX"))))
 
 
 def quality(steps: int, only: list[str] | None = None, methods=("n2v", "n2s")) -> list[str]:
-    lines = [f"# PSNR (dB) after {steps} steps, whole-volume prediction",
+    lines = [f"# PSNR (dB) after {steps} steps, whole-volume prediction; s/step: training "
+             "seconds (with nnet's calibration) / steps",
              "volume    method  noisy   2-D     3-D     3-D-2-D  s/step 2-D  s/step 3-D"]
     for name, (clean, sigma) in volumes().items():
         if only and name not in only:
@@ -105,18 +116,33 @@ def quality(steps: int, only: list[str] | None = None, methods=("n2v", "n2s")) -
                  ).astype(np.float32)
         base = psnr(noisy, clean, float(np.ptp(clean)))
         for method in methods:
-            p2, s2, _ = run(noisy, clean, config(method, 2, steps))
-            p3, s3, t3 = run(noisy, clean, config(method, 3, steps))
+            p2, s2, t2, d2 = run(noisy, clean, config(method, 2, steps))
+            p3, s3, t3, d3 = run(noisy, clean, config(method, 3, steps))
             lines.append(f"{name:9s} {method:6s}  {base:6.2f}  {p2:6.2f}  {p3:6.2f}  "
                          f"{p3 - p2:+7.2f}  {s2 / steps:10.3f}  {s3 / steps:10.3f}")
             print(lines[-1], flush=True)
+            if t3.spec.noise_model:
+                lines.append(_noise_line(name, method, sigma, (t2, d2), (t3, d3)))
+                print(lines[-1], flush=True)
         if name == "blobs" and not only:
-            p3n, s3n, _ = run(noisy, clean, config("n2v", 3, steps), no_bn=True)
+            p3n, s3n, *_ = run(noisy, clean, config("n2v", 3, steps), no_bn=True)
             lines.append(f"{name:9s} n2v 3-D, no BN: {p3n:6.2f} dB ({s3n / steps:.3f} s/step); "
                          f"3-D windows {t3.config.train.patch_depth}x32x32, "
                          f"{t3.config.train.batch_size} per step (2-D: 16 of 32x32)")
             print(lines[-1], flush=True)
     return lines
+
+
+def _noise_line(name: str, method: str, sigma: float, run2, run3) -> str:
+    """The learned noise std of the 2-D and 3-D models (each ``(trained, denoised)``)
+    against the true sigma, and the calibration's factors."""
+    s2, s3 = learned_std(*run2), learned_std(*run3)
+    cal = [r[0].info.get("noise_correction") for r in (run2, run3)]
+    factors = " / ".join("-" if c is None else
+                         f"{np.min(c['factor']):.2f}-{np.max(c['factor']):.2f}" for c in cal)
+    return (f"{name:9s} {method} noise std (median of the noise std map): true {sigma:.4g}, "
+            f"2-D {s2:.4g} ({s2 / sigma - 1:+.0%}), 3-D {s3:.4g} ({s3 / sigma - 1:+.0%}); "
+            f"calibration std factors 2-D / 3-D: {factors}")
 
 
 def throughput(tiles: tuple[int, ...] = (512,)) -> list[str]:

@@ -53,6 +53,26 @@ def test_denoise_and_predict_with_a_3d_network(capsys, tmp_path, dims, z_spacing
                        atol=1e-4 * np.ptp(denoised))
 
 
+def test_nnet_with_a_3d_network_writes_its_noise_outputs(capsys, tmp_path) -> None:
+    """``--method nnet --dims 3``: a 3-D D-net, calibrated, with the noise std of every
+    voxel and the noise model summary."""
+    src = volume_tif(tmp_path / "vol.tif")
+    noise, model = tmp_path / "noise", tmp_path / "model"
+    rc, out, err = cli(capsys, "denoise", src, "-o", tmp_path / "out.tif", "--method", "nnet",
+                       "--dims", "3", "--noise-out", noise, "--save-model", model, *FAST)
+    assert rc == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["shape"] == [20, 48, 48]
+    trained = load_model(model)
+    assert trained.config.model.dims == 3
+    assert trained.info["noise_correction"]["crop_depth"] == trained.config.train.patch_depth
+    assert sorted(p.name for p in noise.iterdir()) == [
+        "noise_curve.csv", "noise_model.json", "noise_std.tif"]
+    std = tifffile.imread(noise / "noise_std.tif")
+    assert std.shape == (20, 48, 48) and np.isfinite(std).all() and std.min() > 0
+    summary = json.loads((noise / "noise_model.json").read_text())
+    assert summary["method"] == "nnet" and summary["calibration"] is not None
+
+
 def test_dims_2_keeps_planes(capsys, tmp_path) -> None:
     src = volume_tif(tmp_path / "vol.tif")
     model = tmp_path / "model"

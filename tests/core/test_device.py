@@ -8,7 +8,12 @@ import pytest
 import torch
 
 from napari_blind_denoise.core import describe_device, pick_device
-from napari_blind_denoise.core.device import autocast, configure_threads, use_amp
+from napari_blind_denoise.core.device import (
+    autocast,
+    configure_threads,
+    to_memory_format,
+    use_amp,
+)
 
 
 def test_auto() -> None:
@@ -87,3 +92,22 @@ def test_available_devices_names_a_cuda_gpu_first(monkeypatch) -> None:
     found = dev.available_devices()
     assert found[0] == ("cuda", "CUDA: NVIDIA Test GPU")
     assert found[-1][0] == "cpu" and "no GPU found" not in found[-1][1]
+
+
+def test_to_memory_format_converts_the_weights_of_its_rank_only() -> None:
+    """A 3-D network with a pixel-wise 2-D head (nnet's 3-D D-net and its N-net):
+    ``Module.to(memory_format=channels_last_3d)`` refuses the 4-D weights."""
+    model = torch.nn.ModuleDict({"d": torch.nn.Conv3d(2, 4, 3), "n": torch.nn.Conv2d(4, 4, 3)})
+    with pytest.raises(RuntimeError):
+        torch.nn.ModuleDict({"n": torch.nn.Conv2d(4, 4, 1)}).to(
+            memory_format=torch.channels_last_3d)
+    out = to_memory_format(model, torch.channels_last_3d)
+    assert out is model
+    assert model["d"].weight.is_contiguous(memory_format=torch.channels_last_3d)
+    assert not model["d"].weight.is_contiguous()
+    assert model["n"].weight.is_contiguous()
+    assert not model["n"].weight.is_contiguous(memory_format=torch.channels_last)
+    to_memory_format(model, torch.channels_last)
+    assert model["n"].weight.is_contiguous(memory_format=torch.channels_last)
+    to_memory_format(model, torch.contiguous_format)
+    assert model["d"].weight.is_contiguous() and model["n"].weight.is_contiguous()

@@ -38,7 +38,7 @@ def test_auto_is_2d_otherwise(axes: str, shape) -> None:
 
 
 def test_auto_is_2d_for_methods_without_a_3d_network() -> None:
-    cfg, _ = resolve("nnet", "ZYX", (32, 64, 64))
+    cfg, _ = resolve("s2s", "ZYX", (32, 64, 64))
     assert cfg.model.dims == 2
 
 

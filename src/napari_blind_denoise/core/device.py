@@ -127,3 +127,18 @@ def memory_format(dims: int | str, channels_last: bool = True) -> torch.memory_f
     if not channels_last:
         return torch.contiguous_format
     return torch.channels_last_3d if dims == 3 else torch.channels_last
+
+
+def to_memory_format(model: torch.nn.Module, fmt: torch.memory_format) -> torch.nn.Module:
+    """``model`` (in place) with its weights in ``fmt``: for a channels-last format only
+    those of its rank (4-D for ``channels_last``, 5-D for ``channels_last_3d``), the others
+    kept as they are (``Module.to`` refuses them), e.g. the pixel-wise 2-D N-net of a 3-D
+    ``nnet`` model."""
+    rank = {torch.channels_last: 4, torch.channels_last_3d: 5}.get(fmt)
+    if rank is None:
+        return model.to(memory_format=fmt)
+    with torch.no_grad():
+        for t in (*model.parameters(), *model.buffers()):
+            if t.dim() == rank:
+                t.data = t.data.contiguous(memory_format=fmt)
+    return model

@@ -38,6 +38,7 @@ from .device import (
     free_memory,
     memory_format,
     pick_device,
+    to_memory_format,
 )
 from .errors import InputError
 from .events import PredictEvent
@@ -94,7 +95,7 @@ class _Net:
         if next(model.parameters()).device != device:  # never move the caller's model
             model = copy.deepcopy(model).to(device)
         self.format = memory_format(trained.config.model.dims)
-        self.model = model.eval().to(memory_format=self.format)
+        self.model = to_memory_format(model.eval(), self.format)
         self.device = device
         # test-time augmentation: the flips/rotations the method trained with
         self.transforms = spec.transforms(trained.config) if tta else (0,)

@@ -27,7 +27,14 @@ from .data.normalize import NormStats, compute_norm_stats
 from .data.patches import PatchSampler, fit_patch_size, split_regions
 from .data.validate import check_image
 from .data.volume import VolumeSampler
-from .device import configure_threads, free_memory, memory_format, pick_device, use_amp
+from .device import (
+    configure_threads,
+    free_memory,
+    memory_format,
+    pick_device,
+    to_memory_format,
+    use_amp,
+)
 from .dims import resolve_dims
 from .errors import InputError
 from .events import Preview, TrainEvent
@@ -201,7 +208,7 @@ class TrainingSession:
         self.model = self.method.network(self.config).to(self.device)
         self.method.prepare(self.model, self.data, self.layout, self.norm, self.config)
         self._mem = memory_format(self.config.model.dims, cfg.channels_last)
-        self.model = self.model.to(memory_format=self._mem)
+        self.model = to_memory_format(self.model, self._mem)
         self.optimizer = torch.optim.Adam(self.method.param_groups(self.model, self.config),
                                           lr=lr_at(0.0, cfg), weight_decay=cfg.weight_decay)
         return sampler, make_batch, val

@@ -292,7 +292,7 @@ class TrainWidget(JobWidget):
             self.dims.addItem(label, value)
         self.dims.setCurrentIndex(self.dims.findData(PRESETS["cpu"][0].dims))
         self.dims.setToolTip(
-            "The network's dimensions (n2v, n2s). 2-D: each Z plane denoised on its own; "
+            "The network's dimensions (n2v, n2s, nnet). 2-D: each Z plane denoised on its own; "
             "3-D: ZYX volumes, the network also sees the neighbouring planes; auto: 3-D for "
             f"stacks of at least {AUTO_MIN_DEPTH} Z planes, else 2-D. The layer's Z scale "
             "shapes the 3-D network (pooling only in Y and X while voxels are longer in Z)")

@@ -285,8 +285,9 @@ class Method:
         for it (``n2v``, ``n2s``); others refuse a ``downsample`` other than 1.
     spatial_dims
         The network dimensions the method builds (``ModelConfig.dims``): ``(2,)``, or
-        ``(2, 3)`` for a method with a 3-D network for ZYX volumes (``n2v``, ``n2s``), whose
-        masker, inference and network then take ``(B, C, Z, Y, X)`` batches.
+        ``(2, 3)`` for a method with a 3-D network for ZYX volumes (``n2v``, ``n2s``,
+        ``nnet``), whose masker, inference and network then take ``(B, C, Z, Y, X)``
+        batches.
     """
 
     id: ClassVar[str] = ""

@@ -151,6 +151,19 @@ def correlation_notice(config: DenoiseConfig, data, layout: Layout, name: str
     return info
 
 
+def refuse_3d_export(method: Method, trained: TrainedModel) -> None:
+    """Refuse to export a 3-D model (model packages hold 2-D networks only, for now).
+
+    Raises
+    ------
+    NotExportable
+        ``trained`` is a 3-D network.
+    """
+    if trained.config.model.dims == 3:
+        raise NotExportable(f"{method.name} ({method.id}) 3-D models cannot be exported as a "
+                            "model package yet; train with dims 2 to export")
+
+
 class MaskedMethod(Method):
     """A denoiser trained on masked pixels; the masker follows ``config.mask.kind``.
 
@@ -244,9 +257,7 @@ class MaskedMethod(Method):
 
     def export_network(self, trained: TrainedModel) -> ExportedNetwork:
         """The UNet, for its one-pass (``unmasked``) prediction (2-D models only)."""
-        if trained.config.model.dims == 3:
-            raise NotExportable(f"{self.name} ({self.id}) 3-D models cannot be exported as a "
-                                "model package yet; train with dims 2 to export")
+        refuse_3d_export(self, trained)
         note = ("" if "phases" not in self.inference_modes(trained.config) else
                 "the package predicts in one pass; the phase-average inference is not in it")
         return unet_export(trained.model, trained.config.model, note)

@@ -6,6 +6,13 @@ pixels. This module decides the network (D-net + N-net), the objective, the N-ne
 learning rate, the data's quantisation step, the live noise curve, the post-training
 calibration (:mod:`~napari_blind_denoise.core.noise.calibration`) and the noise outputs:
 a per-pixel noise std map, the residual, the noise curve and a Poisson-Gaussian summary.
+
+With a 3-D network (``config.model.dims == 3``, as for ``n2v`` and ``n2s``) the D-net is the
+3-D UNet trained on grid-masked ``(B, C, Z, Y, X)`` windows; the N-net, being pixel-wise,
+is the same and reads the voxels of the volume. The 3-D D-net has batch normalisation, so
+after training the N-net is fitted again to its evaluation-mode residuals
+(:mod:`~napari_blind_denoise.core.noise.refit`); the calibration runs on volume crops, and
+the noise outputs, which read the denoised image pixel by pixel, are the same.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from ..data.normalize import NormStats, quantization_step
 from ..device import autocast
 from ..losses import masked_mse, masked_nll
 from ..nets import DenoiserWithNoiseModel, NoiseNet, UNet
-from ..noise.calibration import measure_correction
+from ..noise.calibration import calibration_crops, calibration_phases, measure_correction
 from ..noise.model import (
     curve_from_net,
     describe_noise_model,
@@ -31,6 +38,7 @@ from ..noise.model import (
     image_noise_curves,
     predict_noise_std,
 )
+from ..noise.refit import Stopped, refit_noise_net
 from ..noise.stats import DISPLAY_MIN_FRACTION, binned_std, sample_residuals, write_residual
 from .base import (
     Batch,
@@ -41,10 +49,11 @@ from .base import (
     Scores,
     unet_export,
 )
-from .blindspot import MaskedMethod
+from .blindspot import MaskedMethod, refuse_3d_export
 
 if TYPE_CHECKING:
     from ..data.axes import Layout
+    from ..masking import GridMasker
     from ..trained import TrainedModel
 
 # the N-net's learning rate never exceeds this: 30x the CPU preset's 3e-3 made it diverge
@@ -54,12 +63,13 @@ CURVE_POINTS = 64
 
 def _pick(t: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
     """Pixels of ``t`` ``(B, C, Y, X)`` where ``where`` ``(B, Y, X)`` is true, as
-    ``(1, C, N, 1)``."""
+    ``(1, C, N, 1)`` (also voxels: ``(B, C, Z, Y, X)`` and ``(B, Z, Y, X)``)."""
     return t.transpose(0, 1)[:, where][None, :, :, None]
 
 
 def masked_likelihood(model: DenoiserWithNoiseModel, batch: Batch) -> Scores:
-    """Masked-pixel NLL of the target under D-net signal + N-net noise (all ``B C Y X``).
+    """Masked-pixel NLL of the target under D-net signal + N-net noise (all ``B C Y X``,
+    or ``B C Z Y X`` for a 3-D D-net).
 
     The N-net sees the signal detached: the D-net is pulled only towards the location that
     makes the observed values likely, never towards signal values where the N-net happens to
@@ -78,7 +88,8 @@ def masked_likelihood(model: DenoiserWithNoiseModel, batch: Batch) -> Scores:
 
 
 class NNet(MaskedMethod):
-    """N-net blind denoising: a grid-masked D-net plus a learned pixel-wise noise model."""
+    """N-net blind denoising: a grid-masked D-net plus a learned pixel-wise noise model
+    (2-D, or a 3-D D-net with ``config.model.dims == 3``)."""
 
     id = "nnet"
     name = "N-net blind denoising"
@@ -87,9 +98,6 @@ class NNet(MaskedMethod):
                    "(Ollion et al. 2021).")
     mask: ClassVar[MaskConfig] = MaskConfig(kind="n2s", grid_period=4, blind_spot="auto")
     noise_model_kinds = ("gaussian", "gmm2", "gmm3")
-    # 2-D only for now: the noise calibration, the live noise curve and the noise outputs
-    # read 2-D windows (docs/methods.md)
-    spatial_dims: ClassVar[tuple[int, ...]] = (2,)
     citation: ClassVar[tuple[str, str]] = (
         "Ollion, Ollion, Gassiat, Lehéricy & Le Corff. Joint self-supervised blind denoising "
         "and noise estimation. arXiv:2102.08023, 2021.", "https://arxiv.org/abs/2102.08023")
@@ -101,7 +109,9 @@ class NNet(MaskedMethod):
                                       NoiseNet(config.model.in_channels, config.noise_model))
 
     def export_network(self, trained: TrainedModel) -> ExportedNetwork:
-        """The D-net alone: the denoiser's one-pass prediction (the N-net stays out)."""
+        """The D-net alone: the denoiser's one-pass prediction (the N-net stays out); 2-D
+        models only, as for ``n2v`` and ``n2s``."""
+        refuse_3d_export(self, trained)
         return unet_export(trained.model.denoiser, trained.config.model,
                            "the package holds the denoiser (D-net) only: the learned noise "
                            "model (N-net) and its noise outputs are not part of it")
@@ -134,20 +144,26 @@ class NNet(MaskedMethod):
 
     def finish(self, trained: TrainedModel, data, layout: Layout, *,
                stop: threading.Event | None = None) -> TrainedModel:
-        """Remove the D-net's own error from the noise model (``noise_model.calibrate``).
+        """With batch normalisation (3-D networks) fit the N-net again to the D-net's
+        evaluation-mode residuals (``info["noise_refit"]``); then remove the D-net's own
+        error from the noise model (``noise_model.calibrate``).
 
-        A stop request (before or during it) skips the calibration: the kept model keeps
-        its uncalibrated noise model and ``info["calibration"]`` is ``"stopped"``.
+        A stop request (before or during them) skips what is left: the kept model keeps
+        its noise model as it is and ``info["calibration"]`` (``info["noise_refit"]``) is
+        ``"stopped"``.
         """
         cfg = trained.config
+        if cfg.model.batch_norm:
+            trained.info["noise_refit"] = _refit(trained, data, layout, self.masker(cfg), stop)
         if not cfg.noise_model.calibrate:
             return trained
         correction = None
-        if stop is None or not stop.is_set():
+        if (stop is None or not stop.is_set()) and trained.info.get("noise_refit") != "stopped":
             correction = measure_correction(
                 trained.model.denoiser, trained.model.noise_net, data, layout, trained.norm,
                 period=cfg.mask.grid_period, hide=cfg.mask.hide, divisor=cfg.model.divisor,
-                seed=cfg.train.seed, stop=stop)
+                seed=cfg.train.seed, stop=stop,
+                depth=cfg.train.patch_depth if cfg.model.dims == 3 else None)
         if correction is None:
             trained.info["calibration"] = "stopped"
         else:
@@ -158,6 +174,25 @@ class NNet(MaskedMethod):
     def outputs(self) -> tuple[ExtraOutput, ...]:
         """Noise std map, residual, noise curve (model and measured), noise summary."""
         return noise_outputs()
+
+
+def _refit(trained: TrainedModel, data, layout: Layout, masker: GridMasker,
+           stop: threading.Event | None) -> dict[str, Any] | str:
+    """The N-net fitted again to the evaluation-mode residuals of a D-net with batch
+    normalisation (:mod:`~napari_blind_denoise.core.noise.refit`), on the calibration's
+    crops and phases; ``"stopped"`` when ``stop`` ended it."""
+    cfg = trained.config
+    if stop is not None and stop.is_set():
+        return "stopped"
+    depth = cfg.train.patch_depth if cfg.model.dims == 3 else None
+    crops = calibration_crops(data, layout, trained.norm, cfg.model.divisor, depth,
+                              np.random.default_rng(cfg.train.seed))
+    phases = calibration_phases(masker, torch.Generator().manual_seed(cfg.train.seed))
+    try:
+        return refit_noise_net(trained.model.denoiser, trained.model.noise_net, crops, masker,
+                               phases, stop=stop)
+    except Stopped:
+        return "stopped"
 
 
 def noise_monitor(noise_net: nn.Module, signal: torch.Tensor, norm: NormStats) -> Monitor:

@@ -3,6 +3,8 @@
 The N-net maps a signal value to the parameters of a zero-mean Gaussian mixture. It is
 pixel-wise: 1x1 convolutions, one small MLP per channel (grouped), so the noise may depend
 on the signal's value but not on its neighbourhood. All values are in normalised units.
+Being pixel-wise, it takes images ``(B, C, Y, X)`` and volumes ``(B, C, Z, Y, X)`` alike
+(the voxels are laid out as one row for its 2-D convolutions).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ _INIT_MEAN = (0.0, -0.05, 0.05)
 
 
 class Mixture(NamedTuple):
-    """Per-pixel Gaussian mixture, each tensor ``(B, C, K, Y, X)``.
+    """Per-pixel Gaussian mixture, each tensor ``(B, C, K, Y, X)`` (``(B, C, K, Z, Y, X)``
+    for a volume).
 
     ``log_weights`` are log-softmax normalised; ``means`` are centred so that the mixture
     has zero mean; ``stds`` are at least the configured floor.
@@ -34,9 +37,10 @@ class Mixture(NamedTuple):
     stds: torch.Tensor
 
     def total_std(self, dim: int = 2) -> torch.Tensor:
-        """Standard deviation of the whole (zero-mean) mixture, ``(B, C, Y, X)``.
+        """Standard deviation of the whole (zero-mean) mixture, ``(B, C, Y, X)``
+        (``(B, C, Z, Y, X)``).
 
-        ``dim`` is the component axis (2 for the ``(B, C, K, Y, X)`` layout).
+        ``dim`` is the component axis (2 for the ``(B, C, K, ...)`` layout).
         """
         w = self.log_weights.exp()
         return (w * (self.stds**2 + self.means**2)).sum(dim=dim).sqrt()
@@ -47,7 +51,8 @@ def _inv_softplus(y: float) -> float:
 
 
 class NoiseNet(nn.Module):
-    """Signal ``(B, C, Y, X)`` -> :class:`Mixture` of ``K`` components per pixel and channel.
+    """Signal ``(B, C, Y, X)`` or ``(B, C, Z, Y, X)`` -> :class:`Mixture` of ``K`` components
+    per pixel (voxel) and channel.
 
     Parameters
     ----------
@@ -84,9 +89,11 @@ class NoiseNet(nn.Module):
             head.bias.copy_(bias.reshape(-1))
 
     def forward(self, signal: torch.Tensor) -> Mixture:
-        """Mixture parameters at every pixel of ``signal`` (normalised units)."""
-        b, c, y, x = signal.shape
-        raw = self.mlp(signal).reshape(b, c, 3, self.k, y, x)
+        """Mixture parameters at every pixel of ``signal`` ``(B, C, *spatial)`` (normalised
+        units); tensors ``(B, C, K, *spatial)``."""
+        b, c, *spatial = signal.shape
+        flat = signal if len(spatial) == 2 else signal.reshape(b, c, -1, 1)
+        raw = self.mlp(flat).reshape(b, c, 3, self.k, *spatial)
         log_w = F.log_softmax(raw[:, :, 0], dim=2)
         means = raw[:, :, 1]
         means = means - (log_w.exp() * means).sum(dim=2, keepdim=True)
@@ -107,5 +114,5 @@ class DenoiserWithNoiseModel(nn.Module):
         self.noise_net = noise_net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Denoised signal of ``x`` ``(B, C, Y, X)``."""
+        """Denoised signal of ``x`` ``(B, C, Y, X)`` (``(B, C, Z, Y, X)``: a 3-D D-net)."""
         return self.denoiser(x)
