@@ -168,6 +168,7 @@ def test_demo(capsys, tmp_path: Path) -> None:
     s = last_json(stdout)
     assert Path(s["output"]).is_file() and Path(s["comparison"]).is_file()
     assert s["psnr_noisy"] == pytest.approx(19, abs=1.5)
+    assert s["tta"] is True  # auto: n2v on a small 2-D sample
     assert visible(tmp_path / "demo") == ["comparison.png", "denoised.tif"]
 
 

@@ -230,7 +230,8 @@ def cmd_demo(args) -> int:
                 "total_seconds": round(time.perf_counter() - t0, 3),
                 "device": trained.info["device"], "psnr_noisy": round(p_in, 2),
                 "psnr_denoised": round(p_out, 2),
-                "output": str(denoised), "comparison": str(png), **quality_summary(run)})
+                "output": str(denoised), "comparison": str(png), "tta": run.tta,
+                **quality_summary(run)})
     if args.gui:
         _show_in_napari(noisy, clean, result, trained.method)
     return 0
