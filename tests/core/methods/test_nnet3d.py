@@ -28,6 +28,7 @@ from napari_blind_denoise.core.methods.base import NotExportable
 from napari_blind_denoise.core.metrics import psnr
 from napari_blind_denoise.core.noise.model import predict_noise_std
 from tests.conftest import make_volume, tiny_config
+from tests.core.test_pipeline import drive
 
 SHAPE = (32, 64, 64)
 SIGMA = 0.2 * 400.0  # make_volume's noise: sigma times its gain
@@ -48,14 +49,7 @@ def volume() -> tuple[np.ndarray, np.ndarray]:
 def run(volume):
     """``(events, trained, denoised)`` after STEPS steps (about 20 s on 2 busy cores with
     the calibration)."""
-    gen = train(volume[0], "ZYX", config3d(STEPS), device="cpu")
-    events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            trained = stop.value
-            break
+    trained, events = drive(train(volume[0], "ZYX", config3d(STEPS), device="cpu"))
     denoised = run_to_completion(predict(trained, volume[0], "ZYX", device="cpu"))
     return events, trained, denoised
 
