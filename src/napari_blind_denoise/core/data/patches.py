@@ -127,19 +127,28 @@ class PatchSampler:
     def sample_all(self, n: int, rng: np.random.Generator,
                    augment_: bool = True) -> tuple[np.ndarray, ...]:
         """``n`` random windows of every array (same places and transforms in each)."""
-        r = self.region
         out: list[list[np.ndarray]] = [[] for _ in self.arrays]
         for _ in range(n):
-            plane = tuple(int(rng.integers(m)) for m in self.layout.plane_shape)
-            y = int(rng.integers(r.y0, r.y1))
-            x = int(rng.integers(r.x0, r.x1))
-            windows = [self.read(plane, y, x, i) for i in range(len(self.arrays))]
+            origin = self._origin(rng)
+            windows = [self.read(*origin, i) for i in range(len(self.arrays))]
             if augment_:
-                k = self.transforms[int(rng.integers(len(self.transforms)))]
-                windows = [augment(p, k) for p in windows]
+                windows = self._augment(windows, rng)
             for dst, p in zip(out, windows, strict=True):
                 dst.append(np.ascontiguousarray(p))
         return tuple(np.stack(o) for o in out)
+
+    def _origin(self, rng: np.random.Generator) -> tuple:
+        """A random window origin: the plane's index, then ``y, x`` (:meth:`read`'s
+        arguments)."""
+        r = self.region
+        plane = tuple(int(rng.integers(m)) for m in self.layout.plane_shape)
+        return plane, int(rng.integers(r.y0, r.y1)), int(rng.integers(r.x0, r.x1))
+
+    def _augment(self, windows: list[np.ndarray], rng: np.random.Generator
+                 ) -> list[np.ndarray]:
+        """One random transform of ``transforms``, the same for every array's window."""
+        k = self.transforms[int(rng.integers(len(self.transforms)))]
+        return [augment(p, k) for p in windows]
 
     def sample(self, n: int, rng: np.random.Generator, augment_: bool = True) -> np.ndarray:
         """``n`` random windows of the first array, each randomly flipped/rotated (one of

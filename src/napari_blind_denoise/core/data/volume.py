@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import InputError
 from .axes import Layout
 from .normalize import NormStats
-from .patches import DIHEDRAL, Region, augment
+from .patches import DIHEDRAL, PatchSampler, Region
 
 VOLUME_AXES = "ST"  # the axes that index independent volumes
 
@@ -97,7 +97,7 @@ def fit_patch_depth(depth: int, wanted: int, z_divisor: int) -> int:
     return size - size % z_divisor if size >= z_divisor else size
 
 
-class VolumeSampler:
+class VolumeSampler(PatchSampler):
     """Draws normalised ``(N, C, D, P, P)`` float32 batches of random 3-D windows.
 
     Parameters are those of :class:`~.patches.PatchSampler`, plus ``depth``, the window's Z
@@ -107,15 +107,11 @@ class VolumeSampler:
     def __init__(self, array, layout: Layout, stats: NormStats, size: int, region: Region,
                  partners: tuple = (), transforms: tuple[int, ...] = DIHEDRAL, *,
                  depth: int) -> None:
+        super().__init__(array, layout, stats, size, region, partners, transforms)
         self.volumes = Volumes(layout)
         if not 1 <= depth <= self.volumes.depth:
             raise ValueError(f"window depth {depth} does not fit {self.volumes.depth} planes")
-        self.arrays = (array, *partners)
-        self.transforms = tuple(transforms)
-        self.stats = stats
-        self.size = size
         self.depth = depth
-        self.region = region
 
     def read(self, volume: tuple[int, ...], z: int, y: int, x: int, which: int = 0
              ) -> np.ndarray:
@@ -125,25 +121,17 @@ class VolumeSampler:
                                   slice(y, y + s), slice(x, x + s))
         return self.stats.normalize(block)
 
-    def sample_all(self, n: int, rng: np.random.Generator,
-                   augment_: bool = True) -> tuple[np.ndarray, ...]:
-        """``n`` random windows of every array (same places and transforms in each)."""
+    def _origin(self, rng: np.random.Generator) -> tuple:
+        """A random origin: the volume's index, then ``z, y, x``."""
         r = self.region
-        out: list[list[np.ndarray]] = [[] for _ in self.arrays]
-        for _ in range(n):
-            volume = tuple(int(rng.integers(m)) for m in self.volumes.volume_shape)
-            z = int(rng.integers(0, self.volumes.depth - self.depth + 1))
-            y = int(rng.integers(r.y0, r.y1))
-            x = int(rng.integers(r.x0, r.x1))
-            windows = [self.read(volume, z, y, x, i) for i in range(len(self.arrays))]
-            if augment_:
-                k = self.transforms[int(rng.integers(len(self.transforms)))]
-                flip = bool(rng.integers(2))
-                windows = [augment(p, k)[:, ::-1] if flip else augment(p, k) for p in windows]
-            for dst, p in zip(out, windows, strict=True):
-                dst.append(np.ascontiguousarray(p))
-        return tuple(np.stack(o) for o in out)
+        volume = tuple(int(rng.integers(m)) for m in self.volumes.volume_shape)
+        z = int(rng.integers(0, self.volumes.depth - self.depth + 1))
+        return volume, z, int(rng.integers(r.y0, r.y1)), int(rng.integers(r.x0, r.x1))
 
-    def sample(self, n: int, rng: np.random.Generator, augment_: bool = True) -> np.ndarray:
-        """``n`` random windows of the first array."""
-        return self.sample_all(n, rng, augment_)[0]
+    def _augment(self, windows: list[np.ndarray], rng: np.random.Generator
+                 ) -> list[np.ndarray]:
+        """A Y/X transform, then a Z flip with probability 1/2, the same for every array."""
+        windows = super()._augment(windows, rng)
+        if rng.integers(2):
+            windows = [p[:, ::-1] for p in windows]
+        return windows
