@@ -228,6 +228,49 @@ def test_likelihood_identifies_a_and_b_given_the_prior() -> None:
     assert learned["b"] == pytest.approx(PG_B, rel=0.15)
 
 
+def _pg(clean: np.ndarray, seed: int = 0) -> np.ndarray:
+    noise = np.random.default_rng(seed).normal(0, 1, clean.shape)
+    return (clean + noise * np.sqrt(PG_A * clean + PG_B)).astype(np.float32)
+
+
+def _ramp(size: int) -> np.ndarray:
+    return np.repeat(np.linspace(100.0, 1200.0, size), size).reshape(size, size).T
+
+
+def test_poisson_gaussian_estimate_from_the_noisy_data() -> None:
+    """The start of a, b: within 15 % on a ramp and on flat planes at three levels; None
+    where the data show no slope (one flat plane, Gaussian noise)."""
+    from napari_blind_denoise.core.methods.bayesian import estimate_poisson_gaussian
+
+    planes = np.stack([np.full((48, 48), v) for v in (100.0, 700.0, 1300.0)])
+    for crops in ([_pg(_ramp(256))], list(_pg(planes, seed=1))):
+        a, b = estimate_poisson_gaussian(crops)
+        assert a == pytest.approx(PG_A, rel=0.15) and b == pytest.approx(PG_B, rel=0.15)
+    flat = 400.0 + np.random.default_rng(2).normal(0, GAUSS_SIGMA, (64, 64))
+    assert estimate_poisson_gaussian([flat]) is None
+    # an offset camera: the intercept would be negative, the line goes through the origin
+    a, b = estimate_poisson_gaussian([_ramp(256) + np.random.default_rng(3).normal(
+        0, 1, (256, 256)) * np.sqrt(np.clip(PG_A * (_ramp(256) - 300.0), 1.0, None))])
+    assert a > 0 and b == 0
+
+
+def test_poisson_gaussian_training_starts_at_the_estimate() -> None:
+    """bsn's noise model starts at the data's estimate, in image units end to end (2 steps
+    at a negligible rate, so what is read back is the start). From a tenth of the variance,
+    the old start, the slope came out at 0.09 for a true 2 after 120 steps."""
+    noisy = _pg(_ramp(256))
+    cfg = tiny("poisson-gaussian", steps=2, learning_rate=1e-9)
+    trained = run_to_completion(train(noisy, "YX", cfg, device="cpu"))
+    (learned,) = noise_parameters(trained)
+    assert learned["a"] == pytest.approx(PG_A, rel=0.15)
+    assert learned["b"] == pytest.approx(PG_B, rel=0.15)
+    flat = (400.0 + np.random.default_rng(2).normal(0, GAUSS_SIGMA, (64, 64))).astype(
+        np.float32)
+    (generic,) = noise_parameters(run_to_completion(train(flat, "YX", cfg, device="cpu")))
+    # no slope seen: the generic start, the std at the robust estimate
+    assert np.sqrt(generic["a"] * 400.0 + generic["b"]) == pytest.approx(GAUSS_SIGMA, rel=0.15)
+
+
 # -- a known Gaussian sigma -----------------------------------------------------------------
 
 def test_known_sigma_is_kept_and_used(tmp_path: Path) -> None:

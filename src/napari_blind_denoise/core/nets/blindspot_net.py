@@ -285,6 +285,17 @@ class ParametricNoise(nn.Module):
         self._fill(self.raw_a, [_inv_softplus(max(v / 10, MIN_VARIANCE)) for v in variances])
 
     @torch.no_grad()
+    def start_poisson_gaussian(self, fits: Sequence[tuple[float | None, float | None]]) -> None:
+        """Start ``a, b`` per channel at ``fits`` (normalised units; ``(None, None)`` keeps
+        that channel's start); both floored at ``MIN_VARIANCE`` (the softplus keeps them
+        positive; a camera offset can fit ``b`` below 0)."""
+        for c, (a, b) in enumerate(fits):
+            if a is None or b is None:
+                continue
+            self.raw_a[c] = _inv_softplus(max(a, MIN_VARIANCE))
+            self.raw_b[c] = _inv_softplus(max(b, MIN_VARIANCE))
+
+    @torch.no_grad()
     def start_impulses(self, alpha: float | Sequence[float],
                        variance: float | Sequence[float]) -> None:
         """Start ``impulse`` noise at a fraction ``alpha`` of impulses and a Gaussian
