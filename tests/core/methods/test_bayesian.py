@@ -513,12 +513,18 @@ class _Fixed(torch.nn.Module):
         return self.fixed
 
 
-def test_one_channel_is_unchanged() -> None:
+def test_one_channel_is_unchanged(monkeypatch) -> None:
     """One channel trains exactly as before several channels were added: the training
     losses of a fixed-seed run equal those recorded with the code of main at 05c0f9c
     (``benchmarks/bsn_c1_identity.py``, tests/data/bsn-one-channel-05c0f9c.jsonl; there
-    the weights and images were compared byte for byte too)."""
+    the weights and images were compared byte for byte too). The Poisson-Gaussian start
+    from the data's estimate came later and changes the start on purpose: it is switched
+    off here (the estimate "no slope seen"), so the rest is compared."""
     import json
+
+    from napari_blind_denoise.core.methods import bayesian
+
+    monkeypatch.setattr(bayesian, "estimate_poisson_gaussian", lambda crops: None)
 
     from napari_blind_denoise.core.events import TrainEvent
     from napari_blind_denoise.core.train import TrainingSession
