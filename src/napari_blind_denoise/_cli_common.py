@@ -312,7 +312,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tta", nargs="?", const="on", default="auto", choices=("auto", "on", "off"),
                    help="test-time augmentation: average the prediction over the flips/"
                    "rotations the model trained with (4 or 8x the prediction time). auto "
-                   "(default): on for n2v/n2s when the extra passes stay under "
+                   "(default): on for n2v/n2s/nnet when the extra passes stay under "
                    "16 megapixels; --tta alone: on")
     p.add_argument("--memory-budget", type=_budget, metavar="MB", default=None,
                    help="MB that prediction may hold in RAM at once, whatever the size of the "

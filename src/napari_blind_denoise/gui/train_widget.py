@@ -266,7 +266,7 @@ class TrainWidget(JobWidget):
         self.tta.setToolTip(
             "Test-time augmentation: average the prediction over the flips/rotations the "
             "model trained with (4 or 8x the prediction time, a few tenths of a dB; "
-            "docs/benchmarks.md). auto: on for Noise2Void/Noise2Self when the extra passes "
+            "docs/benchmarks.md). auto: on for Noise2Void/Noise2Self/N-net when the extra passes "
             "stay under 16 megapixels")
         form.addRow("Test-time aug.", self.tta)
         self.tile_size = _spin(64, 4096, 512, 64, " px")
