@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from scipy.ndimage import uniform_filter1d
 
 from napari_blind_denoise.core import (
     NoiseModelConfig,
@@ -252,6 +253,13 @@ def test_poisson_gaussian_estimate_from_the_noisy_data() -> None:
     a, b = estimate_poisson_gaussian([_ramp(256) + np.random.default_rng(3).normal(
         0, 1, (256, 256)) * np.sqrt(np.clip(PG_A * (_ramp(256) - 300.0), 1.0, None))])
     assert a > 0 and b == 0
+    # scan-line correlated noise (3-pixel box along X, lag-1 0.67): neighbours along X share
+    # part of it; pairs just outside a 3x7 block (lag 4 along X) do not
+    scan = uniform_filter1d(np.random.default_rng(4).normal(0, 1, (256, 256)), 3, axis=1)
+    noisy = _ramp(256) + scan * np.sqrt(3) * np.sqrt(PG_A * _ramp(256) + PG_B)
+    assert estimate_poisson_gaussian([noisy])[0] < 0.7 * PG_A
+    a, b = estimate_poisson_gaussian([noisy], lag=(1, 4))
+    assert a == pytest.approx(PG_A, rel=0.15) and b == pytest.approx(PG_B, rel=0.15)
 
 
 def test_poisson_gaussian_training_starts_at_the_estimate() -> None:
@@ -524,7 +532,7 @@ def test_one_channel_is_unchanged(monkeypatch) -> None:
 
     from napari_blind_denoise.core.methods import bayesian
 
-    monkeypatch.setattr(bayesian, "estimate_poisson_gaussian", lambda crops: None)
+    monkeypatch.setattr(bayesian, "estimate_poisson_gaussian", lambda crops, **kw: None)
 
     from napari_blind_denoise.core.events import TrainEvent
     from napari_blind_denoise.core.train import TrainingSession

@@ -246,7 +246,8 @@ class BayesianBlindSpotMethod(Method):
         crops = _central_crop(data, layout, norm)
         noise.start_at([max(_robust_sigma(crop), 1e-3) ** 2 for crop in crops])
         if noise.kind == "poisson-gaussian" and noise.learned:
-            fits = [estimate_poisson_gaussian(list(planes))
+            ey, ex = config.mask.hide  # pairs beyond the correlated neighbours
+            fits = [estimate_poisson_gaussian(list(planes), lag=(ey + 1, ex + 1))
                     for planes in zip(*_plane_crops(data, layout, norm), strict=True)]
             noise.start_poisson_gaussian([fit or (None, None) for fit in fits])
         known = config.noise_model.sigma
@@ -328,13 +329,16 @@ def _robust_sigma(crop: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(diff - np.median(diff)))) / math.sqrt(2)
 
 
-def estimate_poisson_gaussian(crops: list[np.ndarray], bins: int = 16
-                              ) -> tuple[float, float] | None:
+def estimate_poisson_gaussian(crops: list[np.ndarray], bins: int = 16,
+                              lag: tuple[int, int] = (1, 1)) -> tuple[float, float] | None:
     """A first guess of ``a, b`` in ``variance = a * signal + b`` (the crops' units), or
     None when the data do not show a slope.
 
-    Each pair of horizontal or vertical neighbours gives a signal level (their mean) and a
-    noise sample (their difference over ``sqrt 2``). The pairs are binned by level (``bins``
+    Each pair of pixels ``lag`` apart along Y or along X gives a signal level (their mean)
+    and a noise sample (their difference over ``sqrt 2``); neighbours (lag 1) for
+    independent noise, pixels just outside the blind-spot block for correlated noise, whose
+    neighbours' difference misses the shared part (scan-line noise, lag-1 0.67: half the
+    slope at lag 1). The pairs are binned by level (``bins``
     quantiles); per bin the variance is ``(1.4826 MAD)**2`` of the samples (robust to the
     few pairs that straddle an edge), and ``a, b`` is the line through the bins' (level,
     variance) points, least squares weighted by ``1 / sqrt(variance)`` (a bin's error
@@ -350,7 +354,9 @@ def estimate_poisson_gaussian(crops: list[np.ndarray], bins: int = 16
     steps, so from the generic start a short run never reached it (a learned slope of 0.09
     for a true 2 after 120 steps on flat planes at three levels).
     """
-    pairs = [(c[..., 1:], c[..., :-1]) for c in crops] + [(c[1:], c[:-1]) for c in crops]
+    ly, lx = lag
+    pairs = ([(c[..., lx:], c[..., :-lx]) for c in crops]
+             + [(c[ly:], c[:-ly]) for c in crops])
     level = np.concatenate([((p + q) / 2).ravel() for p, q in pairs])
     diff = np.concatenate([((p - q) / math.sqrt(2)).ravel() for p, q in pairs])
     if level.size < bins * 64:
@@ -410,11 +416,7 @@ def estimate_impulses(crop: np.ndarray, width: float) -> tuple[float, float]:
 
 def _central_crop(data, layout: Layout, norm: NormStats) -> np.ndarray:
     """The first plane's central 512² (at most), normalised, ``(C, Y, X)``."""
-    plane = next(iter(layout.planes()))
-    h, w = layout.height, layout.width
-    ys = slice(max(0, h // 2 - 256), min(h, h // 2 + 256))
-    xs = slice(max(0, w // 2 - 256), min(w, w // 2 + 256))
-    return norm.normalize(np.asarray(layout.read(data, plane, ys, xs), np.float32))
+    return _plane_crops(data, layout, norm, n=1, size=512)[0]
 
 
 def _posterior_std(ctx: OutputContext, out):
