@@ -231,9 +231,10 @@ class BayesianBlindSpotMethod(Method):
                 config: DenoiseConfig) -> None:
         """Start from the data: the prior mean at the median, the noise at a robust estimate.
 
-        The noise std is estimated from the differences of horizontally neighbouring pixels
-        (``1.4826 * MAD / sqrt(2)``; edges inflate it a little) on a central crop of the
-        first plane, per channel (the prior mean per channel at that crop's median). From a
+        The noise std is estimated from the differences of neighbouring pixels along Y and X
+        (``1.4826 * MAD / sqrt(2)``; edges inflate it a little; with a blind-spot block,
+        of pixels just outside it, :func:`_robust_sigma`) on a central crop of the first
+        plane, per channel (the prior mean per channel at that crop's median). From a
         generic start, the first steps' residuals were many times the model's variance:
         their huge gradients filled Adam's second-moment estimate, and the noise parameter
         then crept at a quarter of its rate for the rest of a short run.
@@ -244,10 +245,11 @@ class BayesianBlindSpotMethod(Method):
         """
         noise = model.noise_net
         crops = _central_crop(data, layout, norm)
-        noise.start_at([max(_robust_sigma(crop), 1e-3) ** 2 for crop in crops])
+        ey, ex = config.mask.hide  # pairs beyond the correlated neighbours
+        lag = (ey + 1, ex + 1)
+        noise.start_at([max(_robust_sigma(crop, lag), 1e-3) ** 2 for crop in crops])
         if noise.kind == "poisson-gaussian" and noise.learned:
-            ey, ex = config.mask.hide  # pairs beyond the correlated neighbours
-            fits = [estimate_poisson_gaussian(list(planes), lag=(ey + 1, ex + 1))
+            fits = [estimate_poisson_gaussian(list(planes), lag=lag)
                     for planes in zip(*_plane_crops(data, layout, norm), strict=True)]
             noise.start_poisson_gaussian([fit or (None, None) for fit in fits])
         known = config.noise_model.sigma
@@ -323,9 +325,15 @@ def _std_offset(trained: TrainedModel) -> torch.Tensor:
     return torch.as_tensor(low / scale).view(1, -1, 1, 1)
 
 
-def _robust_sigma(crop: np.ndarray) -> float:
-    """Noise std from the differences of horizontal neighbours: ``1.4826 MAD / sqrt(2)``."""
-    diff = np.diff(crop, axis=-1).ravel()
+def _robust_sigma(crop: np.ndarray, lag: tuple[int, int] = (1, 1)) -> float:
+    """Noise std from the differences of pixels ``lag`` apart along Y and along X (``(Y, X)``
+    crop): ``1.4826 MAD / sqrt(2)``. Neighbours (lag 1) for independent noise; pixels just
+    outside the blind-spot block for correlated noise, whose neighbours share part of it
+    (scan-line noise, lag-1 0.67: neighbours give 0.58 of the std, pixels 4 apart along X
+    its full value)."""
+    ly, lx = lag
+    diff = np.concatenate([(crop[..., lx:] - crop[..., :-lx]).ravel(),
+                           (crop[ly:] - crop[:-ly]).ravel()])
     return 1.4826 * float(np.median(np.abs(diff - np.median(diff)))) / math.sqrt(2)
 
 
