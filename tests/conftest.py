@@ -16,7 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_blind_denoise.core import DenoiseConfig, ModelConfig, default_config
+from napari_blind_denoise.core import (
+    BlendConfig,
+    DenoiseConfig,
+    ModelConfig,
+    default_config,
+    get_method,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -96,11 +102,14 @@ def shared_data() -> Callable[..., Path]:
 
 
 def tiny_config(method: str = "n2v", *, base_channels: int = 8, depth: int = 2,
-                residual: bool | None = None, batch_norm: bool = False,
+                residual: bool | None = None, batch_norm: bool = False, blend: str = "off",
                 **train) -> DenoiseConfig:
     """A fast CPU configuration: small UNet, 32-pixel patches, batch 4, few steps.
 
-    ``residual=None`` keeps the package default of :class:`ModelConfig`.
+    ``residual=None`` keeps the package default of :class:`ModelConfig`. ``blend``: the
+    blend with a calibrated filter of the methods that have one (n2v, n2s), off unless a
+    test asks for it (tests/core/methods/test_blend.py): its calibration after training is
+    not what the other tests check, and they pin what the network alone predicts.
     """
     train = {"steps": 10, "patch_size": 32, "batch_size": 4, "val_patches": 4,
              "val_every": 5, **train}
@@ -108,7 +117,11 @@ def tiny_config(method: str = "n2v", *, base_channels: int = 8, depth: int = 2,
     arch = {"depth": depth, "base_channels": base_channels, "batch_norm": batch_norm}
     if residual is not None:
         arch["residual"] = residual
-    return replace(cfg, model=ModelConfig(**arch))
+    cfg = replace(cfg, model=ModelConfig(**arch))
+    spec = get_method(method)
+    if spec.options is not None and spec.options[0] == "blend":
+        cfg = replace(cfg, blend=BlendConfig(mode=blend))
+    return cfg
 
 
 @pytest.fixture

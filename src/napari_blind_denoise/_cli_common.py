@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from .core.config import BlendConfig
 from .core.device import DEVICE_CHOICES
 from .core.dims import AUTO_MIN_DEPTH
 from .core.errors import InputError
@@ -21,6 +22,7 @@ from .core.methods import (
     method_ids,
     output_groups,
 )
+from .core.methods.blend import describe as describe_blend
 
 
 class Progress:
@@ -100,6 +102,12 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
     p.add_argument("--exclude-above", type=float, metavar="VALUE",
                    help=f"{missing} only: treat values >= VALUE (saturated) the same way")
     p.add_argument("--save-model", metavar="DIR", help="also save the trained model here")
+    blends = ", ".join(m.id for m in METHODS.values() if m.options and m.options[0] == "blend")
+    p.add_argument("--blend", choices=("auto", "off"), default=None,
+                   help=f"{blends} only: blend the network's output with a Gaussian blur, "
+                   "both calibrated after training by the self-supervised J-invariant loss "
+                   "on the network's own blind spot (auto, the default; the weight can come "
+                   "out as 1, the network alone), or the network alone (off)")
     p.add_argument("--no-yardstick", action="store_true",
                    help="skip comparing the trained network with a calibrated classical "
                    "filter by their self-supervised loss (a few seconds after training)")
@@ -399,6 +407,12 @@ def make_config(args):
         config = replace(config, mask=replace(config.mask, downsample=args.downsample))
     if getattr(args, "dims", None) is not None:
         config = replace(config, model=replace(config.model, dims=args.dims))
+    if getattr(args, "blend", None) is not None:
+        spec = get_method(args.method)
+        if not spec.options or spec.options[0] != "blend":
+            blends = [m.id for m in METHODS.values() if m.options and m.options[0] == "blend"]
+            raise ValueError(f"--blend applies to {', '.join(blends)}, not {args.method}")
+        config = replace(config, blend=BlendConfig(mode=args.blend))
     if getattr(args, "inference", None) is not None:
         get_method(args.method).check_mode(config, args.inference)
     return config, device
@@ -544,6 +558,10 @@ def run_job(job, args, groups: dict[str, list], sink, **kwargs):
             prog.predict(ev)
 
     result = drain(job(sink=sink, tile=tile_config(args), outputs=outputs, **kwargs), on_event)
+    blend = describe_blend(result.trained.config)
+    if blend and not args.quiet:
+        print(f"blind-denoise: the result is the network's output {blend}", file=sys.stderr,
+              flush=True)
     for warning in result.warnings:
         print(f"blind-denoise: warning: {warning}", file=sys.stderr, flush=True)
     return result
@@ -556,6 +574,7 @@ def quality_summary(result) -> dict:
     if corr:
         adapted["noise_correlation"] = {k: v for k, v in corr.items() if k != "acf"}
     return {"adapted": adapted, "removed_noise": result.removed_noise,
+            "blend": result.trained.info.get("blend"),
             "yardstick": result.yardstick, "warnings": result.warnings}
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from napari_blind_denoise.core import (
+    BlendConfig,
     InputError,
     NormStats,
     NotExportable,
@@ -37,12 +38,15 @@ def _needs_core():
                         "the BioImage.IO test of a package; see docs/cli.md)")
 
 
-def _tiny(method: str, steps: int = 20) -> TrainedModel:
-    """A small model trained briefly on a 128x128 window of the sample (uint16)."""
+def _tiny(method: str, steps: int = 20, blend: str = "off") -> TrainedModel:
+    """A small model trained briefly on a 128x128 window of the sample (uint16); n2v and
+    n2s without the blend with a filter by default (a package holds the network alone)."""
     noisy, _ = load_sample()
     cfg = default_config(method, "cpu", steps=steps, patch_size=32, batch_size=4,
                          val_patches=4, val_every=10)
     cfg = replace(cfg, model=ModelConfig(depth=2, base_channels=8))
+    if method in ("n2v", "n2s"):
+        cfg = replace(cfg, blend=BlendConfig(mode=blend))
     return run_to_completion(train(noisy[:128, :128], "YX", cfg, device="cpu"))
 
 
@@ -167,3 +171,14 @@ def test_image_dependent_processing_is_refused(n2v_package, tmp_path):
     path = save_bioimageio_package(changed, output_path=tmp_path / "percentiles.zip")
     with pytest.raises(Exception, match="scale_range"):
         load_model(path)
+
+
+def test_a_blended_model_exports_its_network_and_says_so() -> None:
+    """The blend with a calibrated filter is not in a model package: the export says that
+    the package holds the network alone, and what the blend is."""
+    trained = _tiny("n2s", steps=4, blend="auto")
+    blend = trained.config.blend
+    trained.config = replace(trained.config, blend=replace(
+        blend, filter="gaussian", params={"sigma": 1.5}, weight=0.6))  # whatever it measured
+    note = get_method("n2s").export_network(trained).note
+    assert "network alone" in note and "Gaussian blur" in note and "0.60" in note

@@ -295,6 +295,12 @@ def test_blind_spot_choice_and_what_was_measured(viewer, train_widget, qtbot, tm
     run_job(qtbot, train_widget, train_widget.start_training)
     assert "using a 3×7 blind spot" in train_widget.notice.text()
     assert train_widget.trained.config.mask.blind_spot == "3x7"
+    # the blend with a calibrated blur, on by default: 3 steps leave the blur most weight
+    blend = train_widget.trained.config.blend
+    assert blend.mode == "auto" and blend.active
+    assert "blended with a calibrated Gaussian blur" in train_widget.status.text()
+    train_widget.blend.setChecked(False)
+    assert train_widget.config().blend.mode == "off"
     train_widget.blind_spot.setCurrentText("3x3")
     assert train_widget.config().mask.blind_spot == "3x3"
     train_widget.blind_spot.setCurrentText("4x4")
@@ -472,3 +478,5 @@ def test_downsample_choice(viewer, train_widget, qtbot, monkeypatch):
     train_widget.method.setCurrentIndex(train_widget.method.findData("nnet"))
     assert not train_widget.downsample.isVisibleTo(train_widget)
     assert train_widget.config().mask.downsample == 1
+    assert not train_widget.blend.isVisibleTo(train_widget)  # nnet: no blend
+    assert train_widget.config().blend is None

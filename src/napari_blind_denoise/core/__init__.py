@@ -19,6 +19,7 @@ from .bioimageio import (
 from .checkpoint import is_model_folder, load_model, save_model
 from .config import (
     NOISE_MODEL_KINDS,
+    BlendConfig,
     DenoiseConfig,
     MaskConfig,
     ModelConfig,
@@ -78,6 +79,7 @@ __all__ = [
     "NOISE_MODEL_KINDS",
     "PRESETS",
     "SOFTWARE",
+    "BlendConfig",
     "BlindDenoiseError",
     "CheckpointError",
     "DenoiseConfig",

@@ -457,13 +457,64 @@ class ClassicalConfig(_FromDict):
             raise ValueError("crop must be >= 16, planes and phases >= 1")
 
 
+BLEND_MODES = ("auto", "off")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlendConfig(_FromDict):
+    """The network's output blended with a calibrated classical filter's (``n2v``, ``n2s``).
+
+    After training, a filter of ``families`` is calibrated by the J-invariant loss on the
+    network's own partition (its blind spot), and the weight of the network is the one that
+    minimises the same loss for the blend of the two (a least-squares fit, clipped to
+    [0, 1]; ``core.methods.blend``). The prediction is then ``weight * network + (1 -
+    weight) * filter``.
+
+    Parameters
+    ----------
+    mode
+        ``auto`` (calibrate after training) or ``off`` (the network alone).
+    families
+        The filter families the calibration tries (as :class:`ClassicalConfig`).
+    filter, params, weight
+        Set by the calibration: the filter chosen, its parameters (normalised intensity
+        units) and the network's weight; empty / ``None`` until calibrated (the network
+        alone).
+    """
+
+    mode: str = "auto"
+    families: tuple[str, ...] = ("gaussian",)
+    filter: str = ""
+    params: dict[str, float] = field(default_factory=dict)
+    weight: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "families", tuple(self.families))
+        if self.mode not in BLEND_MODES:
+            raise ValueError(f"blend must be one of {list(BLEND_MODES)}, got {self.mode!r}")
+        unknown = set(self.families) - set(CLASSICAL_FAMILIES)
+        if unknown or not self.families:
+            raise ValueError(f"blend families must be among {CLASSICAL_FAMILIES}, "
+                             f"got {list(self.families)}")
+        if self.weight is not None and not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"the blend weight must lie in [0, 1], got {self.weight}")
+        if self.weight is not None and self.weight < 1.0 and not self.filter:
+            raise ValueError("a blend weight below 1 needs its filter")
+
+    @property
+    def active(self) -> bool:
+        """True when prediction blends (calibrated, with a filter weighing something)."""
+        return self.weight is not None and self.weight < 1.0 and bool(self.filter)
+
+
 @dataclass(frozen=True, kw_only=True)
 class DenoiseConfig:
     """Everything one training run needs, bundled for storage and the GUI.
 
     ``noise_model`` is set (by :func:`~napari_blind_denoise.core.methods.default_config`)
     only for methods with a learned noise model (``nnet``); ``None`` otherwise. Likewise
-    ``self2self`` only for ``s2s`` and ``classical`` only for ``classical``.
+    ``self2self`` only for ``s2s``, ``classical`` only for ``classical`` and ``blend`` only
+    for ``n2v`` and ``n2s`` (set when training starts).
     """
 
     method: str = "n2v"
@@ -473,6 +524,7 @@ class DenoiseConfig:
     noise_model: NoiseModelConfig | None = None
     self2self: Self2SelfConfig | None = None
     classical: ClassicalConfig | None = None
+    blend: BlendConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON representation."""
@@ -492,4 +544,6 @@ class DenoiseConfig:
                        else Self2SelfConfig.from_dict(data["self2self"])),
             classical=(None if data.get("classical") is None
                        else ClassicalConfig.from_dict(data["classical"])),
+            blend=(None if data.get("blend") is None
+                   else BlendConfig.from_dict(data["blend"])),
         )

@@ -27,6 +27,7 @@ from ..core import (
     AUTO_MIN_DEPTH,
     METHODS,
     PRESETS,
+    BlendConfig,
     InputError,
     Phase,
     PipelineResult,
@@ -42,6 +43,7 @@ from ..core import (
     neighbour_frames,
     save_model,
 )
+from ..core.methods.blend import describe as describe_blend
 from ._cache_widget import CacheRow
 from ._common import (
     DeviceChooser,
@@ -73,6 +75,11 @@ PREVIEW = PreviewOptions(seconds=5.0, size=128)
 BLIND_SPOTS = ("auto", "pixel", "3x3", "3x5", "5x3", "3x7", "5x5", "7x7", "1x5", "5x1")
 DOWNSAMPLES = ("1", "auto", "2", "3", "4")  # the method's own default is selected
 DIMS = (("auto", "auto"), ("2-D (plane by plane)", 2), ("3-D (volumes)", 3))
+
+
+def _blends(method) -> bool:
+    """Whether ``method`` blends its network with a calibrated filter (``BlendConfig``)."""
+    return bool(method.options) and method.options[0] == "blend"
 
 
 def _clock(seconds: float) -> str:
@@ -261,14 +268,7 @@ class TrainWidget(JobWidget):
         self.downsample_label = QLabel("Downsample")
         form.addRow(self.downsample_label, self.downsample)
         self._build_dims(form)
-        self.tta = QComboBox()
-        self.tta.addItems(list(TTA_CHOICES))
-        self.tta.setToolTip(
-            "Test-time augmentation: average the prediction over the flips/rotations the "
-            "model trained with (4 or 8x the prediction time, a few tenths of a dB; "
-            "docs/benchmarks.md). auto: on for Noise2Void/Noise2Self/N-net when the extra passes "
-            "stay under 16 megapixels")
-        form.addRow("Test-time aug.", self.tta)
+        self._build_blend(form)
         self.tile_size = _spin(64, 4096, 512, 64, " px")
         form.addRow("Prediction tile", self.tile_size)
         self.memory_budget = memory_budget_box(form)
@@ -284,6 +284,26 @@ class TrainWidget(JobWidget):
         self._refresh_exclude()
         box.addWidget(inner)
         return box
+
+    def _build_blend(self, form: QFormLayout) -> None:
+        """The blend of the network with a calibrated blur (shown for n2v and n2s) and
+        test-time augmentation."""
+        self.blend = QCheckBox("Blend with a calibrated blur")
+        self.blend.setChecked(True)
+        self.blend.setToolTip(
+            "n2v, n2s: after training, blend the network's output with a Gaussian blur, both "
+            "calibrated by the self-supervised (J-invariant) loss on the network's own blind "
+            "spot; the weight can come out as 1 (the network alone). Measured gains: "
+            "docs/benchmarks.md")
+        form.addRow(self.blend)
+        self.tta = QComboBox()
+        self.tta.addItems(list(TTA_CHOICES))
+        self.tta.setToolTip(
+            "Test-time augmentation: average the prediction over the flips/rotations the "
+            "model trained with (4 or 8x the prediction time, a few tenths of a dB; "
+            "docs/benchmarks.md). auto: on for Noise2Void/Noise2Self/N-net when the extra passes "
+            "stay under 16 megapixels")
+        form.addRow("Test-time aug.", self.tta)
 
     def _build_dims(self, form: QFormLayout) -> None:
         """The network's dimensions: auto, 2-D or 3-D (shown for methods with a 3-D one)."""
@@ -338,6 +358,7 @@ class TrainWidget(JobWidget):
             self.downsample.setCurrentText(str(method.mask.downsample))
         self.dims.setVisible(3 in method.spatial_dims)
         self.dims_label.setVisible(3 in method.spatial_dims)
+        self.blend.setVisible(_blends(method))
 
     def _update_pair_rows(self, *_) -> None:
         """Show the chosen method's further-input pickers (and the frames option of a method
@@ -421,6 +442,9 @@ class TrainWidget(JobWidget):
             stride = "1"
         if 3 in get_method(method).spatial_dims:
             config = replace(config, model=replace(config.model, dims=self.dims.currentData()))
+        if _blends(get_method(method)):
+            config = replace(config, blend=BlendConfig(
+                mode="auto" if self.blend.isChecked() else "off"))
         return replace(config, mask=replace(config.mask, blind_spot=spot, downsample=stride))
 
     # -- actions --------------------------------------------------------------------------
@@ -551,9 +575,11 @@ class TrainWidget(JobWidget):
         show_warnings(result, self.notice)
         self.progress.setValue(1000)
         fit = summary_text(result)
+        blend = describe_blend(result.trained.config)
+        blend = f"The network's output {blend}. " if blend else ""
         self.status.setText(
             f"Done in {_clock(result.seconds)}: {info.get('steps')} steps{stopped}, kept the "
-            f"model of step {info.get('best_step')}. {fit + ' ' if fit else ''}"
+            f"model of step {info.get('best_step')}. {fit + ' ' if fit else ''}{blend}"
             f"Result: {result.images['denoised']}")
 
     def _on_finish(self) -> None:

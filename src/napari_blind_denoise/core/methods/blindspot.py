@@ -12,13 +12,14 @@ masked with a one-pixel blind spot; prediction is the plain pass at full resolut
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from ..config import DenoiseConfig, MaskConfig, format_blind_spot
+from ..config import BlendConfig, DenoiseConfig, MaskConfig, format_blind_spot
 from ..data.patches import AXIS_PRESERVING, DIHEDRAL
 from ..errors import InputError
 from ..masking import (
@@ -249,18 +250,57 @@ class MaskedMethod(Method):
         return ("unmasked",)
 
     def inferrer(self, trained: TrainedModel, mode: str) -> Inferrer:
-        """One pass, or the J-invariant average over the grid phases."""
+        """One pass (blended with the calibrated filter when ``config.blend`` is active,
+        :mod:`.blend`), or the J-invariant average over the grid phases (the network
+        alone)."""
         self.check_mode(trained.config, mode)
         if mode == "phases":
             return self.masker(trained.config).predict_hidden
-        return super().inferrer(trained, mode)
+        infer = super().inferrer(trained, mode)
+        blend = trained.config.blend
+        if blend is not None and blend.active:
+            from .blend import blended
+
+            return blended(infer, trained.config)
+        return infer
+
+    def finish(self, trained: TrainedModel, data, layout: Layout, *,
+               stop: threading.Event | None = None) -> TrainedModel:
+        """With ``config.blend`` in ``auto`` mode: calibrate the filter and the network's
+        weight of the blend (:func:`.blend.calibrate_blend`, seconds), recorded in
+        ``info["blend"]`` (``"stopped"`` when a stop request ended it, or why it does not
+        apply)."""
+        blend = trained.config.blend
+        if blend is None or blend.mode == "off" or blend.weight is not None:
+            return trained
+        from .blend import calibrate_blend, unavailable
+
+        why = unavailable(trained.config)
+        if why:
+            trained.info["blend"] = {"skipped": why}
+            return trained
+        found = None if stop is not None and stop.is_set() else calibrate_blend(
+            trained, data, layout, stop)
+        if found is None:
+            trained.info["blend"] = "stopped"
+            return trained
+        trained.config, trained.info["blend"] = found
+        return trained
 
     def export_network(self, trained: TrainedModel) -> ExportedNetwork:
         """The UNet, for its one-pass (``unmasked``) prediction (2-D models only)."""
         refuse_3d_export(self, trained)
-        note = ("" if "phases" not in self.inference_modes(trained.config) else
-                "the package predicts in one pass; the phase-average inference is not in it")
-        return unet_export(trained.model, trained.config.model, note)
+        notes = []
+        if "phases" in self.inference_modes(trained.config):
+            notes.append("the package predicts in one pass; the phase-average inference is "
+                         "not in it")
+        blend = trained.config.blend
+        if blend is not None and blend.active:
+            from .blend import describe
+
+            notes.append("the package holds the network alone: here its output is "
+                         f"{describe(trained.config)}")
+        return unet_export(trained.model, trained.config.model, "; ".join(notes))
 
 
 class Noise2Void(MaskedMethod):
@@ -277,6 +317,7 @@ class Noise2Void(MaskedMethod):
     # 3% masked pixels: measured ~0.9 dB better than the paper's 0.2% at equal time
     mask: ClassVar[MaskConfig] = MaskConfig(kind="n2v", masked_fraction=0.03,
                                             neighbourhood_radius=2, blind_spot="auto")
+    options = ("blend", BlendConfig)
 
 
 class Noise2Self(MaskedMethod):
@@ -291,6 +332,7 @@ class Noise2Self(MaskedMethod):
         "Batson & Royer. Noise2Self: Blind Denoising by Self-Supervision. ICML 2019.",
         "https://proceedings.mlr.press/v97/batson19a.html")
     mask: ClassVar[MaskConfig] = MaskConfig(kind="n2s", grid_period=4, blind_spot="auto")
+    options = ("blend", BlendConfig)
 
     def adapt(self, config: DenoiseConfig, data, layout: Layout
               ) -> tuple[DenoiseConfig, dict[str, Any]]:

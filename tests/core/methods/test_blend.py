@@ -1,0 +1,156 @@
+"""n2v and n2s blended with a calibrated filter: the weight is the least-squares one on the
+J-invariant predictions, prediction is the blend, it is saved with the model, ``off`` and a
+stop request leave the network alone, and on correlated noise the blend beats both parts."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from napari_blind_denoise.core import (
+    BlendConfig,
+    TileConfig,
+    add_noise,
+    load_model,
+    predict,
+    psnr,
+    run_to_completion,
+    save_model,
+    train,
+)
+from napari_blind_denoise.core.methods.blend import blend_weight, describe, unavailable
+from napari_blind_denoise.core.methods.classical import apply_filter
+from napari_blind_denoise.core.train import TrainingSession
+from tests.conftest import make_blobs, tiny_config
+
+WHOLE = TileConfig(tile_size=256, overlap=0, tta=False)  # one tile: no tile borders
+
+
+def test_the_weight_is_the_least_squares_one() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=20000), rng.normal(size=20000)
+    y = 0.3 * a + 0.7 * b + rng.normal(0, 0.5, a.size)  # noise independent of both
+    assert blend_weight(a, b, y) == pytest.approx(0.3, abs=0.02)
+    assert blend_weight(a, b, 2 * a - b) == 1.0  # clipped
+    assert blend_weight(a, b, 2 * b - a) == 0.0
+    assert blend_weight(a, a, y) == 1.0  # nothing to choose: the network
+
+
+def test_config_checks_and_round_trip() -> None:
+    with pytest.raises(ValueError, match="blend must be"):
+        BlendConfig(mode="on")
+    with pytest.raises(ValueError, match="needs its filter"):
+        BlendConfig(weight=0.5)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        BlendConfig(filter="gaussian", params={"sigma": 1.0}, weight=1.5)
+    cfg = replace(tiny_config("n2s"), blend=BlendConfig(filter="gaussian",
+                                                        params={"sigma": 1.5}, weight=0.4))
+    assert type(cfg).from_dict(cfg.to_dict()) == cfg
+    assert "Gaussian blur" in describe(cfg) and "0.40" in describe(cfg)
+    assert describe(replace(cfg, blend=BlendConfig())) == ""
+    three_d = replace(cfg, model=replace(cfg.model, dims=3))
+    assert "3-D" in unavailable(three_d) and unavailable(cfg) == ""
+
+
+@pytest.fixture(scope="module")
+def scan() -> tuple[np.ndarray, np.ndarray]:
+    """A 128² image with scan-line noise (3-pixel box along X)."""
+    clean = make_blobs((128, 128), seed=3, n=40) * 400.0 + 100.0
+    return add_noise(clean, "scanline", sigma=0.15, length=3, seed=1), clean
+
+
+@pytest.fixture(scope="module")
+def blended(scan):
+    cfg = tiny_config("n2s", steps=40, blend="auto")
+    return run_to_completion(train(scan[0], "YX", cfg, device="cpu"))
+
+
+def test_training_calibrates_the_blend_on_the_network_blind_spot(blended) -> None:
+    blend, info = blended.config.blend, blended.info["blend"]
+    assert blend.mode == "auto" and blend.filter == "gaussian" and blend.params["sigma"] > 0
+    assert 0.0 <= blend.weight <= 1.0 and info["weight"] == blend.weight
+    assert info["partition"] == blended.config.mask.blind_spot == "3x7"
+    # the least-squares blend is never worse than either part on the loss it minimises
+    assert info["blend_loss"] <= min(info["network_loss"], info["filter_loss"]) + 1e-9
+
+
+def test_prediction_is_the_blend_and_is_saved(blended, scan, tmp_path) -> None:
+    noisy = scan[0]
+    out = run_to_completion(predict(blended, noisy, "YX", tile=WHOLE, device="cpu"))
+    alone = replace(blended.config, blend=BlendConfig(mode="off"))
+    net = run_to_completion(predict(replace(blended, config=alone), noisy, "YX", tile=WHOLE,
+                                    device="cpu"))
+    blend = blended.config.blend
+    norm = blended.norm
+    filtered = norm.denormalize(apply_filter(blend.filter, blend.params,
+                                             norm.normalize(noisy[None].astype(np.float32))))[0]
+    expected = blend.weight * net + (1 - blend.weight) * filtered
+    span = float(np.ptp(expected))
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-4 * span)
+    assert np.abs(out - net).max() > 1e-3 * span  # the blend changed something
+    again = load_model(save_model(blended, tmp_path / "model"))
+    assert again.config.blend == blend
+    np.testing.assert_allclose(
+        run_to_completion(predict(again, noisy, "YX", tile=WHOLE, device="cpu")), out,
+        rtol=0, atol=1e-5 * span)
+
+
+def test_off_and_stop_leave_the_network_alone(scan) -> None:
+    noisy = scan[0]
+    cfg = tiny_config("n2v", steps=4)  # blend off
+    off = run_to_completion(train(noisy, "YX", cfg, device="cpu"))
+    assert off.config.blend.weight is None and "blend" not in off.info
+    stop = threading.Event()
+    stop.set()  # a stop request: training ends at once, the calibration is skipped
+    session = TrainingSession(noisy, "YX", tiny_config("n2v", steps=4, blend="auto"),
+                              device="cpu")
+    stopped = run_to_completion(session.run(stop=stop))
+    assert stopped.info["blend"] == "stopped" and not stopped.config.blend.active
+    x = torch.from_numpy(stopped.norm.normalize(noisy[None, None].astype(np.float32)))
+    infer = stopped.spec.inferrer(stopped, "unmasked")
+    with torch.inference_mode():
+        torch.testing.assert_close(infer(stopped.model, x), stopped.model(x).float())
+
+
+class Fixed(torch.nn.Module):
+    """A "network" whose output is a given image whatever it is given (J-invariant)."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        super().__init__()
+        self.image = torch.from_numpy(image.astype(np.float32))[None, None]
+        self.placeholder = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]  # prediction first probes a smaller tile: any part will do
+        return self.image[..., :h, :w].expand_as(x)
+
+
+def test_on_correlated_noise_the_blend_beats_both_parts(blended, scan) -> None:
+    """A denoiser as good as the calibrated blur but wrong in its own way (the truth plus a
+    smooth error of its own) and the blur: the blend chosen from the noisy image alone is
+    better than either, by the clean image."""
+    from scipy.ndimage import gaussian_filter
+
+    from napari_blind_denoise.core.data.validate import check_image
+    from napari_blind_denoise.core.methods.blend import calibrate_blend
+
+    noisy, clean = scan
+    norm = blended.norm
+    blend = blended.config.blend
+    blur = norm.denormalize(apply_filter(blend.filter, blend.params,
+                                         norm.normalize(noisy[None].astype(np.float32))))[0]
+    peak = float(clean.max() - clean.min())
+    error = gaussian_filter(np.random.default_rng(7).normal(size=clean.shape), 1.0)
+    error *= np.sqrt(np.mean((blur - clean) ** 2)) / error.std()  # the blur's error size
+    own = replace(blended, model=Fixed(norm.normalize((clean + error)[None])[0]),
+                  config=replace(blended.config, blend=BlendConfig()), info={})
+    cfg, info = calibrate_blend(own, noisy, check_image(noisy, "YX"))
+    own.config = cfg
+    out = run_to_completion(predict(own, noisy, "YX", tile=WHOLE, device="cpu"))
+    scores = [psnr(v, clean, data_range=peak) for v in (clean + error, blur, out)]
+    assert 0.2 < cfg.blend.weight < 0.8, (info, scores)
+    assert scores[2] > max(scores[:2]) + 1.0, scores
