@@ -23,7 +23,7 @@ def test_export_then_predict_with_the_package(capsys, tmp_path: Path) -> None:
     model = tmp_path / "model"
     rc, _, err = cli(capsys, "denoise", noisy, "-o", tmp_path / "den.tif", "--method", "n2v",
                      "--steps", "10", *FAST, "--save-model", model, "--no-yardstick",
-                     "--quiet")
+                     "--blend", "off", "--quiet")  # a package holds the network alone
     assert rc == 0, err
     rc, out, err = cli(capsys, "export", model, "-o", tmp_path / "model.zip", "--sample",
                        noisy, "--author", "A. Person", "--json")
