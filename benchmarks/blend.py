@@ -11,6 +11,7 @@ repository root (needs ../shared/data):
         --sets hela-scan,hela-resampled,nuclei-scan,nuclei-resampled \\
         --images hela_c0,hela_c2,nuclei_img2d --jsonl out.jsonl
     python benchmarks/blend.py --method n2v --steps 700 --sets w2s --part report --limit 8
+    python benchmarks/blend.py --summary out.jsonl   # tables and means of a results file
 """
 
 from __future__ import annotations
@@ -69,6 +70,44 @@ def one(kind: str, name: str, method: str, steps: int) -> dict:
             "setup_and_calibration_s": round(wall - trained.info["train_seconds"], 1)}
 
 
+def summarize(path: str) -> str:
+    """Markdown: per method and group of images (correlated noise, W2S), every image and the
+    means, and the blend's gain over each of its parts and the oracle blur."""
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    lines = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        for group, test in (("correlated noise", lambda r: "-" in r["set"]),
+                            ("W2S", lambda r: r["set"] == "w2s")):
+            sel = [r for r in rows if r["method"] == method and test(r)]
+            if not sel:
+                continue
+            lines += [f"### {method}, {group} ({len(sel)} images, {sel[0]['steps']} steps)", "",
+                      "| image | blind spot | network | blend (weight) | calibrated blur | "
+                      "oracle blur | oracle weight |", "|---|---|---|---|---|---|---|"]
+            for r in sel:
+                lines.append(f"| {r['set']} {r['image']} | {r['blind_spot']} | "
+                             f"{r['psnr_network']:.2f} | {r['psnr_blend']:.2f} "
+                             f"({r['weight']:.2f}) | {r['psnr_filter']:.2f} | "
+                             f"{r['psnr_oracle_blur']:.2f} | {r['psnr_oracle_weight']:.2f} "
+                             f"({r['oracle_weight']:.2f}) |")
+            mean = {k: float(np.mean([r[k] for r in sel])) for k in (
+                "psnr_network", "psnr_blend", "psnr_filter", "psnr_oracle_blur",
+                "psnr_oracle_weight")}
+            gain = [r["psnr_blend"] - r["psnr_network"] for r in sel]
+            lines += [f"| mean | | {mean['psnr_network']:.2f} | {mean['psnr_blend']:.2f} | "
+                      f"{mean['psnr_filter']:.2f} | {mean['psnr_oracle_blur']:.2f} | "
+                      f"{mean['psnr_oracle_weight']:.2f} |", "",
+                      f"- blend − network: {np.mean(gain):+.2f} dB "
+                      f"({min(gain):+.2f} … {max(gain):+.2f})",
+                      f"- blend − calibrated blur: "
+                      f"{mean['psnr_blend'] - mean['psnr_filter']:+.2f} dB",
+                      f"- blend − oracle blur: "
+                      f"{mean['psnr_blend'] - mean['psnr_oracle_blur']:+.2f} dB",
+                      f"- blend − blend at the oracle weight: "
+                      f"{mean['psnr_blend'] - mean['psnr_oracle_weight']:+.2f} dB", ""]
+    return "\n".join(lines)
+
+
 def main() -> int:
     """Command-line entry."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -79,7 +118,11 @@ def main() -> int:
     ap.add_argument("--part", default="all", help="W2S part (see benchmarks/splits.py)")
     ap.add_argument("--limit", type=int, help="images per set, spread evenly")
     ap.add_argument("--jsonl", help="append one JSON line per image here")
+    ap.add_argument("--summary", metavar="JSONL", help="print the tables of a results file")
     args = ap.parse_args()
+    if args.summary:
+        print(summarize(args.summary))
+        return 0
     keep = args.images.split(",") if args.images else None
     cases = [(kind, n) for kind in args.sets.split(",")
              for n in image_names(kind, args.limit, args.part) if keep is None or n in keep]
