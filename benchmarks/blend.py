@@ -10,6 +10,7 @@ repository root (needs ../shared/data):
     python benchmarks/blend.py --method n2s --steps 700 \\
         --sets hela-scan,hela-resampled,nuclei-scan,nuclei-resampled \\
         --images hela_c0,hela_c2,nuclei_img2d --jsonl out.jsonl
+    python benchmarks/blend.py --method n2v --steps 400 --sets sample --seeds 0,1  # the demo's
     python benchmarks/blend.py --method n2v --steps 700 --sets w2s --part report --limit 8
     python benchmarks/blend.py --summary out.jsonl   # tables and means of a results file
 """
@@ -30,7 +31,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import BLUR_SIGMAS, image_names, load_pair, metrics
 
 
-def one(kind: str, name: str, method: str, steps: int) -> dict:
+def _pair(kind: str, name: str):
+    """``benchmarks/run.py``'s image, or (``sample``) the embedded sample of the demo."""
+    if kind != "sample":
+        return load_pair(kind, name)
+    from napari_blind_denoise.sample_data import load_sample
+
+    noisy, clean = load_sample()
+    return noisy.astype(np.float32), clean.astype(np.float32)
+
+
+def _score(kind: str, image: np.ndarray, clean: np.ndarray) -> float:
+    if kind != "sample":
+        return metrics(kind, image, clean)[0]
+    from napari_blind_denoise.core import psnr
+
+    return psnr(image, clean, data_range=float(clean.max() - clean.min()))
+
+
+def one(kind: str, name: str, method: str, steps: int, seed: int = 0) -> dict:
     """Train once; score the blend, the network alone, the calibrated blur and oracles."""
     from scipy.ndimage import gaussian_filter
 
@@ -43,9 +62,10 @@ def one(kind: str, name: str, method: str, steps: int) -> dict:
     )
     from napari_blind_denoise.core.methods.classical import apply_filter
 
-    noisy, clean = load_pair(kind, name)
+    noisy, clean = _pair(kind, name)
     t0 = time.perf_counter()
-    trained = run_to_completion(train(noisy, "YX", default_config(method, "cpu", steps=steps)))
+    trained = run_to_completion(train(noisy, "YX", default_config(method, "cpu", steps=steps,
+                                                                  seed=seed)))
     wall = time.perf_counter() - t0
     blend = trained.config.blend
     out = run_to_completion(predict(trained, noisy, "YX"))
@@ -54,14 +74,14 @@ def one(kind: str, name: str, method: str, steps: int) -> dict:
     norm = trained.norm
     filtered = norm.denormalize(apply_filter(blend.filter, blend.params,
                                              norm.normalize(noisy[None].astype(np.float32))))[0]
-    psnr = {key: round(metrics(kind, img, clean)[0], 3)
+    psnr = {key: round(_score(kind, img, clean), 3)
             for key, img in (("blend", out), ("network", net), ("filter", filtered))}
-    best = max(BLUR_SIGMAS, key=lambda s: metrics(kind, gaussian_filter(noisy, s), clean)[0])
-    psnr["oracle_blur"] = round(metrics(kind, gaussian_filter(noisy, best), clean)[0], 3)
+    best = max(BLUR_SIGMAS, key=lambda s: _score(kind, gaussian_filter(noisy, s), clean))
+    psnr["oracle_blur"] = round(_score(kind, gaussian_filter(noisy, best), clean), 3)
     weights = np.linspace(0, 1, 21)
-    scores = [metrics(kind, w * net + (1 - w) * filtered, clean)[0] for w in weights]
+    scores = [_score(kind, w * net + (1 - w) * filtered, clean) for w in weights]
     info = trained.info["blend"]
-    return {"set": kind, "image": name, "method": method, "steps": steps,
+    return {"set": kind, "image": name, "method": method, "steps": steps, "seed": seed,
             "blind_spot": trained.config.mask.blind_spot, "weight": blend.weight,
             "filter": info["filter"], **{f"psnr_{k}": v for k, v in psnr.items()},
             "oracle_weight": round(float(weights[int(np.argmax(scores))]), 2),
@@ -77,7 +97,8 @@ def summarize(path: str) -> str:
     lines = []
     for method in dict.fromkeys(r["method"] for r in rows):
         for group, test in (("correlated noise", lambda r: "-" in r["set"]),
-                            ("W2S", lambda r: r["set"] == "w2s")):
+                            ("W2S", lambda r: r["set"] == "w2s"),
+                            ("the embedded sample", lambda r: r["set"] == "sample")):
             sel = [r for r in rows if r["method"] == method and test(r)]
             if not sel:
                 continue
@@ -115,6 +136,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=700)
     ap.add_argument("--sets", default="hela-scan")
     ap.add_argument("--images", help="comma-separated image names kept from --sets")
+    ap.add_argument("--seeds", default="0", help="comma-separated training seeds")
     ap.add_argument("--part", default="all", help="W2S part (see benchmarks/splits.py)")
     ap.add_argument("--limit", type=int, help="images per set, spread evenly")
     ap.add_argument("--jsonl", help="append one JSON line per image here")
@@ -125,12 +147,13 @@ def main() -> int:
         return 0
     keep = args.images.split(",") if args.images else None
     cases = [(kind, n) for kind in args.sets.split(",")
-             for n in image_names(kind, args.limit, args.part) if keep is None or n in keep]
+             for n in (["nuclei"] if kind == "sample" else image_names(kind, args.limit, args.part))
+             if keep is None or n in keep]
     print("| image | blind spot | network | blend (weight) | calibrated blur | oracle blur | "
           "oracle weight |")
     print("|---|---|---|---|---|---|---|")
-    for kind, name in cases:
-        r = one(kind, name, args.method, args.steps)
+    for (kind, name), seed in ((c, int(s)) for c in cases for s in args.seeds.split(",")):
+        r = one(kind, name, args.method, args.steps, seed)
         print(f"| {kind} {name} | {r['blind_spot']} | {r['psnr_network']:.2f} | "
               f"{r['psnr_blend']:.2f} ({r['weight']:.2f}) | {r['psnr_filter']:.2f} | "
               f"{r['psnr_oracle_blur']:.2f} | {r['psnr_oracle_weight']:.2f} "
