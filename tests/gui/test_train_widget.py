@@ -299,6 +299,9 @@ def test_blind_spot_choice_and_what_was_measured(viewer, train_widget, qtbot, tm
     blend = train_widget.trained.config.blend
     assert blend.mode == "auto" and blend.active
     assert "blended with a calibrated Gaussian blur" in train_widget.status.text()
+    from napari_blind_denoise.gui._models import describe_model
+
+    assert "blended with a calibrated Gaussian blur" in describe_model(train_widget.trained)
     train_widget.blend.setChecked(False)
     assert train_widget.config().blend.mode == "off"
     train_widget.blind_spot.setCurrentText("3x3")

@@ -16,6 +16,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core import BlindDenoiseError, InputError, TrainedModel, load_model
+from ..core.methods.blend import describe as describe_blend
 from ._layers import model_paths_in
 
 NO_MODEL = "No model yet: train one, or load a model folder or a BioImage.IO package"
@@ -32,8 +33,9 @@ def describe_model(trained: TrainedModel) -> str:
     steps = f", {info['steps']} steps" if info.get("steps") else ""
     chosen = [v["summary"] for v in (info.get("adapted") or {}).values()
               if isinstance(v, dict) and "summary" in v]  # what a fitted method chose
+    blend = describe_blend(trained.config)  # "" for the network alone
     return (f"{trained.method}: trained on {trained.axes}, {trained.channels} channel(s)"
-            f"{steps}{''.join(', ' + c for c in chosen)}")
+            f"{steps}{''.join(', ' + c for c in chosen)}{', ' + blend if blend else ''}")
 
 
 class ModelChooser(QWidget):
