@@ -118,8 +118,7 @@ def tiny_config(method: str = "n2v", *, base_channels: int = 8, depth: int = 2,
     if residual is not None:
         arch["residual"] = residual
     cfg = replace(cfg, model=ModelConfig(**arch))
-    spec = get_method(method)
-    if spec.options is not None and spec.options[0] == "blend":
+    if get_method(method).blends:
         cfg = replace(cfg, blend=BlendConfig(mode=blend))
     return cfg
 

@@ -102,7 +102,7 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
     p.add_argument("--exclude-above", type=float, metavar="VALUE",
                    help=f"{missing} only: treat values >= VALUE (saturated) the same way")
     p.add_argument("--save-model", metavar="DIR", help="also save the trained model here")
-    blends = ", ".join(m.id for m in METHODS.values() if m.options and m.options[0] == "blend")
+    blends = ", ".join(m.id for m in METHODS.values() if m.blends)
     p.add_argument("--blend", choices=("auto", "off"), default=None,
                    help=f"{blends} only: blend the network's output with a Gaussian blur, "
                    "both calibrated after training by the self-supervised J-invariant loss "
@@ -408,9 +408,8 @@ def make_config(args):
     if getattr(args, "dims", None) is not None:
         config = replace(config, model=replace(config.model, dims=args.dims))
     if getattr(args, "blend", None) is not None:
-        spec = get_method(args.method)
-        if not spec.options or spec.options[0] != "blend":
-            blends = [m.id for m in METHODS.values() if m.options and m.options[0] == "blend"]
+        if not get_method(args.method).blends:
+            blends = [m.id for m in METHODS.values() if m.blends]
             raise ValueError(f"--blend applies to {', '.join(blends)}, not {args.method}")
         config = replace(config, blend=BlendConfig(mode=args.blend))
     if getattr(args, "inference", None) is not None:

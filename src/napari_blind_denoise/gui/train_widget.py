@@ -77,11 +77,6 @@ DOWNSAMPLES = ("1", "auto", "2", "3", "4")  # the method's own default is select
 DIMS = (("auto", "auto"), ("2-D (plane by plane)", 2), ("3-D (volumes)", 3))
 
 
-def _blends(method) -> bool:
-    """Whether ``method`` blends its network with a calibrated filter (``BlendConfig``)."""
-    return bool(method.options) and method.options[0] == "blend"
-
-
 def _clock(seconds: float) -> str:
     s = round(seconds)
     if s >= 3600:
@@ -358,7 +353,7 @@ class TrainWidget(JobWidget):
             self.downsample.setCurrentText(str(method.mask.downsample))
         self.dims.setVisible(3 in method.spatial_dims)
         self.dims_label.setVisible(3 in method.spatial_dims)
-        self.blend.setVisible(_blends(method))
+        self.blend.setVisible(method.blends)
 
     def _update_pair_rows(self, *_) -> None:
         """Show the chosen method's further-input pickers (and the frames option of a method
@@ -442,7 +437,7 @@ class TrainWidget(JobWidget):
             stride = "1"
         if 3 in get_method(method).spatial_dims:
             config = replace(config, model=replace(config.model, dims=self.dims.currentData()))
-        if _blends(get_method(method)):
+        if get_method(method).blends:
             config = replace(config, blend=BlendConfig(
                 mode="auto" if self.blend.isChecked() else "off"))
         return replace(config, mask=replace(config.mask, blind_spot=spot, downsample=stride))

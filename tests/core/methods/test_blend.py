@@ -30,6 +30,13 @@ from tests.conftest import make_blobs, tiny_config
 WHOLE = TileConfig(tile_size=256, overlap=0, tta=False)  # one tile: no tile borders
 
 
+def _blurred(trained, noisy: np.ndarray) -> np.ndarray:
+    """``noisy`` through the calibrated filter of ``trained``'s blend, in image units."""
+    blend, norm = trained.config.blend, trained.norm
+    x = norm.normalize(noisy[None].astype(np.float32))
+    return norm.denormalize(apply_filter(blend.filter, blend.params, x))[0]
+
+
 def test_the_weight_is_the_least_squares_one() -> None:
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=20000), rng.normal(size=20000)
@@ -85,10 +92,7 @@ def test_prediction_is_the_blend_and_is_saved(blended, scan, tmp_path) -> None:
     net = run_to_completion(predict(replace(blended, config=alone), noisy, "YX", tile=WHOLE,
                                     device="cpu"))
     blend = blended.config.blend
-    norm = blended.norm
-    filtered = norm.denormalize(apply_filter(blend.filter, blend.params,
-                                             norm.normalize(noisy[None].astype(np.float32))))[0]
-    expected = blend.weight * net + (1 - blend.weight) * filtered
+    expected = blend.weight * net + (1 - blend.weight) * _blurred(blended, noisy)
     span = float(np.ptp(expected))
     np.testing.assert_allclose(out, expected, rtol=0, atol=1e-4 * span)
     assert np.abs(out - net).max() > 1e-3 * span  # the blend changed something
@@ -140,9 +144,7 @@ def test_on_correlated_noise_the_blend_beats_both_parts(blended, scan) -> None:
 
     noisy, clean = scan
     norm = blended.norm
-    blend = blended.config.blend
-    blur = norm.denormalize(apply_filter(blend.filter, blend.params,
-                                         norm.normalize(noisy[None].astype(np.float32))))[0]
+    blur = _blurred(blended, noisy)
     peak = float(clean.max() - clean.min())
     error = gaussian_filter(np.random.default_rng(7).normal(size=clean.shape), 1.0)
     error *= np.sqrt(np.mean((blur - clean) ** 2)) / error.std()  # the blur's error size

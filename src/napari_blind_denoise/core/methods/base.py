@@ -312,6 +312,12 @@ class Method:
         """True when the method learns a noise model."""
         return bool(self.noise_model_kinds)
 
+    @property
+    def blends(self) -> bool:
+        """True when the method blends its network with a calibrated filter after training
+        (its :attr:`options` section is ``blend``, :class:`~..config.BlendConfig`)."""
+        return self.options is not None and self.options[0] == "blend"
+
     def __repr__(self) -> str:
         return f"<method {self.id}: {self.name}>"
 
