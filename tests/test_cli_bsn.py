@@ -44,6 +44,11 @@ def test_denoise_posterior_and_prior(capsys, noisy_tif: Path, tmp_path: Path) ->
     assert "blind_spot" in summary["adapted"]
     assert sorted(p.name for p in noise.iterdir()) == ["noise_curve.csv", "noise_model.json",
                                                        "noise_std.tif"]
+    # Poisson-Gaussian: estimated from the data and held unless --noise-fit learn
+    table = json.loads((noise / "noise_model.json").read_text())
+    assert table["parameters"][0]["estimated"] is True
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["config"]["noise_model"]["fit"] == "estimate"
     assert tifffile.imread(unc).shape == tifffile.imread(post).shape == (48, 56)
     rc, _, err = _run(capsys, "denoise", noisy_tif, "-o", prior, "--inference", "prior", *FAST)
     assert rc == 0, err
@@ -94,6 +99,10 @@ def test_impulse_noise_model_and_known_sigma(capsys, noisy_tif: Path, tmp_path: 
      "a known noise sigma applies to a Gaussian noise model given instead of learned: "
      "method 'bsn' takes one with noise model ['gaussian'], not 'impulse'"),
     (["--noise-sigma", "-1"], "a known noise sigma must be > 0"),
+    (["--noise-model", "impulse", "--noise-fit", "estimate"],
+     "noise parameters estimated from the data and held: method 'bsn' takes them with "
+     "noise model ['gaussian', 'poisson-gaussian'], not 'impulse'"),
+    (["--noise-sigma", "5", "--noise-fit", "estimate"], "a known noise sigma is not estimated"),
 ])
 def test_refused_before_training(capsys, monkeypatch, noisy_tif: Path, tmp_path: Path,
                                  argv: list[str], message: str) -> None:

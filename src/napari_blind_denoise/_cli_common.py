@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from .core.config import BlendConfig
+from .core.config import NOISE_FITS, BlendConfig
 from .core.device import DEVICE_CHOICES
 from .core.dims import AUTO_MIN_DEPTH
 from .core.errors import InputError
@@ -120,6 +120,12 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
     p.add_argument("--noise-sigma", type=float, metavar="S", default=None,
                    help=f"{known} only: a known noise standard deviation in image intensity "
                    "units, used instead of learning it")
+    estimated = ", ".join(f"{m.id} with --noise-model {'|'.join(m.estimated_kinds)}"
+                          for m in METHODS.values() if m.estimated_kinds)
+    p.add_argument("--noise-fit", choices=NOISE_FITS, default=None,
+                   help=f"{estimated} only: learn the noise parameters with the network, or "
+                   "estimate them from the noisy data when training starts and hold them "
+                   "(default: estimate for poisson-gaussian, learn otherwise)")
     add_inference(p)
     add_common(p)
 
@@ -400,7 +406,8 @@ def make_config(args):
     if args.time_budget is not None and args.steps is None:
         over["steps"] = 10**9  # the clock decides
     config = default_config(args.method, preset, noise_model=args.noise_model,
-                            noise_sigma=getattr(args, "noise_sigma", None), **over)
+                            noise_sigma=getattr(args, "noise_sigma", None),
+                            noise_fit=getattr(args, "noise_fit", None), **over)
     if args.blind_spot is not None:
         config = replace(config, mask=replace(config.mask, blind_spot=args.blind_spot))
     if getattr(args, "downsample", None) is not None:

@@ -31,13 +31,20 @@ def test_round_trip_with_noise_model() -> None:
                                                      lr_scale=4.0, calibrate=False))
     data = json.loads(json.dumps(cfg.to_dict()))
     assert data["noise_model"] == {"kind": "gmm2", "hidden": 12, "min_std": 2e-3,
-                                   "lr_scale": 4.0, "calibrate": False, "sigma": None}
+                                   "lr_scale": 4.0, "calibrate": False, "sigma": None,
+                                   "fit": "learn"}
     assert DenoiseConfig.from_dict(data) == cfg
 
 
 def test_noise_model_saved_before_lr_scale_loads() -> None:
     data = {"kind": "gmm3", "hidden": 32, "min_std": 1e-3}  # a model folder from 0.1.0
     assert NoiseModelConfig.from_dict(data) == NoiseModelConfig(kind="gmm3")
+
+
+def test_noise_model_saved_before_fit_learns() -> None:
+    """A bsn model saved before ``fit`` existed learned its noise: it loads as ``learn``."""
+    data = {"kind": "poisson-gaussian", "hidden": 32, "min_std": 1e-3, "sigma": None}
+    assert NoiseModelConfig.from_dict(data).fit == "learn"
 
 
 def test_old_dict_without_noise_model_loads() -> None:

@@ -308,6 +308,9 @@ class TileConfig(_FromDict):
             raise ValueError(f"tta must be True, False or 'auto', not {self.tta!r}")
 
 
+NOISE_FITS = ("learn", "estimate")
+
+
 @dataclass(frozen=True, kw_only=True)
 class NoiseModelConfig(_FromDict):
     """The learned noise model of ``nnet`` (the N-net) or ``bsn``: distribution of ``Y - X``
@@ -342,6 +345,13 @@ class NoiseModelConfig(_FromDict):
         A known noise standard deviation, input intensity units: the Gaussian noise of
         ``bsn`` fixed at it instead of learned (``None``: learned). Methods refuse it where
         it has no meaning (:meth:`Method.check_noise_kind`).
+    fit
+        ``"learn"``: the noise parameters are learned with the network (from a start
+        estimated on the data); ``"estimate"`` (``bsn``, ``gaussian`` and
+        ``poisson-gaussian``): they are estimated from the noisy data when training starts
+        (neighbouring pixels' differences against their level) and held there. ``bsn``'s
+        default for ``poisson-gaussian``: at CPU budgets the learned curve drifted below the
+        noise and the posterior then handed noise back (docs/methods.md).
     """
 
     kind: NoiseKind = "gaussian"
@@ -350,8 +360,14 @@ class NoiseModelConfig(_FromDict):
     lr_scale: float = 10.0
     calibrate: bool = True
     sigma: float | None = None
+    fit: str = "learn"
 
     def __post_init__(self) -> None:
+        if self.fit not in NOISE_FITS:
+            raise ValueError(f"noise fit must be one of {NOISE_FITS}, got {self.fit!r}")
+        if self.fit == "estimate" and self.sigma is not None:
+            raise ValueError("a known noise sigma is not estimated: give the sigma or "
+                             "fit='estimate', not both")
         if self.kind not in NOISE_MODEL_KINDS:
             raise ValueError(f"noise model kind must be one of {NOISE_MODEL_KINDS}, "
                              f"got {self.kind!r}")

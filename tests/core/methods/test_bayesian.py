@@ -72,7 +72,7 @@ def test_config_and_noise_kinds() -> None:
 def test_objective_is_the_gaussian_likelihood() -> None:
     torch.manual_seed(0)
     spec = get_method("bsn")
-    cfg = tiny("poisson-gaussian")
+    cfg = tiny("poisson-gaussian", noise_fit="learn")
     model = spec.network(replace(cfg, mask=replace(cfg.mask, blind_spot="pixel")))
     y = torch.rand(2, 1, 16, 16)
     batch = spec.batch_maker(cfg)([y], torch.Generator().manual_seed(0))
@@ -87,6 +87,11 @@ def test_objective_is_the_gaussian_likelihood() -> None:
     torch.testing.assert_close(scores.loss, (nll - 0.05 * var_n.sqrt()).mean())
     torch.testing.assert_close(likelihood(model, batch, balance=0.0).loss, nll.mean())
     torch.testing.assert_close(scores.mse, (prior.mean - y).square().mean())
+    # noise estimated and held (the Poisson-Gaussian default): no balance term
+    held = spec.network(replace(cfg, noise_model=replace(cfg.noise_model, fit="estimate"),
+                                mask=replace(cfg.mask, blind_spot="pixel")))
+    held.load_state_dict(model.state_dict())
+    torch.testing.assert_close(likelihood(held, batch).loss, nll.mean())
     half = Batch(y, y, torch.zeros_like(y).index_fill_(0, torch.tensor([0]), 1.0))
     torch.testing.assert_close(likelihood(model, half, balance=0.0).loss, nll[:1].mean())
 
@@ -215,7 +220,7 @@ def test_likelihood_identifies_a_and_b_given_the_prior() -> None:
         def prior(self, inp):
             return type("P", (), {"mean": x, "variance": torch.full_like(x, 1e-8)})()
 
-    cfg = tiny("poisson-gaussian")
+    cfg = tiny("poisson-gaussian", noise_fit="learn")
     model = BayesianBlindSpot(Exact(), get_method("bsn").network(
         replace(cfg, mask=replace(cfg.mask, blind_spot="pixel"))).noise_net)
     opt = torch.optim.Adam(model.noise_net.parameters(), lr=0.05)
@@ -277,6 +282,61 @@ def test_poisson_gaussian_training_starts_at_the_estimate() -> None:
     (generic,) = noise_parameters(run_to_completion(train(flat, "YX", cfg, device="cpu")))
     # no slope seen: the generic start, the std at the robust estimate
     assert np.sqrt(generic["a"] * 400.0 + generic["b"]) == pytest.approx(GAUSS_SIGMA, rel=0.15)
+
+
+def test_estimated_noise_is_held() -> None:
+    """``fit="estimate"`` (bsn's default for Poisson-Gaussian noise): ``a, b`` start at the
+    data's estimate and stay there through training at a high rate, while the network
+    learns; ``learn`` moves them from the same start."""
+    noisy = _pg(_ramp(256))
+    cfg = tiny("poisson-gaussian", steps=6, learning_rate=3e-2)
+    assert cfg.noise_model.fit == "estimate"
+    trained = run_to_completion(train(noisy, "YX", cfg, device="cpu"))
+    (held,) = noise_parameters(trained)
+    assert held["estimated"] and not held["sigma_known"]
+    assert held["a"] == pytest.approx(PG_A, rel=0.15)
+    assert held["b"] == pytest.approx(PG_B, rel=0.15)
+    noise = trained.model.noise_net
+    assert not noise.learned and not any(p.requires_grad for p in noise.parameters())
+    learn = replace(cfg, noise_model=replace(cfg.noise_model, fit="learn"))
+    (moved,) = noise_parameters(run_to_completion(train(noisy, "YX", learn, device="cpu")))
+    assert not moved["estimated"] and moved["a"] != pytest.approx(held["a"], rel=1e-3)
+    # a Gaussian estimate is held too
+    gauss = tiny(steps=6, learning_rate=3e-2, noise_fit="estimate")
+    flat = (400.0 + np.random.default_rng(2).normal(0, GAUSS_SIGMA, (64, 64))).astype(
+        np.float32)
+    (sigma,) = noise_parameters(run_to_completion(train(flat, "YX", gauss, device="cpu")))
+    assert sigma["estimated"] and sigma["sigma"] == pytest.approx(GAUSS_SIGMA, rel=0.15)
+
+
+def test_noise_fit_choices() -> None:
+    """The defaults (Poisson-Gaussian estimated, the others learned), the round trip, and
+    the refusals."""
+    assert default_config("bsn", noise_model="poisson-gaussian").noise_model.fit == "estimate"
+    assert default_config("bsn").noise_model.fit == "learn"
+    assert default_config("bsn", noise_model="impulse").noise_model.fit == "learn"
+    cfg = default_config("bsn", noise_model="poisson-gaussian", noise_fit="learn")
+    assert cfg.noise_model.fit == "learn" and type(cfg).from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="noise fit must be one of"):
+        NoiseModelConfig(fit="guess")
+    with pytest.raises(ValueError, match="not 'impulse'"):
+        default_config("bsn", noise_model="impulse", noise_fit="estimate")
+    with pytest.raises(ValueError, match="method 'nnet' takes them with none"):
+        default_config("nnet", noise_fit="estimate")
+    with pytest.raises(ValueError, match="not both"):
+        default_config("bsn", noise_sigma=3.0, noise_fit="estimate")
+    # a known sigma alone is neither learned nor estimated
+    assert default_config("bsn", noise_sigma=3.0).noise_model.fit == "learn"
+
+
+def test_cpu_preset_batch() -> None:
+    """bsn's cpu preset trains on CPU_BATCH windows per step; gpu keeps the shared one."""
+    from napari_blind_denoise.core.methods import PRESETS
+    from napari_blind_denoise.core.methods.bayesian import CPU_BATCH
+
+    assert default_config("bsn", "cpu").train.batch_size == CPU_BATCH
+    assert default_config("n2s", "cpu").train.batch_size == PRESETS["cpu"][1].batch_size
+    assert default_config("bsn", "gpu").train.batch_size == PRESETS["gpu"][1].batch_size
 
 
 def test_gaussian_start_sees_correlated_noise() -> None:
@@ -459,7 +519,7 @@ def test_posterior_std_comes_from_the_denoising_pass() -> None:
 
 def _channels_model(c: int = 2, noise_model: str = "poisson-gaussian"):
     torch.manual_seed(0)
-    cfg = tiny(noise_model)
+    cfg = tiny(noise_model, noise_fit="learn")
     cfg = replace(cfg, mask=replace(cfg.mask, blind_spot="pixel"),
                   model=replace(cfg.model, in_channels=c, out_channels=c))
     model = get_method("bsn").network(cfg)
@@ -542,7 +602,8 @@ def test_one_channel_is_unchanged(monkeypatch) -> None:
     the weights and images were compared byte for byte too). The Poisson-Gaussian start
     from the data's estimate came later and changes the start on purpose: it is switched
     off here (the estimate "no slope seen"), as is the later noise std from differences
-    along both axes (back to horizontal neighbours only), so the rest is compared."""
+    along both axes (back to horizontal neighbours only), and the noise is learned (not
+    the later default, estimated and held), so the rest is compared."""
     import json
     import math
 
@@ -565,7 +626,8 @@ def test_one_channel_is_unchanged(monkeypatch) -> None:
     for ref in (r for r in recorded if r["kind"] in ("poisson-gaussian", "impulse")):
         cfg = replace(default_config("bsn", "cpu", noise_model=ref["kind"], steps=6,
                                      patch_size=32, batch_size=2, val_every=3,
-                                     val_patches=2), model=ModelConfig(depth=2, base_channels=4))
+                                     val_patches=2, noise_fit="learn"),
+                      model=ModelConfig(depth=2, base_channels=4))
         events = TrainingSession(noisy, "YX", cfg, device="cpu").run()
         losses = [e.loss for e in _exhaust(events) if isinstance(e, TrainEvent)]
         np.testing.assert_allclose(losses, ref["losses"], rtol=1e-5)

@@ -100,6 +100,7 @@ PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
 def default_config(method: str = "n2v", preset: str = "cpu", *,
                    noise_model: str | NoiseModelConfig | None = None,
                    noise_sigma: float | None = None,
+                   noise_fit: str | None = None,
                    **train_overrides) -> DenoiseConfig:
     """Configuration for ``method`` with ``preset`` (``cpu`` or ``gpu``) and overrides.
 
@@ -117,6 +118,9 @@ def default_config(method: str = "n2v", preset: str = "cpu", *,
     noise_sigma
         A known noise standard deviation (input units) instead of a learned one
         (``NoiseModelConfig.sigma``; ``bsn`` with ``gaussian`` noise only).
+    noise_fit
+        ``"learn"`` or ``"estimate"`` (``NoiseModelConfig.fit``); ``None``: the method's
+        default for the noise model.
     train_overrides
         :class:`TrainConfig` fields (``steps=``, ``time_budget=``...).
     """
@@ -124,14 +128,18 @@ def default_config(method: str = "n2v", preset: str = "cpu", *,
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {list(PRESETS)}")
     fields = spec.preset(preset, *PRESETS[preset])
-    for name, value in (("noise_model", noise_model), ("noise_sigma", noise_sigma)):
+    for name, value in (("noise_model", noise_model), ("noise_sigma", noise_sigma),
+                        ("noise_fit", noise_fit)):
         if value is not None and not spec.noise_model:
             with_noise = [m for m, v in METHODS.items() if v.noise_model]
             raise ValueError(f"method {method!r} has no noise model; {name} applies to "
                              f"{with_noise}")
     noise = spec.noise_config(noise_model)
-    if noise_sigma is not None:
-        noise = replace(noise, sigma=noise_sigma)
+    if noise_sigma is not None:  # a known sigma is neither learned nor estimated
+        noise = replace(noise, sigma=noise_sigma, fit="learn")
+    if noise_fit is not None:
+        noise = replace(noise, fit=noise_fit)
+    if noise_sigma is not None or noise_fit is not None:
         spec.check_noise_kind(noise)
     fields["train"] = replace(fields["train"], **train_overrides)
     return DenoiseConfig(method=method, mask=spec.mask, noise_model=noise, **fields)

@@ -261,6 +261,10 @@ class Method:
     known_sigma_kinds
         Kinds whose Gaussian noise may be given instead of learned
         (``NoiseModelConfig.sigma``; empty: the noise is always learned).
+    estimated_kinds
+        Kinds whose parameters may be estimated from the data and held instead of learned
+        (``NoiseModelConfig.fit == "estimate"``); ``estimated_by_default`` those of them
+        estimated unless the user asks for ``learn``.
     accepts_missing
         The method treats non-finite pixels (NaN, inf) as unknown: never in the input, never
         scored, filled in by prediction. Others refuse images with such pixels.
@@ -298,6 +302,8 @@ class Method:
     mask: ClassVar[MaskConfig] = MaskConfig()
     noise_model_kinds: ClassVar[tuple[str, ...]] = ()
     known_sigma_kinds: ClassVar[tuple[str, ...]] = ()
+    estimated_kinds: ClassVar[tuple[str, ...]] = ()
+    estimated_by_default: ClassVar[tuple[str, ...]] = ()
     accepts_missing: ClassVar[bool] = False
     compared_with_classical: ClassVar[bool] = True
     loss_label: ClassVar[str] = "masked MSE"
@@ -336,7 +342,9 @@ class Method:
                 raise ValueError(f"method {self.id!r} has no noise model")
             return None
         if not isinstance(noise_model, NoiseModelConfig):
-            noise_model = NoiseModelConfig(kind=noise_model or self.noise_model_kinds[0])
+            kind = noise_model or self.noise_model_kinds[0]
+            fit = "estimate" if kind in self.estimated_by_default else "learn"
+            noise_model = NoiseModelConfig(kind=kind, fit=fit)
         self.check_noise_kind(noise_model)
         return noise_model
 
@@ -352,6 +360,11 @@ class Method:
             raise ValueError(f"a known noise sigma applies to a Gaussian noise model given "
                              f"instead of learned: method {self.id!r} takes one with "
                              f"{where}, not {noise_model.kind!r}")
+        if noise_model.fit == "estimate" and noise_model.kind not in self.estimated_kinds:
+            where = (f"noise model {list(self.estimated_kinds)}" if self.estimated_kinds
+                     else "none of its noise models")
+            raise ValueError(f"noise parameters estimated from the data and held: method "
+                             f"{self.id!r} takes them with {where}, not {noise_model.kind!r}")
 
     def fit_config(self, config: DenoiseConfig) -> DenoiseConfig:
         """``config`` completed and checked for this method (its :attr:`options` section,

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import DenoiseConfig, MaskConfig
+from ..config import DenoiseConfig, MaskConfig, ModelConfig, TrainConfig
 from ..data.normalize import sample_values
 from ..data.patches import AXIS_PRESERVING, DIHEDRAL
 from ..device import autocast
@@ -70,6 +70,9 @@ BALANCE = 0.05
 # Adam's betas for the noise parameters: a shorter memory of the squared gradient (100 steps
 # instead of 1000) than the network's, so early large gradients do not slow them for long
 NOISE_BETAS = (0.9, 0.99)
+# windows per step of the cpu preset (the shared preset's 16 gave half the steps and a worse
+# model at a 120 s budget on the W2S tuning pairs: docs/benchmarks.md)
+CPU_BATCH = 8
 
 
 def gaussian_nll(y: torch.Tensor, mean: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
@@ -197,6 +200,17 @@ class BayesianBlindSpotMethod(Method):
     mask: ClassVar[MaskConfig] = MaskConfig(blind_spot="auto")
     noise_model_kinds = ("gaussian", "poisson-gaussian", "impulse")
     known_sigma_kinds = ("gaussian",)
+    estimated_kinds = ("gaussian", "poisson-gaussian")
+    # a learned curve drifted below the noise at CPU budgets (docs/methods.md)
+    estimated_by_default = ("poisson-gaussian",)
+
+    def preset(self, name: str, model: ModelConfig, train: TrainConfig) -> dict[str, Any]:
+        """``cpu``: batches of ``CPU_BATCH`` windows instead of the shared 16 (every pixel of
+        a window is scored, and a step runs the UNet on four rotations: at 120 s on W2S
+        twice the steps gave +0.56 dB, docs/benchmarks.md); ``gpu``: the shared settings."""
+        if name == "cpu":
+            train = replace(train, batch_size=CPU_BATCH)
+        return {"model": model, "train": train}
 
     # -- training ---------------------------------------------------------------------------
     def adapt(self, config: DenoiseConfig, data, layout: Layout
@@ -248,7 +262,7 @@ class BayesianBlindSpotMethod(Method):
         ey, ex = config.mask.hide  # pairs beyond the correlated neighbours
         lag = (ey + 1, ex + 1)
         noise.start_at([max(_robust_sigma(crop, lag), 1e-3) ** 2 for crop in crops])
-        if noise.kind == "poisson-gaussian" and noise.learned:
+        if noise.kind == "poisson-gaussian" and not noise.known:
             fits = [estimate_poisson_gaussian(list(planes), lag=lag)
                     for planes in zip(*_plane_crops(data, layout, norm), strict=True)]
             noise.start_poisson_gaussian([fit or (None, None) for fit in fits])
@@ -447,7 +461,8 @@ def _posterior_std(ctx: OutputContext, out):
 def noise_parameters(trained: TrainedModel) -> list[dict[str, Any]]:
     """The learned noise model per channel, input units: the Gaussian noise's
     ``variance = a * signal + b`` (``a`` = 0 unless Poisson-Gaussian; ``sigma`` =
-    ``sqrt(b)``; ``sigma_known``: given, not learned), and the impulse fraction ``alpha``
+    ``sqrt(b)``; ``sigma_known``: given, not learned; ``estimated``: estimated from the data
+    when training started and held, not learned), and the impulse fraction ``alpha``
     (0 unless ``impulse``, which also has ``impulse_range``, the impulses' low and high)."""
     noise = trained.model.noise_net
     a_n, b_n = (p.detach().cpu().double().numpy() for p in noise.params())
@@ -459,7 +474,8 @@ def noise_parameters(trained: TrainedModel) -> list[dict[str, Any]]:
         a = float(a_n[c]) * scale
         b = float(b_n[c]) * scale * scale - a * low
         entry = {"channel": c, "a": a, "b": b, "sigma": math.sqrt(max(b, 0.0)),
-                 "sigma_known": not noise.raw_b.requires_grad, "alpha": float(alpha[c])}
+                 "sigma_known": noise.known, "estimated": noise.estimated,
+                 "alpha": float(alpha[c])}
         if noise.kind == "impulse":
             entry["impulse_range"] = [float(v) * scale + low for v in noise.value_range[c]]
         out.append(entry)

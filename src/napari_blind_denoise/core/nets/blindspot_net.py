@@ -248,6 +248,8 @@ class ParametricNoise(nn.Module):
     uniform over ``[low, high]`` (the buffer ``value_range``, set from the data), otherwise
     it is the clean value plus Gaussian noise of variance ``b``. With ``config.sigma`` set,
     ``b`` is not learned: :meth:`fix_variance` sets it once the normalisation is known.
+    With ``config.fit == "estimate"`` neither is learned: the start (:meth:`start_at`,
+    :meth:`start_poisson_gaussian`, from the data) is kept.
 
     Called on a signal ``(B, C, Y, X)`` it returns a :class:`Mixture`, so the N-net's
     readers (noise curves, noise std maps, densities) read it as they read an N-net: one
@@ -264,10 +266,13 @@ class ParametricNoise(nn.Module):
         self.channels = channels
         self.kind = config.kind
         init = _inv_softplus(NOISE_INIT_STD**2)
+        self.known = config.sigma is not None  # b given (a known sigma), not started here
+        self.estimated = config.fit == "estimate"  # started from the data and held
+        learn = not self.estimated
         self.raw_b = nn.Parameter(torch.full((channels,), init),
-                                  requires_grad=config.sigma is None)
+                                  requires_grad=learn and not self.known)
         self.raw_a = nn.Parameter(torch.full((channels,), init),
-                                  requires_grad=config.kind == "poisson-gaussian")
+                                  requires_grad=learn and config.kind == "poisson-gaussian")
         if config.kind == "impulse":
             logit = math.log(IMPULSE_INIT / (1 - IMPULSE_INIT))
             self.raw_alpha = nn.Parameter(torch.full((channels,), logit))
@@ -280,7 +285,7 @@ class ParametricNoise(nn.Module):
         or one per channel): ``b`` at it (unless fixed), and for Poisson-Gaussian noise ``a``
         at a tenth of it."""
         variances = self._per_channel(variance)
-        if self.raw_b.requires_grad:
+        if not self.known:
             self._fill(self.raw_b, [_inv_softplus(max(v, MIN_VARIANCE)) for v in variances])
         self._fill(self.raw_a, [_inv_softplus(max(v / 10, MIN_VARIANCE)) for v in variances])
 
@@ -301,7 +306,7 @@ class ParametricNoise(nn.Module):
         """Start ``impulse`` noise at a fraction ``alpha`` of impulses and a Gaussian
         variance ``variance`` (unless fixed); each one value or one per channel."""
         self._fill(self.raw_alpha, [math.log(a / (1 - a)) for a in self._per_channel(alpha)])
-        if self.raw_b.requires_grad:
+        if not self.known:
             self._fill(self.raw_b, [_inv_softplus(max(v, MIN_VARIANCE))
                                     for v in self._per_channel(variance)])
 
@@ -325,7 +330,8 @@ class ParametricNoise(nn.Module):
 
     @property
     def learned(self) -> bool:
-        """True when the Gaussian noise's parameters are learned (not a known sigma)."""
+        """True when the Gaussian noise's parameters are learned (not a known sigma, not
+        estimated from the data and held)."""
         return self.raw_b.requires_grad
 
     def params(self) -> tuple[torch.Tensor, torch.Tensor]:
