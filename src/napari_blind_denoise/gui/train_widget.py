@@ -66,7 +66,8 @@ PRESET_LABELS = {"cpu": "Fast CPU", "gpu": "Quality GPU"}
 # the first entry is the default; it matches NoiseModelConfig's default kind (measured best)
 NOISE_LABELS = {"gaussian": "Gaussian", "gmm2": "Gaussian mixture, 2 components",
                 "gmm3": "Gaussian mixture, 3 components",
-                "poisson-gaussian": "Poisson–Gaussian (variance a·signal + b)"}
+                "poisson-gaussian": "Poisson–Gaussian (variance a·signal + b, estimated "
+                                    "from the image)"}
 STATUS_SECONDS = 0.1  # progress bar and status line refresh at most ten times a second
 DEFAULT_TIME_LIMIT = 60  # seconds: a demo-sized run on a laptop CPU
 # live preview: a 128-pixel crop every 5 s of training (or less often when it costs more
@@ -182,7 +183,9 @@ class TrainWidget(JobWidget):
         self.noise_kind = QComboBox()
         self.noise_kind.setToolTip("Distribution of the noise given the signal, learned per "
                                    "pixel value: one Gaussian, or a mixture of 2 or 3 "
-                                   "(skewed noise such as low-count Poisson)")
+                                   "(skewed noise such as low-count Poisson); bsn's "
+                                   "Poisson–Gaussian a, b are estimated from the image when "
+                                   "training starts and held (CLI: --noise-fit)")
         self.noise_kind_label = QLabel("Noise model")
         form.addRow(self.noise_kind_label, self.noise_kind)
         self.device = DeviceChooser()
