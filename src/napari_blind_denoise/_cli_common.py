@@ -120,12 +120,15 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
     p.add_argument("--noise-sigma", type=float, metavar="S", default=None,
                    help=f"{known} only: a known noise standard deviation in image intensity "
                    "units, used instead of learning it")
+    estimating = [m for m in METHODS.values() if m.estimated_kinds]
     estimated = ", ".join(f"{m.id} with --noise-model {'|'.join(m.estimated_kinds)}"
-                          for m in METHODS.values() if m.estimated_kinds)
+                          for m in estimating)
+    defaults = "; ".join(f"{m.id}: estimate for {'|'.join(m.estimated_by_default)}, learn "
+                         "otherwise" for m in estimating)
     p.add_argument("--noise-fit", choices=NOISE_FITS, default=None,
                    help=f"{estimated} only: learn the noise parameters with the network, or "
-                   "estimate them from the noisy data when training starts and hold them "
-                   "(default: estimate for poisson-gaussian, learn otherwise)")
+                   f"estimate them from the noisy data when training starts and hold them "
+                   f"(default {defaults})")
     add_inference(p)
     add_common(p)
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, get_args
 
 MaskKind = Literal["n2v", "n2s"]
 NoiseKind = Literal["gaussian", "gmm2", "gmm3", "poisson-gaussian", "impulse"]
+NoiseFit = Literal["learn", "estimate"]
 # every kind of learned noise model; each method accepts some (Method.noise_model_kinds)
 NOISE_MODEL_KINDS: tuple[str, ...] = ("gaussian", "gmm2", "gmm3", "poisson-gaussian",
                                       "impulse")
@@ -308,7 +309,7 @@ class TileConfig(_FromDict):
             raise ValueError(f"tta must be True, False or 'auto', not {self.tta!r}")
 
 
-NOISE_FITS = ("learn", "estimate")
+NOISE_FITS: tuple[NoiseFit, ...] = get_args(NoiseFit)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -360,7 +361,7 @@ class NoiseModelConfig(_FromDict):
     lr_scale: float = 10.0
     calibrate: bool = True
     sigma: float | None = None
-    fit: str = "learn"
+    fit: NoiseFit = "learn"
 
     def __post_init__(self) -> None:
         if self.fit not in NOISE_FITS:

@@ -206,8 +206,9 @@ class BayesianBlindSpotMethod(Method):
 
     def preset(self, name: str, model: ModelConfig, train: TrainConfig) -> dict[str, Any]:
         """``cpu``: batches of ``CPU_BATCH`` windows instead of the shared 16 (every pixel of
-        a window is scored, and a step runs the UNet on four rotations: at 120 s on W2S
-        twice the steps gave +0.56 dB, docs/benchmarks.md); ``gpu``: the shared settings."""
+        a window is scored, and a step runs the UNet on four rotations: at 120 s on the W2S
+        tuning pairs twice the steps gave +0.56 dB; checked on report pairs together with
+        the held noise, docs/benchmarks.md); ``gpu``: the shared settings."""
         if name == "cpu":
             train = replace(train, batch_size=CPU_BATCH)
         return {"model": model, "train": train}

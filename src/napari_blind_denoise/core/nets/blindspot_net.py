@@ -268,11 +268,10 @@ class ParametricNoise(nn.Module):
         init = _inv_softplus(NOISE_INIT_STD**2)
         self.known = config.sigma is not None  # b given (a known sigma), not started here
         self.estimated = config.fit == "estimate"  # started from the data and held
-        learn = not self.estimated
         self.raw_b = nn.Parameter(torch.full((channels,), init),
-                                  requires_grad=learn and not self.known)
-        self.raw_a = nn.Parameter(torch.full((channels,), init),
-                                  requires_grad=learn and config.kind == "poisson-gaussian")
+                                  requires_grad=not (self.estimated or self.known))
+        self.raw_a = nn.Parameter(torch.full((channels,), init), requires_grad=(
+            not self.estimated and config.kind == "poisson-gaussian"))
         if config.kind == "impulse":
             logit = math.log(IMPULSE_INIT / (1 - IMPULSE_INIT))
             self.raw_alpha = nn.Parameter(torch.full((channels,), logit))
