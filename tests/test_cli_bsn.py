@@ -103,6 +103,9 @@ def test_impulse_noise_model_and_known_sigma(capsys, noisy_tif: Path, tmp_path: 
      "noise parameters estimated from the data and held: method 'bsn' takes them with "
      "noise model ['gaussian', 'poisson-gaussian'], not 'impulse'"),
     (["--noise-sigma", "5", "--noise-fit", "estimate"], "a known noise sigma is not estimated"),
+    (["--noise-model", "impulse", "--noise-fit", "network"],
+     "noise parameters estimated per image by an auxiliary network: method 'bsn' takes them "
+     "with noise model ['gaussian', 'poisson-gaussian'], not 'impulse'"),
 ])
 def test_refused_before_training(capsys, monkeypatch, noisy_tif: Path, tmp_path: Path,
                                  argv: list[str], message: str) -> None:

@@ -126,8 +126,10 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
     defaults = "; ".join(f"{m.id}: estimate for {'|'.join(m.estimated_by_default)}, learn "
                          "otherwise" for m in estimating)
     p.add_argument("--noise-fit", choices=NOISE_FITS, default=None,
-                   help=f"{estimated} only: learn the noise parameters with the network, or "
-                   f"estimate them from the noisy data when training starts and hold them "
+                   help=f"{estimated} only: learn the noise parameters with the network "
+                   f"(learn), estimate them from the noisy data when training starts and "
+                   f"hold them (estimate), or have a small auxiliary network estimate them "
+                   f"per image, for noise whose level changes between images (network) "
                    f"(default {defaults})")
     add_inference(p)
     add_common(p)

@@ -381,6 +381,25 @@ def test_classical_filter_is_calibrated_in_the_worker(viewer, sample, train_widg
     assert gain > 3.0, f"denoised layer only {gain:.2f} dB better than the input"
 
 
+def test_noise_fit_choice_reaches_the_config(train_widget):
+    """bsn's noise parameters: Default follows the core's default per kind; Per image
+    reaches the config; impulse noise (learned only) disables the choice; methods without
+    estimated noise hide it."""
+    w = train_widget
+    w.method.setCurrentIndex(w.method.findData("bsn"))
+    assert w.noise_fit.isVisibleTo(w) and w.noise_fit.isEnabled()
+    assert w.config().noise_model.fit == "learn"  # Gaussian's default
+    w.noise_kind.setCurrentIndex(w.noise_kind.findData("poisson-gaussian"))
+    assert w.config().noise_model.fit == "estimate"
+    w.noise_fit.setCurrentIndex(w.noise_fit.findData("network"))
+    assert w.config().noise_model.fit == "network"
+    w.noise_kind.setCurrentIndex(w.noise_kind.findData("impulse"))
+    assert not w.noise_fit.isEnabled() and w.noise_fit.currentData() is None
+    assert w.config().noise_model.fit == "learn"
+    w.method.setCurrentIndex(w.method.findData("nnet"))
+    assert not w.noise_fit.isVisibleTo(w) and w.config().noise_model.fit == "learn"
+
+
 @pytest.mark.slow
 def test_bayesian_blind_spot_adds_noise_and_posterior_layers(viewer, train_widget, qtbot):
     """bsn from the widget: its noise kinds, the noise plot, noise std and posterior std."""

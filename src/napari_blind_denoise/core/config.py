@@ -12,7 +12,7 @@ from typing import Any, Literal, Self, get_args
 
 MaskKind = Literal["n2v", "n2s"]
 NoiseKind = Literal["gaussian", "gmm2", "gmm3", "poisson-gaussian", "impulse"]
-NoiseFit = Literal["learn", "estimate"]
+NoiseFit = Literal["learn", "estimate", "network"]
 # every kind of learned noise model; each method accepts some (Method.noise_model_kinds)
 NOISE_MODEL_KINDS: tuple[str, ...] = ("gaussian", "gmm2", "gmm3", "poisson-gaussian",
                                       "impulse")
@@ -352,7 +352,11 @@ class NoiseModelConfig(_FromDict):
         ``poisson-gaussian``): they are estimated from the noisy data when training starts
         (neighbouring pixels' differences against their level) and held there. ``bsn``'s
         default for ``poisson-gaussian``: at CPU budgets the learned curve drifted below the
-        noise and the posterior then handed noise back (docs/methods.md).
+        noise and the posterior then handed noise back (docs/methods.md). ``"network"``
+        (``bsn``, ``gaussian`` and ``poisson-gaussian``): a small auxiliary network
+        estimates them per image from its noisy pixels (each training window, each
+        predicted tile), learned with the prior network from the same start; for data
+        whose noise level changes from image to image (exposure, gain).
     """
 
     kind: NoiseKind = "gaussian"
@@ -366,9 +370,9 @@ class NoiseModelConfig(_FromDict):
     def __post_init__(self) -> None:
         if self.fit not in NOISE_FITS:
             raise ValueError(f"noise fit must be one of {NOISE_FITS}, got {self.fit!r}")
-        if self.fit == "estimate" and self.sigma is not None:
-            raise ValueError("a known noise sigma is not estimated: give the sigma or "
-                             "fit='estimate', not both")
+        if self.fit != "learn" and self.sigma is not None:
+            raise ValueError(f"a known noise sigma is not estimated: give the sigma or "
+                             f"fit={self.fit!r}, not both")
         if self.kind not in NOISE_MODEL_KINDS:
             raise ValueError(f"noise model kind must be one of {NOISE_MODEL_KINDS}, "
                              f"got {self.kind!r}")

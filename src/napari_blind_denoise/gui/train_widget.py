@@ -68,6 +68,10 @@ NOISE_LABELS = {"gaussian": "Gaussian", "gmm2": "Gaussian mixture, 2 components"
                 "gmm3": "Gaussian mixture, 3 components",
                 "poisson-gaussian": "Poisson–Gaussian (variance a·signal + b, estimated "
                                     "from the image)"}
+# bsn's noise parameters (NoiseModelConfig.fit); None: the method's default for the kind
+NOISE_FIT_LABELS = {None: "Default", "learn": "Learned with the network",
+                    "estimate": "Estimated from the image, held",
+                    "network": "Per image (auxiliary network)"}
 STATUS_SECONDS = 0.1  # progress bar and status line refresh at most ten times a second
 DEFAULT_TIME_LIMIT = 60  # seconds: a demo-sized run on a laptop CPU
 # live preview: a 128-pixel crop every 5 s of training (or less often when it costs more
@@ -188,6 +192,7 @@ class TrainWidget(JobWidget):
                                    "training starts and held (CLI: --noise-fit)")
         self.noise_kind_label = QLabel("Noise model")
         form.addRow(self.noise_kind_label, self.noise_kind)
+        self._build_noise_fit(form)
         self.device = DeviceChooser()
         form.addRow("Device", self.device)
         self.preset = QComboBox()
@@ -283,6 +288,21 @@ class TrainWidget(JobWidget):
         box.addWidget(inner)
         return box
 
+    def _build_noise_fit(self, form: QFormLayout) -> None:
+        """bsn's choice of how the noise parameters are found (``NoiseModelConfig.fit``)."""
+        self.noise_fit = QComboBox()
+        for fit, label in NOISE_FIT_LABELS.items():
+            self.noise_fit.addItem(label, fit)
+        self.noise_fit.setToolTip(
+            "bsn, Gaussian and Poisson–Gaussian noise: how the noise parameters are found. "
+            "Default: Poisson–Gaussian estimated from the image and held, Gaussian learned. "
+            "Per image: a small auxiliary network estimates them for every image (every "
+            "plane of a stack, every predicted tile), for noise whose level changes between "
+            "images (CLI: --noise-fit)")
+        self.noise_fit_label = QLabel("Noise parameters")
+        form.addRow(self.noise_fit_label, self.noise_fit)
+        self.noise_kind.currentIndexChanged.connect(self._update_noise_fit)
+
     def _build_blend(self, form: QFormLayout) -> None:
         """The blend of the network with a calibrated blur (shown for n2v and n2s) and
         test-time augmentation."""
@@ -346,6 +366,7 @@ class TrainWidget(JobWidget):
             self.noise_kind.addItem(NOISE_LABELS.get(kind, kind), kind)
         self.noise_kind.setVisible(method.noise_model)
         self.noise_kind_label.setVisible(method.noise_model)
+        self._update_noise_fit()
         self.exclude.setVisible(method.accepts_missing)
         self.exclude_label.setVisible(method.accepts_missing)
         self.live_preview.setChecked(method.live_preview)
@@ -419,6 +440,18 @@ class TrainWidget(JobWidget):
         self.time_limit.setValue(int(train.time_budget or DEFAULT_TIME_LIMIT))
         self._preset_values = self._training_values()
 
+    def _update_noise_fit(self, *_) -> None:
+        """The noise-parameter choice: shown for methods that estimate some of their noise
+        kinds, enabled (else at Default) for those kinds."""
+        method = get_method(self.method.currentData())
+        shown = bool(method.estimated_kinds)
+        self.noise_fit.setVisible(shown)
+        self.noise_fit_label.setVisible(shown)
+        usable = self.noise_kind.currentData() in method.estimated_kinds
+        if not usable:
+            self.noise_fit.setCurrentIndex(0)
+        self.noise_fit.setEnabled(usable)
+
     def _method_changed(self, *_) -> None:
         """A method may have its own presets (s2s): follow them unless the user has edited
         the training values since the last preset was applied."""
@@ -429,8 +462,10 @@ class TrainWidget(JobWidget):
         """The :class:`DenoiseConfig` the form describes."""
         method = self.method.currentData()
         noise = self.noise_kind.currentData() if get_method(method).noise_model else None
+        fit = self.noise_fit.currentData() if self.noise_fit.isEnabled() else None
         config = default_config(
-            method, self.preset.currentData(), noise_model=noise, steps=self.steps.value(),
+            method, self.preset.currentData(), noise_model=noise, noise_fit=fit,
+            steps=self.steps.value(),
             time_budget=float(self.time_limit.value()) or None,
             patch_size=self.patch_size.value(), batch_size=self.batch_size.value(),
             learning_rate=self.learning_rate.value(), seed=self.seed.value())

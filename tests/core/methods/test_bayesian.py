@@ -309,6 +309,45 @@ def test_estimated_noise_is_held() -> None:
     assert sigma["estimated"] and sigma["sigma"] == pytest.approx(GAUSS_SIGMA, rel=0.15)
 
 
+def test_noise_network_follows_each_image(tmp_path: Path) -> None:
+    """``fit="network"``: the auxiliary network gives each plane of a stack its own noise
+    std (three ramps, Gaussian sigma 10 / 30 / 60: their ratios within 10 %, each within
+    25 %: the ramp's slope biases the start's differences up, as it does ``learn``'s),
+    where ``learn`` has one for all; the posterior uses each tile's own; a saved model
+    predicts the same."""
+    sigmas = (10.0, 30.0, 60.0)
+    rng = np.random.default_rng(4)
+    noisy = np.stack([_ramp(128) + rng.normal(0, s, (128, 128)) for s in sigmas]
+                     ).astype(np.float32)
+    cfg = tiny(steps=6, noise_fit="network")
+    trained = run_to_completion(train(noisy, "ZYX", cfg, device="cpu"))
+    noise = trained.model.noise_net.eval()
+    assert noise.per_image and noise.learned and noise_parameters(trained)[0]["per_image"]
+    low, scale = float(trained.norm.low[0]), float(trained.norm.high[0] - trained.norm.low[0])
+    x = torch.as_tensor((noisy[:, None] - low) / scale)
+    with torch.no_grad():
+        _, b = noise.params(x)
+    per_plane = b[:, 0].sqrt().numpy() * scale
+    np.testing.assert_allclose(per_plane / per_plane[1], np.divide(sigmas, sigmas[1]),
+                               rtol=0.1)
+    np.testing.assert_allclose(per_plane, sigmas, rtol=0.25)
+    # one plane's posterior with its own noise differs from the one with the mean's
+    with torch.no_grad():
+        own = posterior(trained.model, x[:1])[0]
+        noise.per_image = False  # the global parameters plus the mean offset
+        mean = posterior(trained.model, x[:1])[0]
+        noise.per_image = True
+    assert not torch.allclose(own, mean, atol=1e-4)
+    loaded = load_model(save_model(trained, tmp_path / "model"))
+    assert loaded.config.noise_model.fit == "network"
+    np.testing.assert_allclose(
+        run_to_completion(predict(loaded, noisy, "ZYX", device="cpu")),
+        run_to_completion(predict(trained, noisy, "ZYX", device="cpu")), rtol=1e-5, atol=1e-3)
+    learn = run_to_completion(train(noisy, "ZYX", tiny(steps=6), device="cpu"))
+    assert not learn.model.noise_net.per_image
+    assert not hasattr(learn.model.noise_net, "image_net")
+
+
 def test_noise_fit_choices() -> None:
     """The defaults (Poisson-Gaussian estimated, the others learned), the round trip, and
     the refusals."""
@@ -325,6 +364,12 @@ def test_noise_fit_choices() -> None:
         default_config("nnet", noise_fit="estimate")
     with pytest.raises(ValueError, match="not both"):
         default_config("bsn", noise_sigma=3.0, noise_fit="estimate")
+    # the per-image network: the same kinds, and neither with a known sigma
+    assert default_config("bsn", noise_fit="network").noise_model.fit == "network"
+    with pytest.raises(ValueError, match=r"per image by an auxiliary network.*not 'impulse'"):
+        default_config("bsn", noise_model="impulse", noise_fit="network")
+    with pytest.raises(ValueError, match="not both"):
+        default_config("bsn", noise_sigma=3.0, noise_fit="network")
     # a known sigma alone is neither learned nor estimated
     assert default_config("bsn", noise_sigma=3.0).noise_model.fit == "learn"
 

@@ -263,8 +263,9 @@ class Method:
         (``NoiseModelConfig.sigma``; empty: the noise is always learned).
     estimated_kinds
         Kinds whose parameters may be estimated from the data and held instead of learned
-        (``NoiseModelConfig.fit == "estimate"``); ``estimated_by_default`` those of them
-        estimated unless the user asks for ``learn``.
+        (``NoiseModelConfig.fit == "estimate"``), or estimated per image by an auxiliary
+        network (``"network"``); ``estimated_by_default`` those of them estimated and held
+        unless the user asks otherwise.
     accepts_missing
         The method treats non-finite pixels (NaN, inf) as unknown: never in the input, never
         scored, filled in by prediction. Others refuse images with such pixels.
@@ -360,11 +361,13 @@ class Method:
             raise ValueError(f"a known noise sigma applies to a Gaussian noise model given "
                              f"instead of learned: method {self.id!r} takes one with "
                              f"{where}, not {noise_model.kind!r}")
-        if noise_model.fit == "estimate" and noise_model.kind not in self.estimated_kinds:
+        if noise_model.fit != "learn" and noise_model.kind not in self.estimated_kinds:
             where = (f"noise model {list(self.estimated_kinds)}" if self.estimated_kinds
                      else "none of its noise models")
-            raise ValueError(f"noise parameters estimated from the data and held: method "
-                             f"{self.id!r} takes them with {where}, not {noise_model.kind!r}")
+            how = ("estimated from the data and held" if noise_model.fit == "estimate"
+                   else "estimated per image by an auxiliary network")
+            raise ValueError(f"noise parameters {how}: method {self.id!r} takes them with "
+                             f"{where}, not {noise_model.kind!r}")
 
     def fit_config(self, config: DenoiseConfig) -> DenoiseConfig:
         """``config`` completed and checked for this method (its :attr:`options` section,

@@ -91,7 +91,7 @@ def impulse_log_odds(noise: ParametricNoise, y: torch.Tensor, mean: torch.Tensor
 
 
 def noisy_nll(noise: ParametricNoise, y: torch.Tensor, mean: torch.Tensor,
-              var_x: torch.Tensor) -> torch.Tensor:
+              var_x: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
     """Per-pixel NLL of the noisy ``y`` under the prior ``N(mean, var_x)`` convolved with
     the noise: ``N(mean, var_x + var_n)``, for impulse noise mixed with the uniform:
     ``(1 - alpha) N(y; mean, var_x + var_n) + alpha U(y)``.
@@ -99,8 +99,9 @@ def noisy_nll(noise: ParametricNoise, y: torch.Tensor, mean: torch.Tensor,
     The noise variance sees the prior mean detached (as N-net's noise model sees the
     signal): the prior is pulled only towards values that make the observed pixels likely,
     never towards signal levels where the noise model predicts a convenient variance.
+    ``x``: the noisy images, for noise estimated per image (``fit="network"``).
     """
-    total = var_x + noise.variance(mean.detach())
+    total = var_x + noise.variance(mean.detach(), x)
     nll = gaussian_nll(y, mean, total)
     if noise.kind != "impulse":
         return nll
@@ -110,13 +111,13 @@ def noisy_nll(noise: ParametricNoise, y: torch.Tensor, mean: torch.Tensor,
 
 
 def joint_nll(noise: ParametricNoise, y: torch.Tensor, mean: torch.Tensor,
-              scale_tril: torch.Tensor) -> torch.Tensor:
+              scale_tril: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
     """Several channels: the NLL of the noisy pixel's ``C`` values under
     ``N(mean, L L^T + diag(var_n))`` (prior covariance through its Cholesky factor ``L``,
     noise independent per channel, its variances at the detached prior mean as in
     :func:`noisy_nll`), divided by ``C`` (nats per value, as one channel's) and repeated
     over the channels: ``(B, C, Y, X)``, so that the masked mean is that of one channel."""
-    total = add_diagonal(covariance(scale_tril), noise.variance(mean.detach()))
+    total = add_diagonal(covariance(scale_tril), noise.variance(mean.detach(), x))
     per_value = mvn_nll(y, mean, total) / y.shape[1]
     return per_value.unsqueeze(1).expand_as(y)
 
@@ -147,13 +148,13 @@ def likelihood(model: BayesianBlindSpot, batch: Batch,
     with autocast(batch.input.device):
         prior = model.net.prior(batch.input)
     mean, var_x = prior.mean.float(), prior.variance.float()
-    noise = model.noise_net
+    noise, x = model.noise_net, batch.input
     if _joint(prior, noise):
-        nll = joint_nll(noise, batch.target, mean, prior.scale_tril.float())
+        nll = joint_nll(noise, batch.target, mean, prior.scale_tril.float(), x)
     else:
-        nll = noisy_nll(noise, batch.target, mean, var_x)
+        nll = noisy_nll(noise, batch.target, mean, var_x, x)
     if balance and noise.learned:
-        nll = nll - balance * noise.variance(mean.detach()).sqrt()
+        nll = nll - balance * noise.variance(mean.detach(), x).sqrt()
     loss = (nll * batch.mask).sum() / batch.mask.sum().clamp_min(1.0)
     return Scores(loss, masked_mse(mean, batch.target, batch.mask).detach(), mean)
 
@@ -175,7 +176,7 @@ def posterior(model: BayesianBlindSpot, x: torch.Tensor) -> tuple[torch.Tensor, 
     prior = model.net.prior(x)
     mean, var_x = prior.mean.float(), prior.variance.float()
     noise, y = model.noise_net, x.float()
-    var_n = noise.variance(mean)
+    var_n = noise.variance(mean, y)
     if _joint(prior, noise):
         return gaussian_posterior(mean, covariance(prior.scale_tril.float()), var_n, y)
     total = var_x + var_n
@@ -227,8 +228,10 @@ class BayesianBlindSpotMethod(Method):
 
     def network(self, config: DenoiseConfig) -> nn.Module:
         """The four-branch blind-spot prior network and the parametric noise model."""
+        ey, ex = config.mask.hide  # pairs beyond the correlated neighbours
         return BayesianBlindSpot(BlindSpotNet(config.model, config.mask.hide),
-                                 ParametricNoise(config.model.in_channels, config.noise_model))
+                                 ParametricNoise(config.model.in_channels, config.noise_model,
+                                                 lag=(ey + 1, ex + 1)))
 
     def objective(self, model: nn.Module, batch: Batch) -> Scores:
         """Every pixel's likelihood (:func:`likelihood`)."""
@@ -236,11 +239,18 @@ class BayesianBlindSpotMethod(Method):
 
     def param_groups(self, model: nn.Module, config: DenoiseConfig) -> list[dict]:
         """The prior network at the schedule's rate, the noise parameters at
-        ``noise_model.lr_scale`` times it (capped, as N-net's), with ``NOISE_BETAS``."""
-        return [{"params": list(model.net.parameters()), "lr_scale": 1.0, "lr_max": math.inf},
-                {"params": [p for p in model.noise_net.parameters() if p.requires_grad],
-                 "lr_scale": config.noise_model.lr_scale, "lr_max": NOISE_NET_MAX_LR,
-                 "betas": NOISE_BETAS}]
+        ``noise_model.lr_scale`` times it (capped, as N-net's), with ``NOISE_BETAS``; the
+        auxiliary noise network (``fit="network"``) at the prior network's rate."""
+        noise = model.noise_net
+        aux = list(noise.image_net.parameters()) if noise.per_image else []
+        scalars = [p for n, p in noise.named_parameters()
+                   if p.requires_grad and not n.startswith("image_net.")]
+        groups = [{"params": list(model.net.parameters()), "lr_scale": 1.0, "lr_max": math.inf},
+                  {"params": scalars, "lr_scale": config.noise_model.lr_scale,
+                   "lr_max": NOISE_NET_MAX_LR, "betas": NOISE_BETAS}]
+        if aux:
+            groups.append({"params": aux, "lr_scale": 1.0, "lr_max": math.inf})
+        return groups
 
     def prepare(self, model: nn.Module, data, layout: Layout, norm: NormStats,
                 config: DenoiseConfig) -> None:
@@ -280,6 +290,8 @@ class BayesianBlindSpotMethod(Method):
                        for crop, lo, hi in zip(crops, low, high, strict=True)]
             noise.start_impulses([a for a, _ in guesses],
                                  [max(sigma, 1e-3) ** 2 for _, sigma in guesses])
+        if noise.per_image:  # the auxiliary network relative to the crop of the start
+            noise.image_net.set_reference(torch.as_tensor(crops)[None])
         medians = [float(np.median(crop)) for crop in crops]
         with torch.no_grad():
             model.net.head[-1].bias[:len(medians)].copy_(torch.tensor(medians))
@@ -463,7 +475,9 @@ def noise_parameters(trained: TrainedModel) -> list[dict[str, Any]]:
     """The learned noise model per channel, input units: the Gaussian noise's
     ``variance = a * signal + b`` (``a`` = 0 unless Poisson-Gaussian; ``sigma`` =
     ``sqrt(b)``; ``sigma_known``: given, not learned; ``estimated``: estimated from the data
-    when training started and held, not learned), and the impulse fraction ``alpha``
+    when training started and held, not learned; ``per_image``: estimated per image by the
+    auxiliary network, the values here the mean over the training windows), and the
+    impulse fraction ``alpha
     (0 unless ``impulse``, which also has ``impulse_range``, the impulses' low and high)."""
     noise = trained.model.noise_net
     a_n, b_n = (p.detach().cpu().double().numpy() for p in noise.params())
@@ -476,6 +490,7 @@ def noise_parameters(trained: TrainedModel) -> list[dict[str, Any]]:
         b = float(b_n[c]) * scale * scale - a * low
         entry = {"channel": c, "a": a, "b": b, "sigma": math.sqrt(max(b, 0.0)),
                  "sigma_known": noise.known, "estimated": noise.estimated,
+                 "per_image": noise.per_image,
                  "alpha": float(alpha[c])}
         if noise.kind == "impulse":
             entry["impulse_range"] = [float(v) * scale + low for v in noise.value_range[c]]

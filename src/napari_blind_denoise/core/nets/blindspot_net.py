@@ -234,7 +234,72 @@ class BlindSpotNet(nn.Module):
         return self.prior(x).mean
 
 
+def robust_log_variance(x: torch.Tensor, lag: tuple[int, int] = (1, 1)) -> torch.Tensor:
+    """Per image and channel ``(B, C)``: the log of a robust noise variance of ``x``
+    ``(B, C, Y, X)``, ``(1.4826 MAD)**2 / 2`` of the differences of pixels ``lag`` apart
+    along Y and along X (as bsn's start from the data; the pixels beyond a blind-spot block
+    for correlated noise)."""
+    ly, lx = lag
+    d = torch.cat([(x[..., lx:] - x[..., :-lx]).flatten(2),
+                   (x[..., ly:, :] - x[..., :-ly, :]).flatten(2)], dim=-1)
+    mad = (d - d.median(-1, keepdim=True).values).abs().median(-1).values
+    return ((1.4826 * mad).square() / 2).clamp_min(1e-12).log()
+
+
+class NoiseParamNet(nn.Module):
+    """The auxiliary network of ``fit="network"``: from an image's noisy pixels, per image,
+    offsets of the raw (softplus-domain) noise parameters from the learned global ones.
+
+    Its inputs, per image: the log of a robust noise variance (:func:`robust_log_variance`,
+    one per channel) and, per feature channel of three 3x3 convolutions (the last two with
+    stride 2), the log of the features' mean square; each less its value on the data when
+    training starts (``reference``, :meth:`set_reference`). A linear map makes the
+    ``outputs`` offsets. It starts at zero, except (``follow=True``, Gaussian noise) the
+    Gaussian variance's offset, which starts at the robust log variance's: the softplus
+    domain is the log domain for small variances, so the network starts at the global start
+    rescaled per image by its robust variance, and learns from there. Any image size;
+    float32 whatever the autocast.
+    """
+
+    def __init__(self, channels: int, outputs: int, *, lag: tuple[int, int] = (1, 1),
+                 follow: bool = False, width: int = 16) -> None:
+        super().__init__()
+        self.lag = tuple(lag)
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, width, 3, padding=1), nn.LeakyReLU(0.1),
+            nn.Conv2d(width, width, 3, padding=1, stride=2), nn.LeakyReLU(0.1),
+            nn.Conv2d(width, 2 * width, 3, padding=1, stride=2))
+        inputs = channels + 2 * width
+        self.out = nn.Linear(inputs, outputs)
+        self.register_buffer("reference", torch.zeros(inputs))
+        with torch.no_grad():
+            self.out.weight.zero_()
+            self.out.bias.zero_()
+            if follow:  # the last `channels` outputs are the Gaussian variances' offsets
+                for c in range(channels):
+                    self.out.weight[outputs - channels + c, c] = 1.0
+
+    def summary(self, x: torch.Tensor) -> torch.Tensor:
+        """Per image ``(B, C + F)``: the robust log variances and the features' log mean
+        squares."""
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            x = x.float()
+            energy = self.features(x).square().mean(dim=(-2, -1)).clamp_min(1e-8).log()
+            return torch.cat([robust_log_variance(x, self.lag), energy], dim=1)
+
+    @torch.no_grad()
+    def set_reference(self, x: torch.Tensor) -> None:
+        """The summaries' mean over the images ``x`` ``(B, C, Y, X)`` as the reference."""
+        self.reference.copy_(self.summary(x).mean(0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, outputs)`` offsets for the images ``x`` ``(B, C, Y, X)``."""
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self.out(self.summary(x) - self.reference)
+
+
 NOISE_INIT_STD = 0.1  # initial noise std, normalised units (the data's range is ~1)
+MEAN_OFFSET_MOMENTUM = 0.02  # running mean of the per-image offsets over training
 IMPULSE_INIT = 0.1  # initial fraction of impulse pixels
 PARAMETRIC_KINDS = ("gaussian", "poisson-gaussian", "impulse")
 
@@ -249,7 +314,10 @@ class ParametricNoise(nn.Module):
     it is the clean value plus Gaussian noise of variance ``b``. With ``config.sigma`` set,
     ``b`` is not learned: :meth:`fix_variance` sets it once the normalisation is known.
     With ``config.fit == "estimate"`` neither is learned: the start (:meth:`start_at`,
-    :meth:`start_poisson_gaussian`, from the data) is kept.
+    :meth:`start_poisson_gaussian`, from the data) is kept. With ``"network"`` an auxiliary
+    :class:`NoiseParamNet` adds per image offsets to the raw ``a, b`` (``params(x)``: one
+    pair per image of ``x``); without an image (the noise curve, the noise std layer, the
+    summary) the offsets' running mean over the training windows (``mean_offset``) stands in.
 
     Called on a signal ``(B, C, Y, X)`` it returns a :class:`Mixture`, so the N-net's
     readers (noise curves, noise std maps, densities) read it as they read an N-net: one
@@ -258,7 +326,8 @@ class ParametricNoise(nn.Module):
     (``width**2 / 12``): its ``total_std`` is the root mean square of ``noisy - signal``.
     """
 
-    def __init__(self, channels: int, config: NoiseModelConfig) -> None:
+    def __init__(self, channels: int, config: NoiseModelConfig,
+                 lag: tuple[int, int] = (1, 1)) -> None:
         super().__init__()
         if config.kind not in PARAMETRIC_KINDS:
             raise ValueError(f"bsn noise model must be one of {PARAMETRIC_KINDS}, "
@@ -277,6 +346,11 @@ class ParametricNoise(nn.Module):
             self.raw_alpha = nn.Parameter(torch.full((channels,), logit))
             self.register_buffer("value_range", torch.tensor([[0.0, 1.0]] * channels))
         self.register_buffer("bin_width", torch.zeros(channels))  # as the N-net's: none
+        self.per_image = config.fit == "network"
+        if self.per_image:
+            self.image_net = NoiseParamNet(channels, 2 * channels, lag=lag,
+                                           follow=config.kind == "gaussian")
+            self.register_buffer("mean_offset", torch.zeros(2 * channels))
 
     @torch.no_grad()
     def start_at(self, variance: float | Sequence[float]) -> None:
@@ -333,10 +407,22 @@ class ParametricNoise(nn.Module):
         estimated from the data and held)."""
         return self.raw_b.requires_grad
 
-    def params(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(a, b)`` per channel, normalised units (``a`` is 0 unless Poisson-Gaussian)."""
-        a = F.softplus(self.raw_a) if self.kind == "poisson-gaussian" else self.raw_a * 0
-        return a, F.softplus(self.raw_b)
+    def params(self, x: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(a, b)`` per channel ``(C,)``, normalised units (``a`` is 0 unless
+        Poisson-Gaussian); with ``fit="network"`` and images ``x`` ``(B, C, Y, X)``, per
+        image ``(B, C)`` (in training the offsets' running mean follows them)."""
+        raw_a, raw_b = self.raw_a, self.raw_b
+        if self.per_image:
+            if x is None:
+                offset = self.mean_offset
+            else:
+                offset = self.image_net(x)
+                if self.training:
+                    with torch.no_grad():
+                        self.mean_offset.lerp_(offset.detach().mean(0), MEAN_OFFSET_MOMENTUM)
+            raw_a, raw_b = raw_a + offset[..., :self.channels], raw_b + offset[..., self.channels:]
+        a = F.softplus(raw_a) if self.kind == "poisson-gaussian" else raw_a * 0
+        return a, F.softplus(raw_b)
 
     def impulse_fraction(self) -> torch.Tensor:
         """``alpha`` per channel (0 unless ``impulse``)."""
@@ -344,14 +430,15 @@ class ParametricNoise(nn.Module):
             return torch.zeros_like(self.raw_b)
         return torch.sigmoid(self.raw_alpha)
 
-    def variance(self, signal: torch.Tensor) -> torch.Tensor:
-        """Variance of the Gaussian noise at ``signal`` ``(B, C, Y, X)``."""
-        a, b = (p.view(1, -1, 1, 1) for p in self.params())
+    def variance(self, signal: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        """Variance of the Gaussian noise at ``signal`` ``(B, C, Y, X)`` (``x``: the noisy
+        images, for ``fit="network"``; see :meth:`params`)."""
+        a, b = (p.view(-1, self.channels, 1, 1) for p in self.params(x))
         return (a * signal + b).clamp_min(MIN_VARIANCE)
 
-    def forward(self, signal: torch.Tensor) -> Mixture:
+    def forward(self, signal: torch.Tensor, x: torch.Tensor | None = None) -> Mixture:
         """The noise as a mixture at ``signal``, ``(B, C, K, Y, X)`` (class docstring)."""
-        std = self.variance(signal).sqrt()[:, :, None]
+        std = self.variance(signal, x).sqrt()[:, :, None]
         zeros = torch.zeros_like(std)
         if self.kind != "impulse":
             return Mixture(zeros, zeros, std)
