@@ -102,6 +102,9 @@ def test_refuses_to_write_onto_inputs(capsys, three: list[Path], tmp_path: Path)
     rc, _, err = cli(capsys, "denoise", *three, "-o", tmp_path / "o5", "--method", "n2n",
                      "--pairs-from", "T", *FAST)
     assert rc == 2 and "--pairs-from applies to one input" in err
+    rc, _, err = cli(capsys, "denoise", *three, "-o", tmp_path / "o6", "--method", "s2s",
+                     "--exclude-impulses", *FAST)
+    assert rc == 2 and "--exclude-impulses applies to one input" in err
     rc, _, err = cli(capsys, "denoise", *three, "-o", tmp_path / "o5", "--method", "n2n",
                      *FAST)
     assert rc == 2 and "denoise each pair on its own" in err

@@ -90,6 +90,42 @@ def test_exclude_mask_and_above(noisy_tif: Path, tmp_path: Path, capsys) -> None
     assert np.isfinite(tifffile.imread(out)).all()  # the excluded pixels are filled in
 
 
+def test_exclude_below_and_impulses_are_counted(tmp_path: Path, capsys) -> None:
+    """Salt-and-pepper on an 8-bit image: --exclude-impulses finds it, --exclude-below names
+    the dead pixels; the summary counts what each excluded and the known pixels excluded."""
+    from tests.core.data.test_exclude import noisy_8bit, salt_and_pepper
+
+    image, hit = salt_and_pepper(noisy_8bit((64, 64)), 0.05)
+    dead = (image == 0).sum()
+    tifffile.imwrite(tmp_path / "sp.tif", image)
+    out = tmp_path / "out.tif"
+    assert main(["denoise", str(tmp_path / "sp.tif"), "-o", str(out), "--exclude-below", "0",
+                 "--exclude-impulses", *FAST[:-2], "--json"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    by = summary["excluded_by"]
+    assert by["below"] == dead and by["impulses"] >= 0.95 * hit.sum()
+    assert summary["excluded_pixels"] >= by["impulses"]
+    assert f"excluding {summary['excluded_pixels']} pixels" in captured.err
+    assert np.isfinite(tifffile.imread(out)).all()
+
+
+def test_no_exclusion_reports_none(noisy_tif: Path, tmp_path: Path, capsys) -> None:
+    assert main(["denoise", str(noisy_tif), "-o", str(tmp_path / "out.tif"), *FAST]) == 0
+    summary = _summary(capsys)
+    assert summary["excluded_pixels"] == 0 and "excluded_by" not in summary
+
+
+@pytest.mark.parametrize("flag", [["--exclude-below", "0"], ["--exclude-impulses"]])
+def test_new_exclusions_refused_for_other_methods(noisy_tif: Path, tmp_path: Path, capsys,
+                                                  flag) -> None:
+    rc = main(["denoise", str(noisy_tif), "-o", str(tmp_path / "out.tif"), "--method", "n2v",
+               *flag])
+    assert rc == 2
+    assert f"{flag[0]} needs a method that fills in unknown pixels (s2s)" in (
+        capsys.readouterr().err)
+
+
 def test_exclusion_refused_for_other_methods(noisy_tif: Path, tmp_path: Path, capsys) -> None:
     rc = main(["denoise", str(noisy_tif), "-o", str(tmp_path / "out.tif"), "--method", "n2v",
                "--exclude-above", "5"])

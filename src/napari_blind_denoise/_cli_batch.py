@@ -102,13 +102,13 @@ def output_paths(inputs: list[Path], outdir: str, overwrite: bool) -> list[Path]
 
 def refuse_single_file_flags(args) -> None:
     """Options that name one image's companion files are for one input at a time."""
-    from ._cli_common import pair_paths
+    from ._cli_common import exclusion_flags, pair_paths
     from .core.methods import output_groups
 
     flags = [f"--{g}-out" for g in output_groups() if getattr(args, f"{g}_out", None)]
     flags += ["--pair"] * bool(pair_paths(args))
-    flags += [f"--{f.replace('_', '-')}" for f in ("pairs_from", "exclude_mask", "exclude_above")
-              if getattr(args, f, None) is not None]
+    flags += ["--pairs-from"] * (getattr(args, "pairs_from", None) is not None)
+    flags += exclusion_flags(args)
     if flags:
         raise InputError(f"{flags[0]} applies to one input; run the files one at a time")
     if getattr(args, "dims", None) == "3":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .core.config import NOISE_FITS, BlendConfig
+from .core.data.exclude import IMPULSE_SIGMAS
 from .core.device import DEVICE_CHOICES
 from .core.dims import AUTO_MIN_DEPTH
 from .core.errors import InputError
@@ -101,6 +103,14 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
                    "in training, filled in by the result (NaN pixels always are)")
     p.add_argument("--exclude-above", type=float, metavar="VALUE",
                    help=f"{missing} only: treat values >= VALUE (saturated) the same way")
+    p.add_argument("--exclude-below", type=float, metavar="VALUE",
+                   help=f"{missing} only: treat values <= VALUE (dead pixels, pepper) the "
+                   "same way")
+    p.add_argument("--exclude-impulses", action="store_true",
+                   help=f"{missing} only: find salt-and-pepper pixels and treat them the same "
+                   "way: pixels at the image's minimum or maximum that differ from the median "
+                   f"of their 8 neighbours by more than {IMPULSE_SIGMAS:g} times the noise's "
+                   "robust standard deviation (docs/methods.md)")
     p.add_argument("--save-model", metavar="DIR", help="also save the trained model here")
     blends = ", ".join(m.id for m in METHODS.values() if m.blends)
     p.add_argument("--blend", choices=("auto", "off"), default=None,
@@ -488,13 +498,11 @@ def check_flags(args, inputs=()) -> dict[str, list]:
         shuffles = ", ".join(m.id for m in METHODS.values() if m.downsamples)
         raise InputError(f"--downsample needs a method that trains on pixel-shuffle "
                          f"sub-images ({shuffles}), not {args.method}")
-    excluding = [f for f in ("exclude_mask", "exclude_above") if getattr(args, f, None)
-                 is not None]
+    excluding = exclusion_flags(args)
     if excluding and not method.accepts_missing:
         missing = ", ".join(m.id for m in METHODS.values() if m.accepts_missing)
-        flag = "--" + excluding[0].replace("_", "-")
-        raise InputError(f"{flag} needs a method that fills in unknown pixels ({missing}), "
-                         f"not {args.method}")
+        raise InputError(f"{excluding[0]} needs a method that fills in unknown pixels "
+                         f"({missing}), not {args.method}")
     check_pair_flags(args, method)
     if getattr(args, "save_model", None):
         check_model_dir(args.save_model, inputs)
@@ -589,15 +597,45 @@ def quality_summary(result) -> dict:
             "yardstick": result.yardstick, "warnings": result.warnings}
 
 
-def with_exclusions(args, data):
-    """``data`` with the pixels ``--exclude-mask``/``--exclude-above`` name marked unknown."""
+EXCLUSION_FLAGS = ("exclude_mask", "exclude_above", "exclude_below", "exclude_impulses")
+
+
+def exclusion_flags(args) -> list[str]:
+    """The ``--exclude-*`` flags given (``--exclude-mask``...)."""
+    given = [f for f in EXCLUSION_FLAGS if getattr(args, f, None) is not None]
+    return ["--" + f.replace("_", "-") for f in given if getattr(args, f) is not False]
+
+
+def with_exclusions(args, data, axes: str):
+    """``data`` with the pixels the ``--exclude-*`` flags name marked unknown."""
     from .core.data.exclude import exclude_pixels
     from .io import read_image
 
     mask = None
     if getattr(args, "exclude_mask", None) is not None:
         mask, _ = read_image(args.exclude_mask)
-    return exclude_pixels(data, mask, above=getattr(args, "exclude_above", None))
+    return exclude_pixels(data, mask, above=getattr(args, "exclude_above", None),
+                          below=getattr(args, "exclude_below", None),
+                          impulses=bool(getattr(args, "exclude_impulses", False)), axes=axes)
+
+
+def exclusion_summary(args, data) -> dict:
+    """JSON-summary keys for the pixels ``data`` (from :func:`with_exclusions`) excludes:
+    ``excluded_pixels`` (known pixels marked unknown) and ``excluded_by`` (per flag; a pixel
+    may be named by several); a line on stderr."""
+    from .core.data.exclude import ExcludedPixels
+
+    if not isinstance(data, ExcludedPixels):
+        return {"excluded_pixels": 0}
+    counts = data.counts()
+    total = counts.pop("total")
+    if not args.quiet:
+        size = math.prod(data.shape)
+        parts = ", ".join(f"{n} by --exclude-{rule.replace('_', '-')}"
+                          for rule, n in counts.items())
+        print(f"blind-denoise: excluding {total} pixels ({100 * total / size:.3g} %): {parts}",
+              file=sys.stderr, flush=True)
+    return {"excluded_pixels": total, "excluded_by": counts}
 
 
 def load(path: str, axes: str | None, whole_below: int | None = None):

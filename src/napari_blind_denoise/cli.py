@@ -26,6 +26,7 @@ from ._cli_common import (
     check_flags,
     dask_context,
     emit,
+    exclusion_summary,
     load,
     make_config,
     memory_budget,
@@ -48,8 +49,9 @@ EXIT_BAD_INPUT = 2
 
 
 def _train_and_apply(args, data, axes, groups=None, sink=None, attrs=None, spacing=None):
-    """Train on ``data`` (voxel ``spacing``: axis letter -> ``(size, unit)``, from the
-    input's metadata) and denoise it through the pipeline; its :class:`PipelineResult`."""
+    """Train on ``data`` (its excluded pixels marked: :func:`with_exclusions`; voxel
+    ``spacing``: axis letter -> ``(size, unit)``, from the input's metadata) and denoise it
+    through the pipeline; its :class:`PipelineResult`."""
     from .core import TrainingSession
     from .core.data.validate import check_image
     from .core.memory import check_budget
@@ -58,7 +60,7 @@ def _train_and_apply(args, data, axes, groups=None, sink=None, attrs=None, spaci
     config, device = make_config(args)
     check_budget(check_image(data, axes), data, divisor=config.model.divisor,
                  budget_mb=memory_budget(args))
-    train_on, data = training_inputs(args, with_exclusions(args, data), axes)
+    train_on, data = training_inputs(args, data, axes)
     session = TrainingSession(train_on, axes, config, device=device,
                               spacing={a: s for a, (s, _) in (spacing or {}).items()})
     return run_job(partial(run_pipeline, session, yardstick=not args.no_yardstick,
@@ -83,6 +85,8 @@ def cmd_denoise(args) -> int:
     spacing = input_spacing(args.input)
     sink = output_sink(args, out_path, groups, axes, spacing)
     memory_warnings(args, data, [out_path])
+    data = with_exclusions(args, data, axes)
+    excluded = exclusion_summary(args, data)
     result = _train_and_apply(args, data, axes, groups, sink, {"method": args.method}, spacing)
     extra = write_group_files(args, groups, result, sink)
     info = result.trained.info
@@ -92,7 +96,7 @@ def cmd_denoise(args) -> int:
         "best_step": info["best_step"], "train_seconds": info["train_seconds"],
         "predict_seconds": round(result.predict_seconds, 3),
         "total_seconds": round(time.perf_counter() - t0, 3),
-        "device": info["device"], "model": args.save_model, **extra,
+        "device": info["device"], "model": args.save_model, **excluded, **extra,
         **memory_summary(args, result), **quality_summary(result),
     })
     return 0
@@ -181,7 +185,9 @@ def cmd_eval(args) -> int:
     if tuple(clean.shape) != tuple(data.shape):
         raise InputError(f"clean image shape {tuple(clean.shape)} differs from noisy "
                          f"{tuple(data.shape)}")
-    run = _train_and_apply(args, data, axes)
+    excluding = with_exclusions(args, data, axes)
+    excluded = exclusion_summary(args, excluding)
+    run = _train_and_apply(args, excluding, axes)
     trained, result = run.trained, run.images["denoised"]
     if args.output:
         from .io import write_image
@@ -193,7 +199,7 @@ def cmd_eval(args) -> int:
     summary = {"method": trained.method, "noisy": str(args.noisy), "clean": str(args.clean),
                "steps": trained.info["steps"], "train_seconds": trained.info["train_seconds"],
                "total_seconds": round(time.perf_counter() - t0, 3),
-               "device": trained.info["device"],
+               "device": trained.info["device"], **excluded,
                **{f"input_{k}": round(v, 4) for k, v in before.items()},
                **{f"result_{k}": round(v, 4) for k, v in after.items()},
                "output": args.output, **quality_summary(run)}
@@ -219,7 +225,9 @@ def cmd_demo(args) -> int:
     noisy, clean = load_sample()
     out_dir = Path(args.out)
     args.axes = "YX"
-    run = _train_and_apply(args, noisy, "YX")
+    excluding = with_exclusions(args, noisy, "YX")
+    excluded = exclusion_summary(args, excluding)
+    run = _train_and_apply(args, excluding, "YX")
     trained, result = run.trained, run.images["denoised"]
     denoised = write_image(out_dir / "denoised.tif", result, "YX", owned=written_by_us,
                            overwrite=args.overwrite)
@@ -231,7 +239,7 @@ def cmd_demo(args) -> int:
                 "device": trained.info["device"], "psnr_noisy": round(p_in, 2),
                 "psnr_denoised": round(p_out, 2),
                 "output": str(denoised), "comparison": str(png), "tta": run.tta,
-                **quality_summary(run)})
+                **excluded, **quality_summary(run)})
     if args.gui:
         _show_in_napari(noisy, clean, result, trained.method)
     return 0

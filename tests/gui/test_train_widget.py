@@ -328,13 +328,46 @@ def test_self2self_adds_its_uncertainty_layer(viewer, train_widget, qtbot):
     layer.data[20:30, 20:30] = 1e6  # corrupted: must not reach the result
     viewer.add_labels(lost, name="lost")
     train_widget.exclude.setCurrentText("lost")
+    train_widget.exclusion.impulses.setChecked(True)
     run_job(qtbot, train_widget, train_widget.start_training)
     assert "small denoised" in viewer.layers
+    meta = viewer.layers["small denoised"].metadata["napari_blind_denoise"]
+    assert meta["excluded"] == {"mask": "lost", "impulses": True}
     filled = np.asarray(viewer.layers["small denoised"].data)[20:30, 20:30]
     assert np.isfinite(filled).all() and filled.max() < 1e4
     spread = viewer.layers["small uncertainty"]
     assert spread.colormap.name == "magma"
     assert spread.data.shape == (64, 64) and np.asarray(spread.data).min() > 0
+
+
+def test_self2self_thresholds_and_impulses(viewer, train_widget):
+    """The saturation and dead-pixel thresholds and the impulse detector: shown for s2s only,
+    off by default, starting at the layer's value range; they mark what the CLI's
+    --exclude-above/--exclude-below/--exclude-impulses would."""
+    from tests.core.data.test_exclude import noisy_8bit, salt_and_pepper
+
+    image, hit = salt_and_pepper(noisy_8bit((64, 64)), 0.05)
+    layer = viewer.add_image(image, name="speckled")
+    train_widget.layer_picker.select(layer)
+    ex = train_widget.exclusion
+    rows = (ex.above_on, ex.above, ex.below_on, ex.below, ex.impulses)
+    train_widget.method.setCurrentIndex(train_widget.method.findData("n2v"))
+    assert not any(w.isVisibleTo(train_widget) for w in rows)
+    train_widget.method.setCurrentIndex(train_widget.method.findData("s2s"))
+    assert all(w.isVisibleTo(train_widget) for w in rows)
+    assert (ex.below.value(), ex.above.value()) == (0, 255)
+    assert not ex.above.isEnabled() and not ex.impulses.isChecked()
+    assert ex.apply(layer.data, "YX") is layer.data  # nothing chosen: the layer's data
+    ex.below_on.setChecked(True)
+    ex.impulses.setChecked(True)
+    assert ex.below.isEnabled()
+    assert ex.settings() == {"below": 0, "impulses": True}
+    counts = ex.apply(layer.data, "YX").counts()
+    assert counts["below"] == (image == 0).sum()
+    assert counts["impulses"] >= 0.95 * hit.sum()
+    other = viewer.add_image(image[::-1] // 2 + 10, name="other")
+    train_widget.layer_picker.select(other)  # a threshold turned on keeps its value
+    assert ex.below.value() == 0 and ex.above.value() == other.contrast_limits_range[1]
 
 
 def test_the_loss_plot_names_the_methods_loss(train_widget):
@@ -361,6 +394,30 @@ def test_the_time_limit_follows_the_classical_budget(viewer):
     assert widget.time_limit.value() == default_config("classical").train.time_budget == 10
     widget.method.setCurrentIndex(widget.method.findData("n2v"))
     assert widget.time_limit.value() == DEFAULT_TIME_LIMIT
+
+
+def test_quality_gpu_runs_the_whole_schedule(viewer):
+    """Quality GPU sets no time limit, so s2s gets the paper's 150,000 steps; Fast CPU keeps
+    the demo-sized limit; a method's own budget (classical) wins over both."""
+    from napari_blind_denoise.core.methods import default_config
+    from napari_blind_denoise.gui.train_widget import DEFAULT_TIME_LIMIT
+    from tests.gui.conftest import PLUGIN
+
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Denoise (train)")
+    widget.method.setCurrentIndex(widget.method.findData("s2s"))
+    widget.preset.setCurrentIndex(widget.preset.findData("gpu"))
+    assert widget.time_limit.value() == 0 and widget.time_limit.text() == "no limit"
+    train = widget.config().train
+    assert train.time_budget is None
+    assert train.steps == default_config("s2s", "gpu").train.steps == 150_000
+    widget.preset.setCurrentIndex(widget.preset.findData("cpu"))
+    assert widget.time_limit.value() == DEFAULT_TIME_LIMIT
+    assert widget.config().train.time_budget == DEFAULT_TIME_LIMIT
+    for method, gpu_limit in (("n2v", 0), ("classical", 10)):
+        widget.method.setCurrentIndex(widget.method.findData(method))
+        widget.preset.setCurrentIndex(widget.preset.findData("gpu"))
+        assert widget.time_limit.value() == gpu_limit, method
+        widget.preset.setCurrentIndex(widget.preset.findData("cpu"))
 
 
 def test_classical_filter_is_calibrated_in_the_worker(viewer, sample, train_widget, qtbot):

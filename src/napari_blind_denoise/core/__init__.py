@@ -29,7 +29,7 @@ from .config import (
     TrainConfig,
 )
 from .data.axes import Layout, guess_axes, validate_axes
-from .data.exclude import exclude_pixels
+from .data.exclude import IMPULSE_SIGMAS, ImpulseMask, exclude_pixels
 from .data.normalize import NormStats, compute_norm_stats
 from .data.pairs import neighbour_frames
 from .data.validate import check_image
@@ -74,6 +74,7 @@ __all__ = [
     "AUTO_MIN_DEPTH",
     "DEVICE_CHOICES",
     "DISPLAY_MIN_FRACTION",
+    "IMPULSE_SIGMAS",
     "METHODS",
     "NOISE_KINDS",
     "NOISE_MODEL_KINDS",
@@ -86,6 +87,7 @@ __all__ = [
     "ExtraInput",
     "ExtraOutput",
     "ForeignDataError",
+    "ImpulseMask",
     "InputError",
     "Layout",
     "MaskConfig",

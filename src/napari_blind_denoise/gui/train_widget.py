@@ -37,7 +37,6 @@ from ..core import (
     TrainEvent,
     TrainingSession,
     default_config,
-    exclude_pixels,
     get_method,
     is_model_folder,
     neighbour_frames,
@@ -55,6 +54,7 @@ from ._common import (
     memory_budget_value,
     progress_widgets,
 )
+from ._exclude import ExclusionControls
 from ._layers import default_axes, layer_spacing, read_layer
 from ._live import LiveLayer
 from ._plots import LossPlot, NoisePlot
@@ -74,6 +74,10 @@ NOISE_FIT_LABELS = {None: "Default", "learn": "Learned with the network",
                     "network": "Per image (auxiliary network)"}
 STATUS_SECONDS = 0.1  # progress bar and status line refresh at most ten times a second
 DEFAULT_TIME_LIMIT = 60  # seconds: a demo-sized run on a laptop CPU
+# the Time limit a preset sets (0: none) unless the method's preset has a budget of its own
+# (classical: seconds of calibration): Fast CPU stops at a demo-sized limit; Quality GPU runs
+# the preset's whole step schedule (s2s: the paper's 150,000 steps), however long it takes
+PRESET_TIME_LIMITS = {"cpu": DEFAULT_TIME_LIMIT, "gpu": 0}
 # live preview: a 128-pixel crop every 5 s of training (or less often when it costs more
 # than a tenth of the time, core/preview.py)
 PREVIEW = PreviewOptions(seconds=5.0, size=128)
@@ -87,6 +91,14 @@ def _clock(seconds: float) -> str:
     if s >= 3600:
         return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
     return f"{s // 60}:{s % 60:02d}"
+
+
+def preset_time_limit(preset: str, train) -> int:
+    """Seconds for the Time limit box (0: no limit) when ``preset`` is chosen: the method's
+    own budget (``train.time_budget``), else :data:`PRESET_TIME_LIMITS`."""
+    if train.time_budget:
+        return int(train.time_budget)
+    return PRESET_TIME_LIMITS.get(preset, DEFAULT_TIME_LIMIT)
 
 
 def _spin(lo: int, hi: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
@@ -106,9 +118,6 @@ def _losses(event: TrainEvent) -> str:
         return f"loss {event.loss:.4g}{val}"
     val = f", validation MSE {event.val_mse:.4g}" if event.val_mse is not None else ""
     return f"NLL {event.loss:.4g}, masked MSE {event.mse:.4g}{val}"
-
-
-NO_EXCLUSION = "(none)"
 
 
 # the widget's test-time augmentation choices (TileConfig.tta), the default first
@@ -201,6 +210,12 @@ class TrainWidget(JobWidget):
         self.preset.setCurrentIndex(self.preset.findData("gpu" if self.device.accelerated()
                                                          else "cpu"))
         self.preset.currentIndexChanged.connect(self._apply_preset)
+        self.preset.setToolTip(
+            f"Fast CPU: a small network, stopped after {DEFAULT_TIME_LIMIT} s (Time limit) "
+            "unless its steps end first. Quality GPU: a wider network and the preset's whole "
+            "step schedule, no time limit (Self2Self: the paper's 150,000 steps, about 1.5-2 h "
+            "on a GPU by our estimate, about 2 days on 2 CPU cores); Stop keeps the best "
+            "model so far")
         form.addRow("Preset", self.preset)
         self.time_limit = _spin(0, 7 * 24 * 3600, DEFAULT_TIME_LIMIT, 10, " s")
         self.time_limit.setSpecialValueText("no limit")
@@ -275,16 +290,8 @@ class TrainWidget(JobWidget):
         self.tile_size = _spin(64, 4096, 512, 64, " px")
         form.addRow("Prediction tile", self.tile_size)
         self.memory_budget = memory_budget_box(form)
-        self.exclude = QComboBox()
-        self.exclude.setToolTip(
-            "A labels or image layer of the image's shape whose non-zero pixels are known to "
-            "be corrupted (dead/hot pixels, a damaged region): never used in training and "
-            "filled in by the result (s2s; NaN pixels always are)")
-        self.exclude_label = QLabel("Exclude pixels")
-        form.addRow(self.exclude_label, self.exclude)
-        for ev in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed):
-            ev.connect(self._refresh_exclude)
-        self._refresh_exclude()
+        self.exclusion = ExclusionControls(self.viewer, form)
+        self.exclude = self.exclusion.layer  # the mask-layer picker
         box.addWidget(inner)
         return box
 
@@ -354,6 +361,7 @@ class TrainWidget(JobWidget):
     def _on_layer_changed(self, *_) -> None:
         layer = self.layer_picker.layer()
         self.axes.setPlaceholderText(default_axes(layer) if layer is not None else "")
+        self.exclusion.follow_layer(layer)
         self.train_button.setEnabled(layer is not None and not self.runner.running)
 
     def _on_method_changed(self, *_) -> None:
@@ -367,8 +375,7 @@ class TrainWidget(JobWidget):
         self.noise_kind.setVisible(method.noise_model)
         self.noise_kind_label.setVisible(method.noise_model)
         self._update_noise_fit()
-        self.exclude.setVisible(method.accepts_missing)
-        self.exclude_label.setVisible(method.accepts_missing)
+        self.exclusion.set_visible(method.accepts_missing)
         self.live_preview.setChecked(method.live_preview)
         self._update_pair_rows()
         self.downsample.setVisible(method.downsamples)
@@ -390,23 +397,6 @@ class TrainWidget(JobWidget):
             label.setVisible(name in wanted)
             picker.setVisible(name in wanted)
             picker.setEnabled(not frames and not self.runner.running)
-
-    def _refresh_exclude(self, *_) -> None:
-        """The labels and image layers offered as an exclusion mask."""
-        current = self.exclude.currentText()
-        names = [layer.name for layer in self.viewer.layers
-                 if getattr(layer, "_type_string", "") in ("labels", "image")]
-        self.exclude.clear()
-        self.exclude.addItems([NO_EXCLUSION, *names])
-        if current in names:
-            self.exclude.setCurrentText(current)
-
-    def _excluding(self, data, method: str):
-        """``data`` with the chosen mask layer's pixels marked unknown (``s2s``)."""
-        name = self.exclude.currentText()
-        if not get_method(method).accepts_missing or name in ("", NO_EXCLUSION):
-            return data
-        return exclude_pixels(data, self.viewer.layers[name].data)
 
     def _with_extra_inputs(self, data, layer, layout, method: str):
         """``(training data, provenance, data to denoise)``: ``data`` itself; for a method
@@ -436,8 +426,7 @@ class TrainWidget(JobWidget):
         self.patch_size.setValue(train.patch_size)
         self.batch_size.setValue(train.batch_size)
         self.learning_rate.setValue(train.learning_rate)
-        # a method's own budget (classical: a calibration of seconds), else the widget's
-        self.time_limit.setValue(int(train.time_budget or DEFAULT_TIME_LIMIT))
+        self.time_limit.setValue(preset_time_limit(self.preset.currentData(), train))
         self._preset_values = self._training_values()
 
     def _update_noise_fit(self, *_) -> None:
@@ -494,7 +483,10 @@ class TrainWidget(JobWidget):
                 raise InputError("no suitable image layer: open an image first")
             config = self.config()
             data, layout = read_layer(layer, self.axes.text().strip().upper() or None)
-            data = self._excluding(data, config.method)
+            excluded = {}
+            if get_method(config.method).accepts_missing:
+                data = self.exclusion.apply(data, layout.axes)
+                excluded = self.exclusion.settings()
             train_on, extra_names, data = self._with_extra_inputs(data, layer, layout,
                                                                   config.method)
             preview = self.preview_options if self.live_preview.isChecked() else None
@@ -512,7 +504,7 @@ class TrainWidget(JobWidget):
         self.notice.setText("")
         self.noise_plot.clear_data()
         provenance = {"source": layer.name, "config": config.to_dict(), "axes": layout.axes,
-                      **extra_names}
+                      **extra_names, **({"excluded": excluded} if excluded else {})}
         tile = TileConfig.for_size(self.tile_size.value(),
                                    tta=TTA_CHOICES[self.tta.currentText()],
                                    memory_budget=memory_budget_value(self.memory_budget))

@@ -195,21 +195,6 @@ def test_trains_predicts_with_uncertainty_and_round_trips(tmp_path: Path) -> Non
     assert not np.allclose(single, denoised)
 
 
-def test_excluded_pixels_are_read_as_unknown() -> None:
-    data = np.arange(24, dtype=np.uint16).reshape(2, 3, 4)
-    mask = np.zeros(data.shape, bool)
-    mask[0, 1, 2] = True
-    view = exclude_pixels(data, mask, above=20)
-    assert view.shape == data.shape and view.dtype == np.float32
-    block = view[0, 1:, :]
-    assert np.isnan(block[0, 2]) and np.isfinite(block[0, :2]).all()
-    full = np.asarray(view)
-    assert np.isnan(full).sum() == 1 + 4  # the mask's pixel and 20..23
-    assert exclude_pixels(data) is data
-    with pytest.raises(InputError, match="shape"):
-        exclude_pixels(data, mask[0])
-
-
 def test_other_methods_refuse_unknown_pixels() -> None:
     noisy, _ = make_noisy((64, 64))
     noisy[3, 4] = np.nan

@@ -32,13 +32,14 @@ if TYPE_CHECKING:
     from ..trained import TrainedModel
 
 # the paper's schedule: 150,000 Adam steps at 1e-4 on the whole image (one per step), 50
-# passes; ~1.5-2 h per 256x256 image on a current GPU (our estimate, not measured here)
+# passes; ~1.5-2 h per 256x256 image on a current GPU (our estimate, not measured here), about
+# 47 h on 2 CPU cores (1.14 s per step measured; docs/results/2026-12-03-s2s-cpu-preset-256.txt)
 PAPER = (ModelConfig(depth=5, base_channels=48),
          TrainConfig(steps=150_000, patch_size=256, batch_size=1, learning_rate=1e-4,
                      val_every=500),
          Self2SelfConfig(passes=50))
-# a narrower network, smaller windows, a higher rate and fewer passes: a 256x256 image in a
-# few minutes on 2 CPU cores (docs/benchmarks.md)
+# a narrower network, smaller windows, a higher rate and fewer passes: a 256x256 image in
+# 3 min 15 s on 2 CPU cores, end to end (measured; docs/benchmarks.md)
 FAST = (ModelConfig(depth=5, base_channels=24),
         TrainConfig(steps=1500, patch_size=64, batch_size=4, learning_rate=1e-3),
         Self2SelfConfig(passes=16))
