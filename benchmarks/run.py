@@ -20,6 +20,9 @@ kernel along Y and X (lag-1 0.67 on both axes). HeLa: the three channels of
 ``fiji_hela_cells_clean``; nuclei: StarDist ``img2d``. Scored raw against the clean image
 (peak: its range). Methods ``n2s`` / ``n2v`` use the defaults (``blind_spot="auto"``);
 ``n2s-pixel`` / ``n2v-pixel`` force the one-pixel blind spot (the behaviour before it);
+``bsn`` is the Bayesian blind-spot network with its defaults (Gaussian noise model, the
+posterior; ``psnr_prior`` scores the same model's prior mean; ``bsnpg``: with the
+Poisson-Gaussian noise model, estimated from the image and held, its default);
 ``tv-cal`` / ``wavelet-cal`` are scikit-image's denoisers calibrated by J-invariance
 (``calibrate_denoiser``). ``noisy`` scores the input itself (the reference every gain is
 measured from). ``classical`` is ``--method classical`` as the CLI runs it (our
@@ -107,7 +110,7 @@ def run_method(kind: str, name: str, method: str, budget: float, tta: bool = Fal
     many steps instead of for ``budget`` seconds (quality independent of machine load)."""
     noisy, clean = load_pair(kind, name)
     t0 = time.perf_counter()
-    if method.split("-")[0] in ("n2v", "n2s", "nnet"):
+    if method.split("-")[0] in ("n2v", "n2s", "nnet", "bsn", "bsnpg"):
         from dataclasses import replace
 
         from napari_blind_denoise.core import (
@@ -119,7 +122,10 @@ def run_method(kind: str, name: str, method: str, budget: float, tta: bool = Fal
 
         base, _, spot = method.partition("-")
         limit = {"steps": steps} if steps else {"time_budget": budget, "steps": 10**9}
-        cfg = default_config(base, "cpu", **limit)
+        if base == "bsnpg":  # bsn with the Poisson-Gaussian noise model
+            cfg = default_config("bsn", "cpu", noise_model="poisson-gaussian", **limit)
+        else:
+            cfg = default_config(base, "cpu", **limit)
         if spot:
             cfg = replace(cfg, mask=replace(cfg.mask, blind_spot=spot))
         trained = run_to_completion(train(noisy, "YX", cfg, device="cpu"))
@@ -128,6 +134,10 @@ def run_method(kind: str, name: str, method: str, budget: float, tta: bool = Fal
         pred = run_to_completion(predict(trained, noisy, "YX", device="cpu"))
         extra = {"steps": trained.info["steps"], "blind_spot": trained.config.mask.blind_spot,
                  "predict_s": round(time.perf_counter() - t1, 3)}
+        if base.startswith("bsn"):  # the same model without the Bayesian step
+            prior = run_to_completion(predict(trained, noisy, "YX", device="cpu",
+                                              inference="prior"))
+            extra["psnr_prior"] = metrics(kind, prior, clean)[0]
         if tta:  # the same model, predicted with test-time augmentation as well
             from napari_blind_denoise.core import TileConfig
 
