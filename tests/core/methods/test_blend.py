@@ -103,6 +103,22 @@ def test_prediction_is_the_blend_and_is_saved(blended, scan, tmp_path) -> None:
         rtol=0, atol=1e-5 * span)
 
 
+def test_weight_zero_skips_the_network(blended, scan) -> None:
+    """A network weight of 0: the result is the calibrated filter, the network never runs."""
+    noisy = scan[0]
+    zero = replace(blended.config, blend=replace(blended.config.blend, weight=0.0))
+    calls = []
+    hook = blended.model.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        out = run_to_completion(predict(replace(blended, config=zero), noisy, "YX",
+                                        tile=WHOLE, device="cpu"))
+    finally:
+        hook.remove()
+    assert calls == []
+    expected = _blurred(blended, noisy)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-5 * float(np.ptp(expected)))
+
+
 def test_off_and_stop_leave_the_network_alone(scan) -> None:
     noisy = scan[0]
     cfg = tiny_config("n2v", steps=4)  # blend off

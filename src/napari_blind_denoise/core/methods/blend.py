@@ -112,16 +112,19 @@ def calibrate_blend(trained: TrainedModel, data, layout: Layout,
 
 def blended(infer: Inferrer, config: DenoiseConfig) -> Inferrer:
     """``infer`` blended with the calibrated filter of ``config.blend`` (normalised tiles
-    ``(B, C, Y, X)``; the filter runs on the CPU, each tile and channel on its own)."""
+    ``(B, C, Y, X)``; the filter runs on the CPU, each tile and channel on its own). With a
+    network weight of 0 the network is not run: the filter alone is the result."""
     blend = config.blend
     w = float(blend.weight)
     family, params = blend.filter, dict(blend.params)
 
     def run(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-        y = infer(model, x).float()
         tiles = x.detach().float().cpu().numpy()
-        f = np.stack([apply_filter(family, params, t) for t in tiles])
-        return w * y + (1.0 - w) * torch.from_numpy(f).to(y.device)
+        f = torch.from_numpy(np.stack([apply_filter(family, params, t) for t in tiles]))
+        if w == 0.0:
+            return f.to(x.device)
+        y = infer(model, x).float()
+        return w * y + (1.0 - w) * f.to(y.device)
 
     return run
 
