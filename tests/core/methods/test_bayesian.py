@@ -323,6 +323,11 @@ def test_noise_network_follows_each_image(tmp_path: Path) -> None:
     trained = run_to_completion(train(noisy, "ZYX", cfg, device="cpu"))
     noise = trained.model.noise_net.eval()
     assert noise.per_image and noise.learned and noise_parameters(trained)[0]["per_image"]
+    from napari_blind_denoise.core.methods.bayesian import _one_line
+
+    params = noise_parameters(trained)
+    line = _one_line({"a": params[0]["a"], "b": params[0]["b"], "parameters": params})
+    assert "estimated per image" in line
     low, scale = float(trained.norm.low[0]), float(trained.norm.high[0] - trained.norm.low[0])
     x = torch.as_tensor((noisy[:, None] - low) / scale)
     with torch.no_grad():

@@ -523,7 +523,10 @@ def _one_line(summary: dict[str, Any]) -> str:
     if "impulse_range" in summary:
         return (f"Noise: impulses in {summary['alpha']:.1%} of the pixels, the others with "
                 f"Gaussian std {summary['sigma']:.3g}.")
-    return f"Noise: variance ≈ {summary['a']:.3g}·signal + {summary['b']:.3g}."
+    line = f"Noise: variance ≈ {summary['a']:.3g}·signal + {summary['b']:.3g}."
+    if summary.get("parameters", [{}])[0].get("per_image"):
+        line += " (estimated per image; this is the mean over the training windows)"
+    return line
 
 
 __all__ = ["BayesianBlindSpotMethod", "likelihood", "noise_parameters", "posterior"]
