@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..channels import DEFAULT_CHANNELS
 from ..config import DenoiseConfig, ModelConfig, NoiseModelConfig, TrainConfig
 from ..dims import DEFAULT_DIMS
 from .base import (
@@ -110,7 +111,8 @@ def default_config(method: str = "n2v", preset: str = "cpu", *,
         A registered method id.
     preset
         ``"cpu"`` or ``"gpu"``: the shared settings of :data:`PRESETS`, as the method
-        adapts them (:meth:`Method.preset`; ``s2s`` has its own).
+        adapts them (:meth:`Method.preset`; ``s2s`` has its own), with the channel mode
+        :data:`~napari_blind_denoise.core.channels.DEFAULT_CHANNELS`.
     noise_model
         Methods with a noise model only: a kind (``nnet``: ``"gaussian"``, ``"gmm2"``,
         ``"gmm3"``; ``bsn``: ``"gaussian"``, ``"poisson-gaussian"``, ``"impulse"``) or a
@@ -142,6 +144,7 @@ def default_config(method: str = "n2v", preset: str = "cpu", *,
     if noise_sigma is not None or noise_fit is not None:
         spec.check_noise_kind(noise)
     fields["train"] = replace(fields["train"], **train_overrides)
+    fields["model"] = replace(fields["model"], channels=DEFAULT_CHANNELS)
     return DenoiseConfig(method=method, mask=spec.mask, noise_model=noise, **fields)
 
 
