@@ -94,14 +94,16 @@ def _mean(events: Sequence[TrainEvent], name: str) -> float | None:
 
 def _merge_info(models: Sequence[TrainedModel], seconds: float) -> dict[str, Any]:
     """One training summary for the channels' models: an entry equal for every channel
-    once, others as a list per channel; steps added up, the run's wall clock."""
+    once, others as a list per channel; steps added up, the kept steps listed, the run's
+    wall clock."""
     infos = [m.info for m in models]
     merged: dict[str, Any] = {}
     for key in infos[0]:
         values = [i.get(key) for i in infos]
         merged[key] = values[0] if all(v == values[0] for v in values) else values
     adapted = [i.get("adapted") or {} for i in infos]
-    merged.update(steps=sum(i["steps"] for i in infos), train_seconds=round(seconds, 3),
+    merged.update(steps=sum(i["steps"] for i in infos),
+                  best_step=[i.get("best_step") for i in infos], train_seconds=round(seconds, 3),
                   stopped_early=any(i.get("stopped_early") for i in infos),
                   adapted={"channels": adapted} if any(adapted) else {},
                   package_version=__version__, channels=infos)
