@@ -140,7 +140,10 @@ CHANNELS_HELP = (
     "images with several channels (a C axis): one model for all channels (joint: the "
     "channels are the network's input and output) or one model per channel (separate: each "
     "trained on its channel alone; the steps and time budget are shared between them). "
-    f"Default {DEFAULT_CHANNELS}: TODO")
+    f"Default {DEFAULT_CHANNELS}: each channel is then denoised as it would be alone, while "
+    "one model for all channels did worse on some channel with n2v, n2s and nnet at the "
+    "same steps (docs/methods.md, Channels); joint can do better where the channels share "
+    "their structure")
 
 
 def _extra_inputs() -> dict[str, tuple[list[str], str]]:

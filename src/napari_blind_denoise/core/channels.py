@@ -20,10 +20,14 @@ import numpy as np
 from .config import ChannelMode, DenoiseConfig
 from .data.axes import Layout
 
-# The presets' choice (CLI and widget default), from benchmarks/channels.py on the tuning
-# half of the HeLa cells image (docs/results/2026-12-03-channels-tuning.jsonl; the report half,
-# docs/results/2026-12-03-channels-report.jsonl, docs/methods.md "Channels").
-DEFAULT_CHANNELS: ChannelMode = "joint"
+# The presets' choice (CLI and widget default): one model per channel. Multi-channel data must
+# never denoise worse than each channel alone would, and at the same total steps one model
+# over the channels did worse on a channel with each of n2v, n2s and nnet (HeLa cells, the
+# tuning half, Poisson-Gaussian noise: channel 1 by 0.20, 0.45 and 0.09 dB), while it did
+# better on others (up to 0.54 dB): no rule choosing between them could be told from one
+# image (benchmarks/channels.py, docs/results/2026-12-03-channels-tuning.jsonl; the report
+# half, docs/results/2026-12-03-channels-report.jsonl, in docs/methods.md "Channels").
+DEFAULT_CHANNELS: ChannelMode = "separate"
 
 
 def separate(config: DenoiseConfig, layout: Layout) -> bool:
