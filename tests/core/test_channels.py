@@ -177,6 +177,16 @@ def test_steps_are_counted_over_the_channels_and_events_come_per_round() -> None
     assert trained.info["best_step"] == [m.info["best_step"] for m in trained.models]
 
 
+def test_live_previews_show_every_channel() -> None:
+    from napari_blind_denoise.core import PreviewOptions
+
+    session = session_for(two_channels(), "CYX", separate_config(steps=8), device="cpu",
+                          preview=PreviewOptions(every=2, size=32))
+    previews = [e.preview for e in session.run() if e.preview is not None]
+    assert previews and all(p.image.shape == (2, 32, 32) for p in previews)
+    assert previews[0].step == 2  # each channel's model at its step 2
+
+
 def test_a_stop_ends_every_channel_with_its_best_model() -> None:
     stop = threading.Event()
     session = session_for(two_channels(), "CYX", separate_config(steps=400), device="cpu")
