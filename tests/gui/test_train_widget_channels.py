@@ -3,6 +3,8 @@ per channel trains, denoises every channel and saves from the widget."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -58,3 +60,22 @@ def test_one_model_for_all_channels_from_the_widget(viewer, train_widget, qtbot)
     run_job(qtbot, train_widget, train_widget.start_training)
     assert isinstance(train_widget.trained, TrainedModel)
     assert train_widget.trained.channels == 2
+
+
+def test_the_apply_widget_uses_one_model_per_channel(viewer, apply_widget, qtbot, tmp_path):
+    from napari_blind_denoise.core import run_to_completion, save_model, train
+    from tests.conftest import tiny_config
+
+    layer = two_channel_layer(viewer)
+    cfg = tiny_config("n2v", steps=4)
+    cfg = replace(cfg, model=replace(cfg.model, channels="separate"))
+    trained = run_to_completion(train(layer.data, "CYX", cfg, device="cpu"))
+    apply_widget.add_model_path(save_model(trained, tmp_path / "per-channel"))
+    apply_widget.layer_picker.select(layer)
+    apply_widget.axes.setText("CYX")
+    assert "one model per channel" in apply_widget.model_info.text()
+    run_job(qtbot, apply_widget, apply_widget.start)
+    out = np.asarray(viewer.layers["two channels denoised"].data)
+    assert out.shape == (2, 96, 96) and np.isfinite(out).all()
+    # in the image's channel order: channel 0 about 100, channel 1 about 40
+    assert float(out[0].mean()) > float(out[1].mean()) + 30.0

@@ -283,8 +283,8 @@ def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
 
 
 def _per_channel(trained: ChannelModels, data, axes: str | None, **options):
-    """:func:`~.separate.apply_channels` (which runs :func:`apply_pipeline` per channel)."""
-    from .separate import apply_channels
+    """:func:`~.separate_predict.apply_channels` (which runs :func:`apply_pipeline` per channel)."""
+    from .separate_predict import apply_channels
 
     return (yield from apply_channels(trained, data, axes, **options))
 
@@ -310,11 +310,11 @@ def compare_with_classical(result: PipelineResult, noisy, layout,
                            stop: threading.Event | None = None) -> None:
     """Warn when a calibrated classical filter scores better than the trained model by the
     J-invariant self-supervised loss on this image (``result.yardstick``); one model per
-    channel: each on its channel (:func:`~.separate.compare_channels`)."""
+    channel: each on its channel (:func:`~.separate_predict.compare_channels`)."""
     from .methods.classical import yardstick
 
     if isinstance(result.trained, ChannelModels):
-        from .separate import compare_channels
+        from .separate_predict import compare_channels
 
         compare_channels(result, noisy, layout, stop)
         return

@@ -201,7 +201,7 @@ def predict(
         ``out``, in the input's intensity units (float32).
     """
     if isinstance(trained, ChannelModels):  # one model per channel: each its channel
-        from .separate import predict_channels
+        from .separate_predict import predict_channels
 
         return (yield from predict_channels(trained, data, axes, tile=tile, out=out,
                                             device=device, inference=inference, stop=stop,

@@ -89,11 +89,14 @@ def output_groups() -> dict[str, list[str]]:
 
 PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
     # small net, many steps: the fastest learner on a 2-core CPU (docs/benchmarks.md); 2-D
-    # (stacks plane by plane) unless asked otherwise: DEFAULT_DIMS
-    "cpu": (ModelConfig(depth=2, base_channels=16, dims=DEFAULT_DIMS),
+    # (stacks plane by plane) unless asked otherwise: DEFAULT_DIMS; the channel mode:
+    # DEFAULT_CHANNELS (default_config also gives it to methods with presets of their own)
+    "cpu": (ModelConfig(depth=2, base_channels=16, dims=DEFAULT_DIMS,
+                        channels=DEFAULT_CHANNELS),
             TrainConfig(steps=1500, patch_size=64, batch_size=16, learning_rate=3e-3)),
     # wider and deeper for a GPU, where a step costs little
-    "gpu": (ModelConfig(depth=3, base_channels=32, dims=DEFAULT_DIMS),
+    "gpu": (ModelConfig(depth=3, base_channels=32, dims=DEFAULT_DIMS,
+                        channels=DEFAULT_CHANNELS),
             TrainConfig(steps=6000, patch_size=96, batch_size=64, learning_rate=2e-3)),
 }
 
