@@ -159,14 +159,14 @@ def _train(args, loaded, paths: list[Path], progress):
     """One model trained on every input (one progress display), once every input's memory
     budget is checked."""
     from ._cli_common import make_config
-    from .core import TrainingSession
     from .core.data.collection import CropStack
     from .core.data.validate import check_image
+    from .core.separate import session_for
 
     config, device = make_config(args)
     check_budgets(args, loaded, paths, config.model.divisor)
     stack = CropStack([d for d, _ in loaded], [check_image(d, a) for d, a in loaded])
-    session = TrainingSession(stack, stack.axes, config, device=device)
+    session = session_for(stack, stack.axes, config, device=device)
 
     def on_event(ev):
         if ev.notice and not args.quiet:

@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from .core.config import NOISE_FITS, BlendConfig
+from .core.channels import DEFAULT_CHANNELS
+from .core.config import CHANNEL_MODES, NOISE_FITS, BlendConfig
 from .core.data.exclude import IMPULSE_SIGMAS
 from .core.device import DEVICE_CHOICES
 from .core.dims import AUTO_MIN_DEPTH
@@ -96,6 +97,8 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
                    help=f"{in_3d}: a 2-D network (each Z plane denoised on its own; the "
                    f"default) or a 3-D one for ZYX volumes; auto picks 3-D for stacks of at "
                    f"least {AUTO_MIN_DEPTH} Z planes, 2-D otherwise (other methods: 2-D)")
+    p.add_argument("--channels", choices=CHANNEL_MODES, default=None,
+                   help=CHANNELS_HELP)
     missing = ", ".join(m.id for m in METHODS.values() if m.accepts_missing)
     p.add_argument("--exclude-mask", metavar="PATH",
                    help=f"{missing} only: an image of the input's shape whose non-zero pixels "
@@ -143,6 +146,16 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
                    f"(default {defaults})")
     add_inference(p)
     add_common(p)
+
+
+CHANNELS_HELP = (
+    "images with several channels (a C axis): one model for all channels (joint: the "
+    "channels are the network's input and output) or one model per channel (separate: each "
+    "trained on its channel alone; the steps and time budget are shared between them). "
+    f"Default {DEFAULT_CHANNELS}: each channel is then denoised as it would be alone, while "
+    "one model for all channels did worse on some channel with n2v, n2s and nnet at the "
+    "same steps (docs/methods.md, Channels); joint can do better where the channels share "
+    "their structure")
 
 
 def _extra_inputs() -> dict[str, tuple[list[str], str]]:
@@ -427,8 +440,7 @@ def make_config(args):
         config = replace(config, mask=replace(config.mask, blind_spot=args.blind_spot))
     if getattr(args, "downsample", None) is not None:
         config = replace(config, mask=replace(config.mask, downsample=args.downsample))
-    if getattr(args, "dims", None) is not None:
-        config = replace(config, model=replace(config.model, dims=args.dims))
+    config = replace(config, model=_model_flags(config.model, args))
     if getattr(args, "blend", None) is not None:
         if not get_method(args.method).blends:
             blends = [m.id for m in METHODS.values() if m.blends]
@@ -437,6 +449,14 @@ def make_config(args):
     if getattr(args, "inference", None) is not None:
         get_method(args.method).check_mode(config, args.inference)
     return config, device
+
+
+def _model_flags(model, args):
+    """``model`` (a :class:`ModelConfig`) with ``--dims`` and ``--channels`` as given."""
+    for flag in ("dims", "channels"):
+        if getattr(args, flag, None) is not None:
+            model = replace(model, **{flag: getattr(args, flag)})
+    return model
 
 
 def tile_config(args):

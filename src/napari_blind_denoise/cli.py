@@ -52,17 +52,17 @@ def _train_and_apply(args, data, axes, groups=None, sink=None, attrs=None, spaci
     """Train on ``data`` (its excluded pixels marked: :func:`with_exclusions`; voxel
     ``spacing``: axis letter -> ``(size, unit)``, from the input's metadata) and denoise it
     through the pipeline; its :class:`PipelineResult`."""
-    from .core import TrainingSession
     from .core.data.validate import check_image
     from .core.memory import check_budget
     from .core.pipeline import run_pipeline
+    from .core.separate import session_for
 
     config, device = make_config(args)
     check_budget(check_image(data, axes), data, divisor=config.model.divisor,
                  budget_mb=memory_budget(args))
     train_on, data = training_inputs(args, data, axes)
-    session = TrainingSession(train_on, axes, config, device=device,
-                              spacing={a: s for a, (s, _) in (spacing or {}).items()})
+    session = session_for(train_on, axes, config, device=device,
+                          spacing={a: s for a, (s, _) in (spacing or {}).items()})
     return run_job(partial(run_pipeline, session, yardstick=not args.no_yardstick,
                            inference=args.inference, data=data,
                            predictor=getattr(args, "predictor", None)), args,

@@ -16,8 +16,10 @@ from .bioimageio import (
     is_bioimageio_package,
     load_bioimageio,
 )
+from .channels import DEFAULT_CHANNELS
 from .checkpoint import is_model_folder, load_model, save_model
 from .config import (
+    CHANNEL_MODES,
     NOISE_MODEL_KINDS,
     BlendConfig,
     DenoiseConfig,
@@ -67,11 +69,14 @@ from .noise.synthetic import NOISE_KINDS, add_noise
 from .pipeline import MemorySink, PipelineResult, apply_pipeline, run_pipeline
 from .predict import check_compatible, predict
 from .preview import PreviewOptions
+from .separate import ChannelSession, session_for
 from .train import TrainingSession, run_to_completion, train
-from .trained import TrainedModel
+from .trained import ChannelModels, TrainedModel
 
 __all__ = [
     "AUTO_MIN_DEPTH",
+    "CHANNEL_MODES",
+    "DEFAULT_CHANNELS",
     "DEVICE_CHOICES",
     "DISPLAY_MIN_FRACTION",
     "IMPULSE_SIGMAS",
@@ -82,6 +87,8 @@ __all__ = [
     "SOFTWARE",
     "BlendConfig",
     "BlindDenoiseError",
+    "ChannelModels",
+    "ChannelSession",
     "CheckpointError",
     "DenoiseConfig",
     "ExtraInput",
@@ -151,6 +158,7 @@ __all__ = [
     "sample_residuals",
     "save_model",
     "score",
+    "session_for",
     "ssim",
     "train",
     "unregister",

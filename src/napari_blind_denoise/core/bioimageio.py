@@ -43,7 +43,7 @@ from .config import DenoiseConfig, ModelConfig
 from .data.normalize import NormStats
 from .data.validate import check_image
 from .errors import CheckpointError, InputError
-from .trained import TrainedModel
+from .trained import ChannelModels, TrainedModel
 from .version import __version__
 
 EXTRA_HINT = 'install the optional extra: pip install "napari-blind-denoise[bioimageio]"'
@@ -124,10 +124,17 @@ def export_bioimageio(trained: TrainedModel, path: str | Path, *, sample=None,
     Raises
     ------
     NotExportable
-        The method's prediction is not one plain network pass (e.g. ``s2s``, ``bsn``).
+        The method's prediction is not one plain network pass (e.g. ``s2s``, ``bsn``), or
+        the models are one per channel (``channels="separate"``).
     InputError
         The ``[bioimageio]`` extra is missing, or the path or sample is unusable.
     """
+    if isinstance(trained, ChannelModels):
+        from .methods.base import NotExportable
+
+        raise NotExportable("one model per channel (channels 'separate') is several "
+                            "networks, and a BioImage.IO package holds one: train with "
+                            "channels 'joint' (--channels joint) to export")
     exported = trained.spec.export_network(trained)
     _require()
     path = Path(path)

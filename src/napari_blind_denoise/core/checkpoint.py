@@ -1,4 +1,9 @@
-"""Model folders: ``weights.safetensors`` (no pickle, ever) plus ``config.json``."""
+"""Model folders: ``weights.safetensors`` (no pickle, ever) plus ``config.json``.
+
+One model per channel (:class:`~.trained.ChannelModels`) is one folder too: the weights of
+channel ``c``'s model under keys prefixed ``channel<c>.``, and ``config.json`` listing each
+model's configuration, normalisation and summary under ``channel_models`` (format version
+2; a joint model keeps version 1, which older versions read)."""
 
 from __future__ import annotations
 
@@ -13,11 +18,12 @@ from .config import DenoiseConfig
 from .data.normalize import NormStats
 from .errors import CheckpointError
 from .methods import get_method
-from .trained import TrainedModel
+from .trained import ChannelModels, TrainedModel
 from .version import __version__
 
 FORMAT = "napari-blind-denoise/model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest this version reads and writes
+SEPARATE_VERSION = 2  # one model per channel (channel_models)
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 
@@ -34,7 +40,7 @@ def is_model_folder(path: str | os.PathLike) -> bool:
     return True
 
 
-def save_model(trained: TrainedModel, folder: str | os.PathLike) -> Path:
+def save_model(trained: TrainedModel | ChannelModels, folder: str | os.PathLike) -> Path:
     """Write a model folder atomically (a temporary sibling folder renamed into place).
 
     An existing ``folder`` is replaced only if it is a model folder this program wrote
@@ -57,28 +63,40 @@ def save_model(trained: TrainedModel, folder: str | os.PathLike) -> Path:
     return folder
 
 
-def _weights(trained: TrainedModel) -> dict[str, torch.Tensor]:
+def _prefix(c: int) -> str:
+    return f"channel{c}."
+
+
+def _weights(trained: TrainedModel | ChannelModels) -> dict[str, torch.Tensor]:
+    if isinstance(trained, ChannelModels):
+        return {_prefix(c) + k: v for c, m in enumerate(trained.models)
+                for k, v in _weights(m).items()}
     return {k: v.detach().to("cpu").contiguous() for k, v in
             trained.model.state_dict().items()}
 
 
-def _meta(trained: TrainedModel) -> dict:
-    return {
+def _meta(trained: TrainedModel | ChannelModels) -> dict:
+    meta = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": 1,
         "package_version": __version__,
         "method": trained.method,
         "axes": trained.axes,
         "config": trained.config.to_dict(),
-        "normalization": trained.norm.to_dict(),
-        "info": trained.info,
     }
+    if isinstance(trained, ChannelModels):
+        info = {k: v for k, v in trained.info.items() if k != "channels"}
+        return {**meta, "format_version": SEPARATE_VERSION, "info": info,
+                "channel_models": [{"axes": m.axes, "config": m.config.to_dict(),
+                                    "normalization": m.norm.to_dict(), "info": m.info}
+                                   for m in trained.models]}
+    return {**meta, "normalization": trained.norm.to_dict(), "info": trained.info}
 
 
 BYTES_KEY = "napari_blind_denoise"  # the configuration's key in the safetensors header
 
 
-def model_bytes(trained: TrainedModel) -> bytes:
+def model_bytes(trained: TrainedModel | ChannelModels) -> bytes:
     """The model as one safetensors byte string, its configuration (the model folder's
     ``config.json``) as JSON in the header's metadata: a model folder in memory, e.g. to
     send to other processes (``napari_blind_denoise.distributed``). No pickle.
@@ -90,11 +108,14 @@ def model_bytes(trained: TrainedModel) -> bytes:
     """
     from safetensors.torch import save
 
-    trained.spec.network(trained.config)  # refuses a network it cannot rebuild
+    models = trained.models if isinstance(trained, ChannelModels) else [trained]
+    for model in models:
+        model.spec.network(model.config)  # refuses a network it cannot rebuild
     return save(_weights(trained), metadata={BYTES_KEY: json.dumps(_meta(trained))})
 
 
-def model_from_bytes(blob: bytes, device: str | torch.device = "cpu") -> TrainedModel:
+def model_from_bytes(blob: bytes, device: str | torch.device = "cpu",
+                     ) -> TrainedModel | ChannelModels:
     """Inverse of :func:`model_bytes`.
 
     Raises
@@ -135,9 +156,11 @@ def _read_meta(folder: Path) -> dict:
     return meta
 
 
-def load_model(folder: str | os.PathLike, device: str | torch.device = "cpu") -> TrainedModel:
-    """Read a model folder written by :func:`save_model`, or a BioImage.IO model package
-    (``.zip``, or a folder with ``rdf.yaml``; :func:`~.bioimageio.load_bioimageio`).
+def load_model(folder: str | os.PathLike, device: str | torch.device = "cpu",
+               ) -> TrainedModel | ChannelModels:
+    """Read a model folder written by :func:`save_model` (one model per channel: a
+    :class:`~.trained.ChannelModels`), or a BioImage.IO model package (``.zip``, or a
+    folder with ``rdf.yaml``; :func:`~.bioimageio.load_bioimageio`).
 
     Raises
     ------
@@ -165,8 +188,10 @@ def load_model(folder: str | os.PathLike, device: str | torch.device = "cpu") ->
 
 
 def _build(meta: dict, state: dict[str, torch.Tensor], where, device,
-           config_path=None) -> TrainedModel:
+           config_path=None) -> TrainedModel | ChannelModels:
     """The model ``meta`` (a ``config.json``) describes, with the weights ``state``."""
+    if "channel_models" in meta:
+        return _build_channels(meta, state, where, device, config_path)
     try:
         config = DenoiseConfig.from_dict(meta["config"])
         norm = NormStats.from_dict(meta["normalization"])
@@ -184,3 +209,26 @@ def _build(meta: dict, state: dict[str, torch.Tensor], where, device,
                               f"({first})") from None
     model.to(device).eval()
     return TrainedModel(model, config, norm, axes, dict(meta.get("info", {})))
+
+
+def _build_channels(meta: dict, state: dict[str, torch.Tensor], where, device,
+                    config_path=None) -> ChannelModels:
+    """The models of a folder of one model per channel, each from its ``channel<c>.``
+    weights."""
+    try:
+        parts, config = meta["channel_models"], DenoiseConfig.from_dict(meta["config"])
+        axes, info = str(meta["axes"]), dict(meta.get("info", {}))
+        if not isinstance(parts, list) or len(parts) != config.model.in_channels:
+            raise ValueError(f"{config.model.in_channels} channels but "
+                             f"{len(parts) if isinstance(parts, list) else 'no'} models")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{config_path or where} is incomplete or invalid: "
+                              f"{exc}") from None
+    models = []
+    for c, part in enumerate(parts):
+        prefix = _prefix(c)
+        own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        models.append(_build({"method": meta.get("method"), **part}, own,
+                             f"{where} (channel {c})", device, config_path))
+    info["channels"] = [m.info for m in models]
+    return ChannelModels(models, config, axes, info)

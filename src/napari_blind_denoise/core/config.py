@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, Self, get_args
 
 MaskKind = Literal["n2v", "n2s"]
+ChannelMode = Literal["joint", "separate"]
+CHANNEL_MODES: tuple[ChannelMode, ...] = get_args(ChannelMode)
 NoiseKind = Literal["gaussian", "gmm2", "gmm3", "poisson-gaussian", "impulse"]
 NoiseFit = Literal["learn", "estimate", "network"]
 # every kind of learned noise model; each method accepts some (Method.noise_model_kinds)
@@ -177,6 +179,13 @@ class ModelConfig(_FromDict):
         3-D networks: how many of the first pooling levels pool only Y and X (kernel
         ``(1, 2, 2)``), for voxels longer in Z than in Y/X. ``None``: chosen from the voxel
         spacing when training starts (0 without one).
+    channels
+        Images with several channels (a ``C`` axis): ``"joint"``, one network whose input
+        and output channels are the image's; ``"separate"``, one model per channel, each
+        trained on that channel alone and predicting it (``core.channels``; the training
+        budget is shared). One channel: the same either way. The presets' choice is
+        ``core.channels.DEFAULT_CHANNELS``; models saved before this option load as
+        ``"joint"``, what they are.
     """
 
     depth: int = 2
@@ -187,6 +196,7 @@ class ModelConfig(_FromDict):
     out_channels: int = 1
     dims: int | str = 2
     yx_levels: int | None = None
+    channels: ChannelMode = "joint"
 
     def __post_init__(self) -> None:
         if not 1 <= self.depth <= 6:
@@ -203,6 +213,9 @@ class ModelConfig(_FromDict):
             raise ValueError(f"dims must be 'auto', 2 or 3, got {self.dims!r}")
         if self.yx_levels is not None and not 0 <= self.yx_levels <= self.depth:
             raise ValueError("yx_levels must be between 0 and depth")
+        if self.channels not in CHANNEL_MODES:
+            raise ValueError(f"channels must be one of {list(CHANNEL_MODES)}, "
+                             f"got {self.channels!r}")
 
     @property
     def divisor(self) -> int:

@@ -36,7 +36,7 @@ from .methods import ExtraOutput, OutputContext
 from .noise.correlation import removed_noise_fraction
 from .predict import predict, resolve_tta
 from .train import TrainingSession
-from .trained import TrainedModel
+from .trained import ChannelModels, TrainedModel
 
 
 class OutputHandle(Protocol):
@@ -226,6 +226,11 @@ def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
     -------
     PipelineResult
     """
+    if isinstance(trained, ChannelModels):  # one model per channel: each channel's own run
+        return (yield from _per_channel(
+            trained, data, axes, sink=sink, tile=tile, stop=stop, outputs=outputs,
+            model_dir=model_dir, device=device, inference=inference, attrs=attrs,
+            predictor=predictor))
     t0 = time.perf_counter()
     sink = sink if sink is not None else MemorySink()
     stop = stop if stop is not None else threading.Event()
@@ -277,6 +282,13 @@ def apply_pipeline(trained: TrainedModel, data, axes: str | None, *, sink=None,
     return result
 
 
+def _per_channel(trained: ChannelModels, data, axes: str | None, **options):
+    """:func:`~.separate_predict.apply_channels` (which runs :func:`apply_pipeline` per channel)."""
+    from .separate_predict import apply_channels
+
+    return (yield from apply_channels(trained, data, axes, **options))
+
+
 # a result that removed less than this share of the noise variance in flat regions kept most
 # of the noise (a good one removes 0.85-1 of it; returning the input removes 0)
 MIN_REMOVED_NOISE = 0.5
@@ -297,9 +309,15 @@ def check_result(result: PipelineResult, noisy, denoised, layout) -> None:
 def compare_with_classical(result: PipelineResult, noisy, layout,
                            stop: threading.Event | None = None) -> None:
     """Warn when a calibrated classical filter scores better than the trained model by the
-    J-invariant self-supervised loss on this image (``result.yardstick``)."""
+    J-invariant self-supervised loss on this image (``result.yardstick``); one model per
+    channel: each on its channel (:func:`~.separate_predict.compare_channels`)."""
     from .methods.classical import yardstick
 
+    if isinstance(result.trained, ChannelModels):
+        from .separate_predict import compare_channels
+
+        compare_channels(result, noisy, layout, stop)
+        return
     found = yardstick(result.trained, noisy, layout, stop)
     if found is None:
         return

@@ -49,7 +49,7 @@ from .memory import (
     output_align,
     plan_tiles,
 )
-from .trained import TrainedModel
+from .trained import ChannelModels, TrainedModel
 
 if TYPE_CHECKING:
     from .methods.base import Inferrer
@@ -200,6 +200,12 @@ def predict(
     array
         ``out``, in the input's intensity units (float32).
     """
+    if isinstance(trained, ChannelModels):  # one model per channel: each its channel
+        from .separate_predict import predict_channels
+
+        return (yield from predict_channels(trained, data, axes, tile=tile, out=out,
+                                            device=device, inference=inference, stop=stop,
+                                            inferrer=inferrer, extras=extras))
     tile = tile or TileConfig()
     layout = check_image(data, trained.axes_for(tuple(data.shape), axes))
     check_compatible(trained, layout)

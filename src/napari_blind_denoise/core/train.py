@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .channels import separate
 from .config import DenoiseConfig, ModelConfig
 from .data.axes import Layout
 from .data.normalize import NormStats, compute_norm_stats
@@ -42,7 +43,7 @@ from .methods import Batch, Method, get_method
 from .methods.base import Fitted
 from .preview import Previewer, PreviewOptions
 from .schedule import WeightAverage, lr_at
-from .trained import TrainedModel
+from .trained import ChannelModels, TrainedModel
 from .version import __version__
 
 MAX_SKIPPED_STEPS = 20  # non-finite losses in a row tolerated under mixed precision
@@ -115,6 +116,9 @@ class TrainingSession:
         self.inputs = _as_inputs(data, self.method)
         self.data = self.inputs[0]
         self.layout: Layout = check_image(self.data, axes)
+        if separate(config, self.layout):
+            raise ValueError("channels 'separate' trains one model per channel: use "
+                             "core.separate.session_for or ChannelSession for this image")
         self.config, self._dims_info = _fit_config(config, self.layout, self.method, spacing)
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self.preview = preview
@@ -421,20 +425,24 @@ class _AnyEvent:
 
 
 def train(data, axes: str | None, config: DenoiseConfig, *,
-          device: str | torch.device = "auto") -> Generator[TrainEvent, None, TrainedModel]:
+          device: str | torch.device = "auto"
+          ) -> Generator[TrainEvent, None, TrainedModel | ChannelModels]:
     """Train a blind-spot denoiser on ``data``.
 
     Yields
     ------
     TrainEvent
-        One per optimisation step.
+        One per optimisation step (one model per channel: per round of one step each).
 
     Returns
     -------
-    TrainedModel
-        The newest model whose validation loss is within ``select_tolerance`` of the lowest.
+    TrainedModel or ChannelModels
+        The newest model whose validation loss is within ``select_tolerance`` of the lowest;
+        with ``channels="separate"`` on an image with several channels, one per channel.
     """
-    session = TrainingSession(data, axes, config, device=device)
+    from .separate import session_for
+
+    session = session_for(data, axes, config, device=device)
     return (yield from session.run())
 
 

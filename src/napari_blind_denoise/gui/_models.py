@@ -15,14 +15,14 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core import BlindDenoiseError, InputError, TrainedModel, load_model
+from ..core import BlindDenoiseError, ChannelModels, InputError, TrainedModel, load_model
 from ..core.methods.blend import describe as describe_blend
 from ._layers import model_paths_in
 
 NO_MODEL = "No model yet: train one, or load a model folder or a BioImage.IO package"
 
 
-def describe_model(trained: TrainedModel) -> str:
+def describe_model(trained: TrainedModel | ChannelModels) -> str:
     """One line about a model: method, axes, channels, training steps."""
     info = trained.info or {}
     package = info.get("bioimageio")
@@ -34,7 +34,9 @@ def describe_model(trained: TrainedModel) -> str:
     chosen = [v["summary"] for v in (info.get("adapted") or {}).values()
               if isinstance(v, dict) and "summary" in v]  # what a fitted method chose
     blend = describe_blend(trained.config)  # "" for the network alone
-    return (f"{trained.method}: trained on {trained.axes}, {trained.channels} channel(s)"
+    per = ", one model per channel" if trained.config.model.channels == "separate" \
+        and trained.channels > 1 else ""
+    return (f"{trained.method}: trained on {trained.axes}, {trained.channels} channel(s){per}"
             f"{steps}{''.join(', ' + c for c in chosen)}{', ' + blend if blend else ''}")
 
 

@@ -27,6 +27,7 @@ from qtpy.QtWidgets import (
 
 from ..core import (
     DISPLAY_MIN_FRACTION,
+    ChannelModels,
     InputError,
     binned_std,
     describe_noise_model,
@@ -162,6 +163,11 @@ class NoiseInspector(JobWidget):
             return
         if not has_noise_model(trained):
             self.models.info.setText(self.models.info.text() + " — no noise model (use nnet)")
+            return
+        if isinstance(trained, ChannelModels):
+            self.models.info.setText(self.models.info.text() + " — one model per channel: "
+                                     "the inspector reads one model (train with one model "
+                                     "for all channels to inspect it)")
             return
         self.trained = trained
         self._draw_curve()

@@ -25,9 +25,11 @@ from superqt import QCollapsible
 
 from ..core import (
     AUTO_MIN_DEPTH,
+    DEFAULT_CHANNELS,
     METHODS,
     PRESETS,
     BlendConfig,
+    ChannelSession,
     InputError,
     Phase,
     PipelineResult,
@@ -41,6 +43,7 @@ from ..core import (
     is_model_folder,
     neighbour_frames,
     save_model,
+    session_for,
 )
 from ..core.methods.blend import describe as describe_blend
 from ._cache_widget import CacheRow
@@ -84,6 +87,7 @@ PREVIEW = PreviewOptions(seconds=5.0, size=128)
 BLIND_SPOTS = ("auto", "pixel", "3x3", "3x5", "5x3", "3x7", "5x5", "7x7", "1x5", "5x1")
 DOWNSAMPLES = ("1", "auto", "2", "3", "4")  # the method's own default is selected
 DIMS = (("auto", "auto"), ("2-D (plane by plane)", 2), ("3-D (volumes)", 3))
+CHANNELS = (("one model for all channels", "joint"), ("one model per channel", "separate"))
 
 
 def _clock(seconds: float) -> str:
@@ -120,6 +124,13 @@ def _losses(event: TrainEvent) -> str:
     return f"NLL {event.loss:.4g}, masked MSE {event.mse:.4g}{val}"
 
 
+def _kept(best) -> str:
+    """``kept the model of step N``; one model per channel: their steps."""
+    if isinstance(best, list):
+        return f"kept the models of steps {', '.join(map(str, best))} (one per channel)"
+    return f"kept the model of step {best}"
+
+
 # the widget's test-time augmentation choices (TileConfig.tta), the default first
 TTA_CHOICES = {"auto": "auto", "on": True, "off": False}
 
@@ -131,7 +142,7 @@ class TrainWidget(JobWidget):
                            on_finish=self._on_finish)
         super().__init__(runner, live=LiveLayer(napari_viewer))
         self.viewer = napari_viewer
-        self.session: TrainingSession | None = None
+        self.session: TrainingSession | ChannelSession | None = None
         self.trained = None
         self.result: PipelineResult | None = None
         self._phase, self._phase_label = "idle", ""
@@ -286,6 +297,7 @@ class TrainWidget(JobWidget):
         self.downsample_label = QLabel("Downsample")
         form.addRow(self.downsample_label, self.downsample)
         self._build_dims(form)
+        self._build_channels(form)
         self._build_blend(form)
         self.tile_size = _spin(64, 4096, 512, 64, " px")
         form.addRow("Prediction tile", self.tile_size)
@@ -343,6 +355,19 @@ class TrainWidget(JobWidget):
             "shapes the 3-D network (pooling only in Y and X while voxels are longer in Z)")
         self.dims_label = QLabel("Network")
         form.addRow(self.dims_label, self.dims)
+
+    def _build_channels(self, form: QFormLayout) -> None:
+        """One model over the image's channels, or one per channel (every method)."""
+        self.channels = QComboBox()
+        for label, value in CHANNELS:
+            self.channels.addItem(label, value)
+        self.channels.setCurrentIndex(self.channels.findData(DEFAULT_CHANNELS))
+        self.channels.setToolTip(
+            "Images with several channels (a C axis). One model for all channels: the "
+            "channels are the network's input and output. One model per channel: each "
+            "trained on its channel alone, the steps and time limit shared between them. "
+            f"Default: {DEFAULT_CHANNELS} (measured: docs/methods.md, Channels)")
+        form.addRow("Channels", self.channels)
 
     def _build_buttons(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -464,6 +489,8 @@ class TrainWidget(JobWidget):
             stride = "1"
         if 3 in get_method(method).spatial_dims:
             config = replace(config, model=replace(config.model, dims=self.dims.currentData()))
+        config = replace(config, model=replace(config.model,
+                                               channels=self.channels.currentData()))
         if get_method(method).blends:
             config = replace(config, blend=BlendConfig(
                 mode="auto" if self.blend.isChecked() else "off"))
@@ -490,9 +517,9 @@ class TrainWidget(JobWidget):
             train_on, extra_names, data = self._with_extra_inputs(data, layer, layout,
                                                                   config.method)
             preview = self.preview_options if self.live_preview.isChecked() else None
-            session = TrainingSession(train_on, layout.axes, config,
-                                      device=self.device.device(), preview=preview,
-                                      spacing=layer_spacing(layer, layout.axes))
+            session = session_for(train_on, layout.axes, config,
+                                  device=self.device.device(), preview=preview,
+                                  spacing=layer_spacing(layer, layout.axes))
         except (InputError, ValueError) as exc:
             show_error(f"Cannot train: {exc}")
             self.status.setText(f"Cannot train: {exc}")
@@ -603,8 +630,8 @@ class TrainWidget(JobWidget):
         blend = describe_blend(result.trained.config)
         blend = f"The network's output {blend}. " if blend else ""
         self.status.setText(
-            f"Done in {_clock(result.seconds)}: {info.get('steps')} steps{stopped}, kept the "
-            f"model of step {info.get('best_step')}. {fit + ' ' if fit else ''}{blend}"
+            f"Done in {_clock(result.seconds)}: {info.get('steps')} steps{stopped}, "
+            f"{_kept(info.get('best_step'))}. {fit + ' ' if fit else ''}{blend}"
             f"Result: {result.images['denoised']}")
 
     def _on_finish(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..channels import DEFAULT_CHANNELS
 from ..config import DenoiseConfig, ModelConfig, NoiseModelConfig, TrainConfig
 from ..dims import DEFAULT_DIMS
 from .base import (
@@ -88,11 +89,14 @@ def output_groups() -> dict[str, list[str]]:
 
 PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
     # small net, many steps: the fastest learner on a 2-core CPU (docs/benchmarks.md); 2-D
-    # (stacks plane by plane) unless asked otherwise: DEFAULT_DIMS
-    "cpu": (ModelConfig(depth=2, base_channels=16, dims=DEFAULT_DIMS),
+    # (stacks plane by plane) unless asked otherwise: DEFAULT_DIMS; the channel mode:
+    # DEFAULT_CHANNELS (default_config also gives it to methods with presets of their own)
+    "cpu": (ModelConfig(depth=2, base_channels=16, dims=DEFAULT_DIMS,
+                        channels=DEFAULT_CHANNELS),
             TrainConfig(steps=1500, patch_size=64, batch_size=16, learning_rate=3e-3)),
     # wider and deeper for a GPU, where a step costs little
-    "gpu": (ModelConfig(depth=3, base_channels=32, dims=DEFAULT_DIMS),
+    "gpu": (ModelConfig(depth=3, base_channels=32, dims=DEFAULT_DIMS,
+                        channels=DEFAULT_CHANNELS),
             TrainConfig(steps=6000, patch_size=96, batch_size=64, learning_rate=2e-3)),
 }
 
@@ -110,7 +114,8 @@ def default_config(method: str = "n2v", preset: str = "cpu", *,
         A registered method id.
     preset
         ``"cpu"`` or ``"gpu"``: the shared settings of :data:`PRESETS`, as the method
-        adapts them (:meth:`Method.preset`; ``s2s`` has its own).
+        adapts them (:meth:`Method.preset`; ``s2s`` has its own), with the channel mode
+        :data:`~napari_blind_denoise.core.channels.DEFAULT_CHANNELS`.
     noise_model
         Methods with a noise model only: a kind (``nnet``: ``"gaussian"``, ``"gmm2"``,
         ``"gmm3"``; ``bsn``: ``"gaussian"``, ``"poisson-gaussian"``, ``"impulse"``) or a
@@ -142,6 +147,7 @@ def default_config(method: str = "n2v", preset: str = "cpu", *,
     if noise_sigma is not None or noise_fit is not None:
         spec.check_noise_kind(noise)
     fields["train"] = replace(fields["train"], **train_overrides)
+    fields["model"] = replace(fields["model"], channels=DEFAULT_CHANNELS)
     return DenoiseConfig(method=method, mask=spec.mask, noise_model=noise, **fields)
 
 
