@@ -55,7 +55,7 @@ from ._common import (
     memory_budget_value,
     progress_widgets,
 )
-from ._layers import default_axes, layer_spacing, read_layer
+from ._layers import default_axes, layer_data, layer_spacing, read_layer
 from ._live import LiveLayer
 from ._plots import LossPlot, NoisePlot
 from ._preview import PreviewLayer
@@ -385,7 +385,7 @@ class TrainWidget(JobWidget):
         name = self.exclude.currentText()
         if not get_method(method).accepts_missing or name in ("", NO_EXCLUSION):
             return data
-        return exclude_pixels(data, self.viewer.layers[name].data)
+        return exclude_pixels(data, layer_data(self.viewer.layers[name]))
 
     def _with_extra_inputs(self, data, layer, layout, method: str):
         """``(training data, provenance, data to denoise)``: ``data`` itself; for a method
