@@ -13,6 +13,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core import IMPULSE_SIGMAS, exclude_pixels
+from ._layers import layer_data
 
 NO_EXCLUSION = "(none)"
 VALUE_LIMIT = 1e12  # the thresholds' range: any image's values
@@ -113,7 +114,7 @@ class ExclusionControls:
     def apply(self, data, axes: str):
         """``data`` with the chosen pixels marked unknown (``data`` itself if none)."""
         chosen = self.settings()
-        mask = self.viewer.layers[chosen["mask"]].data if "mask" in chosen else None
+        mask = layer_data(self.viewer.layers[chosen["mask"]]) if "mask" in chosen else None
         return exclude_pixels(data, mask, above=chosen.get("above"),
                               below=chosen.get("below"),
                               impulses=chosen.get("impulses", False), axes=axes)

@@ -1,7 +1,8 @@
 """The two viewer touch-points: reading an input layer and adding result layers.
 
 Layers are never modified: inputs are read window by window through the core, and results
-are new layers that read lazily from zarr stores on disk.
+are new layers that read lazily from zarr stores on disk. A multiscale layer is read at its
+full resolution (level 0, at the layer's scale), just as lazily.
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ def result_role(layer) -> str | None:
     return None if role in (None, "reference") else str(role)
 
 
+def layer_data(layer):
+    """The array a layer is denoised from: its data, or level 0 (full resolution) of a
+    multiscale layer; the layer's own array either way (no copy, no read)."""
+    if getattr(layer, "multiscale", False):
+        return layer.data[0]
+    return layer.data
+
+
 def layer_problem(layer) -> str | None:
     """Why ``layer`` cannot be denoised (a one-line message), or ``None`` if it can."""
     name = getattr(layer, "name", "?")
@@ -55,17 +64,16 @@ def layer_problem(layer) -> str | None:
     if getattr(layer, "rgb", False):
         return (f"layer {name!r} is an RGB colour image; fluorescence channels must be separate "
                 "layers or planes")
-    if getattr(layer, "multiscale", False):
-        return f"layer {name!r} is multiscale; open its full-resolution level as a layer"
-    shape = tuple(layer.data.shape)
+    data = layer_data(layer)
+    shape = tuple(data.shape)
     if len(shape) < 2:
         return f"layer {name!r} is {len(shape)}-D; need at least a 2-D image"
     if 0 in shape:
         return f"layer {name!r} is empty (shape {shape})"
-    kind = np.dtype(layer.data.dtype).kind
+    kind = np.dtype(data.dtype).kind
     if kind not in "uif":
-        return f"layer {name!r} has unsupported pixel type {layer.data.dtype}"
-    if kind == "f" and _has_nan(layer.data):
+        return f"layer {name!r} has unsupported pixel type {data.dtype}"
+    if kind == "f" and _has_nan(data):
         return f"layer {name!r} contains NaN or infinite values; replace them first"
     return None
 
@@ -85,14 +93,16 @@ def _has_nan(data) -> bool:
 
 def default_axes(layer) -> str:
     """Axes guessed from the layer's dimensions (``YX``, ``ZYX``, ``TZYX``...)."""
+    data = layer_data(layer)
     try:
-        return guess_axes(tuple(layer.data.shape), np.dtype(layer.data.dtype))
+        return guess_axes(tuple(data.shape), np.dtype(data.dtype))
     except InputError:
         return ""
 
 
 def read_layer(layer, axes: str | None, *, min_size: int = 1) -> tuple[object, Layout]:
-    """Check a layer and return ``(data, layout)``; ``data`` is the layer's own array (no copy).
+    """Check a layer and return ``(data, layout)``; ``data`` is the layer's own array (no copy;
+    level 0 of a multiscale layer).
 
     Raises
     ------
@@ -102,14 +112,16 @@ def read_layer(layer, axes: str | None, *, min_size: int = 1) -> tuple[object, L
     problem = layer_problem(layer)
     if problem:
         raise InputError(problem)
-    layout = check_image(layer.data, axes or None, min_size=min_size)
-    return layer.data, layout
+    data = layer_data(layer)
+    layout = check_image(data, axes or None, min_size=min_size)
+    return data, layout
 
 
 
 def layer_spacing(layer, axes: str) -> dict[str, float] | None:
     """The layer's scale per axis letter of ``axes`` (the voxel size a 3-D network is
-    shaped by), or ``None`` when its dimensions do not match them."""
+    shaped by; a multiscale layer's scale is its level 0's), or ``None`` when its
+    dimensions do not match them."""
     scale = tuple(getattr(layer, "scale", ()))
     if len(scale) != len(axes):
         return None

@@ -35,7 +35,7 @@ from ._common import (
     memory_budget_value,
     progress_widgets,
 )
-from ._layers import default_axes, read_layer
+from ._layers import default_axes, layer_data, read_layer
 from ._live import LiveLayer
 from ._models import ModelChooser
 from ._results import add_outputs, show_warnings
@@ -121,7 +121,8 @@ class ApplyWidget(JobWidget):
         layer = self.layer_picker.layer()
         if layer is None:
             raise InputError("no suitable image layer to denoise")
-        axes = trained.axes_for(tuple(layer.data.shape), self.axes.text().strip().upper() or None)
+        axes = trained.axes_for(tuple(layer_data(layer).shape),
+                               self.axes.text().strip().upper() or None)
         data, layout = read_layer(layer, axes)
         check_compatible(trained, layout)
         try:
@@ -169,9 +170,9 @@ class ApplyWidget(JobWidget):
             layer = self.layer_picker.layer()
             sample = axes = None
             if layer is not None:
-                axes = trained.axes_for(tuple(layer.data.shape),
+                sample = layer_data(layer)
+                axes = trained.axes_for(tuple(sample.shape),
                                         self.axes.text().strip().upper() or None)
-                sample = layer.data
         except (BlindDenoiseError, ValueError) as exc:
             show_error(f"Cannot export: {exc}")
             self.status.setText(f"Cannot export: {exc}")

@@ -13,6 +13,7 @@ from qtpy.QtWidgets import (
 
 from ..core import InputError, score
 from ._common import JobRunner, JobWidget, LayerPicker
+from ._layers import layer_data
 
 ROWS = (("PSNR (dB)", "psnr", "psnr_fit", "{:.2f}"), ("SSIM", "ssim", "ssim_fit", "{:.4f}"))
 
@@ -68,14 +69,15 @@ class CompareWidget(JobWidget):
                 raise InputError("choose a result layer and a reference layer")
             if res is ref:
                 raise InputError(f"'{res.name}' is chosen as both the result and the reference")
-            if tuple(res.data.shape) != tuple(ref.data.shape):
-                raise InputError(f"the layers differ in shape: {tuple(res.data.shape)} vs "
-                                 f"{tuple(ref.data.shape)}")
+            res_data, ref_data = layer_data(res), layer_data(ref)
+            if tuple(res_data.shape) != tuple(ref_data.shape):
+                raise InputError(f"the layers differ in shape: {tuple(res_data.shape)} vs "
+                                 f"{tuple(ref_data.shape)}")
         except InputError as exc:
             show_error(f"Cannot compare: {exc}")
             self.status.setText(f"Cannot compare: {exc}")
             return None
-        worker = self.runner.start(_score_job, res.data, ref.data)
+        worker = self.runner.start(_score_job, res_data, ref_data)
         if worker is not None:
             self.compare_button.setEnabled(False)
             self.status.setText(f"Comparing '{res.name}' with '{ref.name}'…")

@@ -41,7 +41,7 @@ from ..core import (
 )
 from ..io.outputs import write_curve_files
 from ._common import JobRunner, JobWidget, LayerPicker
-from ._layers import META_KEY
+from ._layers import META_KEY, layer_data
 from ._models import ModelChooser
 from ._plots import ThemedPlot
 
@@ -183,12 +183,13 @@ class NoiseInspector(JobWidget):
                 raise InputError("choose a model trained with a noise model (method nnet)")
             if noisy is None or den is None:
                 raise InputError("choose the noisy layer and its denoised layer")
-            if tuple(noisy.data.shape) != tuple(den.data.shape):
+            noisy_data, den_data = layer_data(noisy), layer_data(den)
+            if tuple(noisy_data.shape) != tuple(den_data.shape):
                 raise InputError("the noisy and denoised layers differ in shape")
             axes = (den.metadata or {}).get(META_KEY, {}).get("axes")
             if not axes or len(axes) != noisy.ndim:
                 axes = self.trained.axes if noisy.ndim == len(self.trained.axes) else None
-            layout = validate_axes(axes, tuple(noisy.data.shape)) if axes else None
+            layout = validate_axes(axes, tuple(noisy_data.shape)) if axes else None
             if layout is None or layout.channels != self.trained.channels:
                 raise InputError("the layers do not match the model's axes and channels")
         except InputError as exc:
@@ -196,7 +197,7 @@ class NoiseInspector(JobWidget):
             self.level_label.setText(f"Cannot measure: {exc}")
             return None
         self._watch_clicks(den)
-        worker = self.runner.start(measure, noisy.data, den.data, layout.axes)
+        worker = self.runner.start(measure, noisy_data, den_data, layout.axes)
         if worker is not None:
             self.measure_button.setEnabled(False)
             self.level_label.setText("Measuring residuals…")

@@ -219,6 +219,7 @@ class OutputArray:
     axes: str
     implicit: bool = False
     overwrite: bool = False
+    spacing: dict[str, tuple[float, str | None]] | None = None  # a TIFF's pixel size
 
     def commit(self) -> Path:
         """Move the finished output into place (atomic rename; an OME-Zarr image gets its
@@ -233,7 +234,7 @@ class OutputArray:
         else:  # a TIFF: written whole from memory, or streamed from the temporary store
             write_image(self.path, self.array, self.axes,
                         owned=written_by_us if self.implicit else None,
-                        overwrite=self.overwrite)
+                        overwrite=self.overwrite, spacing=self.spacing)
             if self.tmp is not None:
                 remove_path(self.tmp)
         self.tmp = None
@@ -263,7 +264,8 @@ def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
 
     ``implicit``: the program chose the file name (e.g. ``noise_std.tif`` in a folder), so an
     existing file there is replaced only if this program wrote it (or ``overwrite``).
-    ``spacing``: axis letter -> ``(pixel size, unit)`` for an OME-Zarr output (else 1).
+    ``spacing``: axis letter -> ``(pixel size, unit)`` for an OME-Zarr output (else 1) or a
+    TIFF (OME-XML, :func:`write_image`).
     ``fill_value``: what a plain ``.zarr`` store reads where nothing was written yet (NaN
     shows unfinished regions as blank to a reader of the temporary store; the pipeline
     writes every pixel before a commit, so a committed store never shows it).
@@ -276,12 +278,12 @@ def open_output(path: str | os.PathLike, shape: tuple[int, ...], axes: str,
         nbytes = 4 * int(np.prod(shape, dtype=np.int64))
         if whole_below is None or nbytes <= whole_below:
             return OutputArray(np.zeros(shape, np.float32), path, None, axes, implicit,
-                               overwrite)
+                               overwrite, spacing)
         # a large TIFF: filled in a temporary zarr store, streamed into the TIFF on commit
         tmp = tmp_sibling(path.with_name(path.name + ".zarr"))
         arr = zarr.open_array(store=str(tmp), mode="w", shape=shape, chunks=_chunks(shape, axes),
                               dtype="float32", fill_value=0.0)
-        return OutputArray(arr, path, tmp, axes, implicit, overwrite)
+        return OutputArray(arr, path, tmp, axes, implicit, overwrite, spacing)
     tmp = tmp_sibling(path)
     if is_ome_suffix(path):
         name = path.name[: -len(OME_SUFFIX)]
@@ -308,7 +310,9 @@ def write_image(path: str | os.PathLike, data, axes: str | None = None, *,
     An existing zarr store is replaced only if this program wrote it; an existing file only
     if ``owned(path)`` says so (``None``: the caller named the path, it may be replaced) or
     with ``overwrite``. A ``.ome.zarr`` path is written as an OME-Zarr image with its pyramid
-    and ``spacing`` (axis letter -> pixel size, unit), replacing only our own.
+    and ``spacing`` (axis letter -> pixel size, unit), replacing only our own; a TIFF with a
+    ``spacing`` for any of its Z, Y, X, T axes is an OME-TIFF carrying it (read back by
+    ``io.tiffmeta.tiff_spacing``).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -330,9 +334,14 @@ def write_image(path: str | os.PathLike, data, axes: str | None = None, *,
         else:
             import tifffile
 
+            from .tiffmeta import ome_pixel_size
+
             meta = {"axes": axes} if axes else None
+            pixel_size = ome_pixel_size(axes, spacing) if axes else {}
             kwargs = {"metadata": meta, "compression": "zlib", "photometric": "minisblack",
                       "software": SOFTWARE}
+            if pixel_size:
+                kwargs.update(ome=True, metadata={"axes": axes, **pixel_size})
             if isinstance(data, np.ndarray) or data.ndim < 3:
                 tifffile.imwrite(tmp, np.asarray(data), **kwargs)
             else:  # a lazy array (zarr): one page at a time, never the whole image

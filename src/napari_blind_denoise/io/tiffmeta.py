@@ -1,5 +1,6 @@
 """Pixel size of a TIFF, from its ImageJ or OME-XML metadata (nothing else is trusted: plain
-TIFFs carry a resolution of 1 or a scanner's dots per inch)."""
+TIFFs carry a resolution of 1 or a scanner's dots per inch); and the OME-XML pixel size a
+TIFF output is written with."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ _UNITS = {"um": "micrometer", "µm": "micrometer", "μm": "micrometer", "\\u00B5
           "nm": "nanometer", "nanometer": "nanometer", "mm": "millimeter",
           "millimeter": "millimeter", "cm": "centimeter", "m": "meter", "pm": "picometer",
           "Å": "angstrom", "s": "second", "ms": "millisecond", "min": "minute", "h": "hour"}
+
+
+# UDUNITS names -> the OME-XML unit symbols written (the inverse of _UNITS)
+_SYMBOLS = {"micrometer": "µm", "nanometer": "nm", "millimeter": "mm", "centimeter": "cm",
+            "meter": "m", "picometer": "pm", "angstrom": "Å", "second": "s",
+            "millisecond": "ms", "minute": "min", "hour": "h"}
 
 
 def _unit(text) -> str | None:
@@ -71,3 +78,23 @@ def tiff_spacing(path: str | os.PathLike) -> dict[str, tuple[float, str | None]]
     except Exception:  # noqa: BLE001 - metadata that cannot be read gives no pixel size
         return {}
     return {}
+
+
+def ome_pixel_size(axes: str, spacing: dict[str, tuple[float, str | None]] | None) -> dict:
+    """The OME-XML keys of tifffile's OME writer (``PhysicalSizeX``, ``PhysicalSizeXUnit``,
+    ``TimeIncrement``...) for the Z, Y, X and T axes of ``axes`` that ``spacing`` (axis
+    letter -> ``(size, unit or None)``) gives; ``{}`` when it gives none, or when ``axes``
+    are not all OME axes (T, C, Z, Y, X). A unit with no OME symbol is left out (OME then
+    reads µm, or s for T)."""
+    if not spacing or not set(axes) <= set("TCZYX"):
+        return {}
+    keys = {"X": "PhysicalSizeX", "Y": "PhysicalSizeY", "Z": "PhysicalSizeZ",
+            "T": "TimeIncrement"}
+    found: dict[str, object] = {}
+    for axis in axes:
+        if axis in keys and axis in spacing:
+            size, unit = spacing[axis]
+            found[keys[axis]] = float(size)
+            if unit in _SYMBOLS:
+                found[keys[axis] + "Unit"] = _SYMBOLS[unit]
+    return found
