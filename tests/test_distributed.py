@@ -162,6 +162,21 @@ def test_sequential_inference_stays_in_this_process(client, stack) -> None:
         assert ("note" in summary) == (mode == "ensemble")
 
 
+def test_a_3d_model_is_predicted_in_this_process(client) -> None:
+    """A 3-D network's blocks are not cut into units: the whole volume is predicted in the
+    command's process (identical to one process), with a note; no worker is used."""
+    volume = np.stack([make_noisy((64, 64), seed=s)[0] for s in range(8)]).astype(np.float32)
+    cfg = tiny_config(steps=2, patch_depth=8)
+    cfg = replace(cfg, model=replace(cfg.model, dims=3))
+    model3d = run_to_completion(train(volume, "ZYX", cfg, device="cpu"))
+    assert model3d.config.model.dims == 3
+    out = np.zeros_like(volume)
+    summary = _on_dask(client, model3d, volume, "ZYX", out)
+    alone = run_to_completion(predict(model3d, volume, "ZYX", tile=TILE, device="cpu"))
+    assert np.array_equal(out, alone)
+    assert summary["workers_used"] == 0 and "3-D network" in summary["note"]
+
+
 def test_torch_threads_above_one_give_the_same_result(model, stack) -> None:
     """What the workers' thread rule relies on: with 2 or more torch threads (oneDNN for
     every convolution) a unit's rows do not depend on the count."""
