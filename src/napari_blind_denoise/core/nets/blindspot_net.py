@@ -238,7 +238,10 @@ def robust_log_variance(x: torch.Tensor, lag: tuple[int, int] = (1, 1)) -> torch
     """Per image and channel ``(B, C)``: the log of a robust noise variance of ``x``
     ``(B, C, Y, X)``, ``(1.4826 MAD)**2 / 2`` of the differences of pixels ``lag`` apart
     along Y and along X (as bsn's start from the data; the pixels beyond a blind-spot block
-    for correlated noise)."""
+    for correlated noise). The torch twin of ``methods.bayesian._robust_sigma`` (which
+    squares nothing and takes numpy's median, the mean of the middle two values; this takes
+    torch's, the lower one): it runs per image inside the network, that one once on the
+    start crop."""
     ly, lx = lag
     d = torch.cat([(x[..., lx:] - x[..., :-lx]).flatten(2),
                    (x[..., ly:, :] - x[..., :-ly, :]).flatten(2)], dim=-1)
