@@ -90,6 +90,44 @@ def test_time_lapse_of_volumes(trained: TrainedModel, volume) -> None:
     assert np.allclose(out[0], run(trained, volume[0]), atol=1e-4 * np.ptp(volume[0]))
 
 
+@pytest.mark.parametrize("bands", [1, 2, 3])
+def test_units_of_z_rows_give_the_planes_predict_writes(trained: TrainedModel, volume,
+                                                        bands: int) -> None:
+    """Volumes cut into units of Z rows of blocks (each with its halo), predicted apart and
+    put together: bitwise what :func:`predict` writes (what dask workers rely on)."""
+    import torch
+
+    from napari_blind_denoise.core.data.validate import check_image
+    from napari_blind_denoise.core.data.volume import Volumes
+    from napari_blind_denoise.core.predict import _Net
+    from napari_blind_denoise.core.volume_predict import (
+        plan_volume_units,
+        predict_volume_unit,
+        unit_blocks,
+        volume_grid,
+    )
+
+    crop = volume[0][:, :32, :48]
+    stack = np.stack([crop, crop[::-1].copy()])
+    tile = TileConfig(tile_size=16, overlap=4)
+    alone = run(trained, stack, "TZYX", tile_size=16, overlap=4)
+    layout = check_image(stack, "TZYX")
+    grid = volume_grid(trained, layout, tile.tile_size, tile.overlap)
+    assert grid.starts[0] == (0, 12, 24) and grid.n_blocks == 3 * 3 * 4
+    units = plan_volume_units(layout, grid, bands)
+    assert len(units) == 2 * bands and sum(u.tiles for u in units) == 2 * grid.n_blocks
+    halo = sum(unit_blocks(u, grid) for u in units) - 2 * grid.n_blocks
+    assert halo == 2 * (bands - 1) * grid.per_z_row  # one Z row again per cut
+    net = _Net(trained, torch.device("cpu"), None)
+    vols, everything = Volumes(layout), slice(None)
+    out = np.full_like(alone, np.nan)
+    for unit in units:
+        block = vols.read(stack, unit.plane, slice(*unit.read), everything, everything)
+        planes = predict_volume_unit(net, trained.norm, block, unit, 1, grid)
+        vols.write(out, unit.plane, slice(*unit.keep), everything, everything, planes)
+    assert np.array_equal(out, alone)
+
+
 def test_save_and_load(trained: TrainedModel, volume, tmp_path) -> None:
     folder = save_model(trained, tmp_path / "m")
     loaded = load_model(folder)

@@ -1,9 +1,9 @@
 """Tiled, streamed prediction with smooth blending, writing tile by tile.
 
 A 3-D network (``config.model.dims == 3``) predicts each ``(Z, Y, X)`` volume in blocks of
-``depth x edge x edge`` voxels overlapping and blended in Z as in Y and X; a band of Z
-planes takes the place of the band of rows, and finished planes are written as soon as no
-later block can touch them.
+``depth x edge x edge`` voxels overlapping and blended in Z as in Y and X
+(``core.volume_predict``); a band of Z planes takes the place of the band of rows, and
+finished planes are written as soon as no later block can touch them.
 
 Each 2-D plane is processed in strips of tiles; a strip's finished rows are written to the
 output (numpy or zarr) as soon as no later tile can touch them (to a chunked output, whole
@@ -30,7 +30,6 @@ from .config import TileConfig
 from .data.axes import Layout
 from .data.tiling import tile_starts, tile_weights
 from .data.validate import check_image
-from .data.volume import Volumes
 from .device import (
     autocast,
     configure_threads,
@@ -283,7 +282,9 @@ def _predict_all(net, trained, data, outs, layout: Layout, size: int, overlap: i
     """Every plane, tile by tile, into ``outs`` (the denoised image, then the arrays of a
     joint inferrer's extra blocks); yields one :class:`PredictEvent` per tile."""
     if trained.config.model.dims == 3:
-        yield from _predict_volumes(net, trained, data, outs, layout, size, overlap, stop)
+        from .volume_predict import predict_volumes
+
+        yield from predict_volumes(net, trained, data, outs, layout, size, overlap, stop)
         return
     (th, tw), (ys, xs) = grid = tile_grid(trained, layout, size, overlap)
     n_tiles = layout.n_planes * len(ys) * len(xs)
@@ -387,7 +388,9 @@ def _write_rows(trained, layout: Layout, outs, plane, rows: slice, tw: int,
 
 @dataclass(frozen=True)
 class Unit:
-    """Tile rows ``rows`` (``[start, stop)`` indices into the grid) of ``plane``.
+    """Tile rows ``rows`` (``[start, stop)`` indices into the grid) of ``plane`` (for a 3-D
+    network: Z rows of blocks of the volume ``plane``, rows being Z planes,
+    ``core.volume_predict.plan_volume_units``).
 
     It gives the output rows ``keep`` (image rows ``[start, stop)``), the rows no tile row
     after ``rows`` reaches. Rows at its top are also reached by tile rows before ``rows``:
@@ -404,21 +407,30 @@ class Unit:
     tiles: int
 
 
+def _cut(starts, tile: int, length: int, bands: int
+         ) -> list[tuple[tuple[int, int], int, tuple[int, int], tuple[int, int]]]:
+    """Tile rows of origins ``starts`` (tiles ``tile`` long over ``[0, length)``) cut into
+    ``bands`` runs (at most one per tile row): per run ``(rows, first, keep, read)`` as in
+    :class:`Unit`."""
+    n = len(starts)
+    bands = max(1, min(bands, n))
+    edges = [round(i * n / bands) for i in range(bands + 1)]
+    cuts = []
+    for r0, r1 in itertools.pairwise(edges):
+        first = next(r for r in range(r0 + 1) if starts[r] + tile > starts[r0])
+        keep = (starts[r0], starts[r1] if r1 < n else length)
+        cuts.append(((r0, r1), first, keep, (starts[first], starts[r1 - 1] + tile)))
+    return cuts
+
+
 def plan_units(layout: Layout, grid, bands: int = 1) -> list[Unit]:
     """Every plane of ``layout`` cut into ``bands`` units of consecutive tile rows (at most
     one per tile row) for the tile ``grid`` of :func:`tile_grid`, plane by plane."""
     (th, _), (ys, xs) = grid
-    n = len(ys)
-    bands = max(1, min(bands, n))
-    edges = [round(i * n / bands) for i in range(bands + 1)]
-    units = []
-    for plane in layout.planes():
-        for r0, r1 in itertools.pairwise(edges):
-            first = next(r for r in range(r0 + 1) if ys[r] + th > ys[r0])
-            keep = (ys[r0], ys[r1] if r1 < n else layout.height)
-            units.append(Unit(tuple(plane), (r0, r1), first, keep,
-                              (ys[first], ys[r1 - 1] + th), (r1 - r0) * len(xs)))
-    return units
+    cuts = _cut(ys, th, layout.height, bands)
+    return [Unit(tuple(plane), rows, first, keep, read, (rows[1] - rows[0]) * len(xs))
+            for plane in layout.planes()
+            for rows, first, keep, read in cuts]
 
 
 def predict_unit(net, norm, block: np.ndarray, unit: Unit, layout: Layout, grid,
@@ -447,61 +459,3 @@ def predict_unit(net, norm, block: np.ndarray, unit: Unit, layout: Layout, grid,
     c = layout.channels
     return np.concatenate([norm.denormalize(blended[i * c:(i + 1) * c])
                            for i in range(blocks)])
-
-
-# -- 3-D networks: blocks of one volume -----------------------------------------------------
-
-def _predict_volumes(net, trained, data, outs, layout: Layout, size: int, overlap: int, stop):
-    """Every volume, block by block (``depth x edge x edge``, blended along Z, Y and X);
-    finished Z planes are written as soon as no later block reaches them."""
-    model = trained.config.model
-    vols = Volumes(layout)
-    shape = (vols.depth, layout.height, layout.width)
-    tiles = (_round_tile(size, model.z_divisor, shape[0]),
-             _round_tile(size, model.divisor, shape[1]),
-             _round_tile(size, model.divisor, shape[2]))
-    overlaps = (min(overlap, tiles[0] // 4), overlap, overlap)  # a shallow stack's blocks
-    starts = [tile_starts(n, t, o) for n, t, o in zip(shape, tiles, overlaps, strict=True)]
-    n_tiles = vols.n_volumes * int(np.prod([len(s) for s in starts]))
-    align = output_align(outs, layout, tiles[0], "Z")
-    t0 = time.perf_counter()
-    done = 0
-    for volume in vols.volumes():
-        band = _Band(layout.channels * len(outs), shape[1], shape[2])
-        for r, z0 in enumerate(starts[0]):
-            band.reach(z0 + tiles[0])
-            for y0 in starts[1]:
-                for x0 in starts[2]:
-                    origin = (z0, y0, x0)
-                    at = [slice(o, o + t) for o, t in zip(origin, tiles, strict=True)]
-                    pred = net(trained.norm.normalize(vols.read(data, volume, *at)))
-                    band.add(pred, _weights3(tiles, origin, shape, overlaps), *origin)
-                    done += 1
-                    yield PredictEvent(tile=done, n_tiles=n_tiles,
-                                       elapsed=time.perf_counter() - t0)
-                    if stop is not None and stop.is_set():
-                        return
-            final = starts[0][r + 1] if r + 1 < len(starts[0]) else shape[0]
-            end = final if final == shape[0] else final - final % align
-            if end > band.start:
-                zs = slice(band.start, end)
-                _write_planes(trained, vols, outs, volume, zs, tiles[2], band.pop(end))
-
-
-def _weights3(tiles, origin, shape, overlaps) -> np.ndarray:
-    """3-D blending weights ``(Z, Y, X)``: the 2-D ones times the same ramp along Z."""
-    wyx = tile_weights(tiles[1:], origin[1:], shape[1:], overlaps[1])
-    wz = tile_weights((tiles[0], 1), (origin[0], 0), (shape[0], 1), overlaps[0])[:, 0]
-    return wz[:, None, None] * wyx[None]
-
-
-def _write_planes(trained, vols: Volumes, outs, volume, zs: slice, tw: int,
-                  blended: np.ndarray) -> None:
-    """De-normalise finished Z planes ``(C * len(outs), Z, Y, X)`` and write each block of
-    ``C`` channels into its output, a tile's width at a time."""
-    c, w = vols.layout.channels, vols.layout.width
-    for i, out in enumerate(outs):
-        block = trained.norm.denormalize(blended[i * c:(i + 1) * c])
-        for x0 in range(0, w, tw):
-            x1 = min(w, x0 + tw)
-            vols.write(out, volume, zs, slice(None), slice(x0, x1), block[..., x0:x1])
