@@ -1,6 +1,7 @@
 """Prediction on dask.distributed workers: one process vs 1 and 2 local worker processes.
 
     flock /tmp/cpu.lock python benchmarks/distributed.py [--planes 16] [--size 1024]
+    flock /tmp/cpu.lock python benchmarks/distributed.py --dims 3 --planes 96 --size 256
 
 Writes a synthetic float32 ZYX zarr stack (``--planes`` planes of ``--size``², chunks
 1x256x256) into a temporary folder, trains the CPU preset's n2v network for a few steps on a
@@ -21,6 +22,11 @@ of ``--repeats`` runs taken in turn (row 1, 2, 3, 4, row 1, 2, ...), since other
 shared machine slows some runs. Every output is compared with the first one-process output
 (``np.array_equal`` over all runs of the row, and the largest difference). The folder is
 removed at the end unless ``--keep``.
+
+``--dims 3``: the CPU preset's network as a 3-D one (trained on a 32x256x256 crop, as in
+``benchmarks/out_of_core.py --dims 3``) predicts the stack as one volume in blocks; the
+dask rows cut it into slabs of Z rows of blocks (docs/distributed.md), and the table adds
+the units and the blocks predicted (halos included) against one process's blocks.
 """
 
 from __future__ import annotations
@@ -38,8 +44,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from out_of_core import train_model as train_model_3d
 from out_of_core import write_stack  # the same synthetic stack
 
+EXTRA: list[str] = []  # flags for every row (--memory-budget)
 ROWS = (("one process", []),
         ("1 worker", ["--dask-workers", "1"]),
         ("2 workers", ["--dask-workers", "2"]),
@@ -57,6 +65,7 @@ def train_model(stack, folder: Path) -> Path:
 
 
 def predict_child(stack: Path, model: Path, out: Path, flags: list[str]) -> dict:
+    flags = [*flags, *EXTRA]
     """The CLI's predict in a fresh process; its JSON summary and wall-clock seconds."""
     cmd = [sys.executable, "-m", "napari_blind_denoise.cli", "predict", str(stack), "--model",
            str(model), "-o", str(out), "--device", "cpu", "--json", "--quiet", *flags]
@@ -101,15 +110,24 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--repeats", type=int, default=2, help="runs per row (the best is shown)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--dims", type=int, choices=(2, 3), default=2,
+                    help="2-D network plane by plane, or a 3-D network on the volume")
+    ap.add_argument("--budget", type=float, help="--memory-budget in MB for every row")
     args = ap.parse_args()
+    if args.budget:
+        EXTRA.extend(["--memory-budget", f"{args.budget:g}"])
     folder = Path(tempfile.mkdtemp(prefix="bd-distributed-"))
     try:
         stack = folder / "stack.zarr"
         write_stack(stack, args.planes, args.size)
-        model = train_model(zarr.open_array(store=str(stack), mode="r"), folder)
+        arr = zarr.open_array(store=str(stack), mode="r")
+        model = (train_model_3d(arr, folder, 3)[0] if args.dims == 3
+                 else train_model(arr, folder))
         mpix = args.planes * args.size**2 / 1e6
         print(f"stack: {args.planes} x {args.size}² float32 ({mpix:.1f} MPix), "
-              f"{len(os.sched_getaffinity(0))} CPU cores, default tiles (512, overlap 48), "
+              f"{len(os.sched_getaffinity(0))} CPU cores, {args.dims}-D network, "
+              f"{'blocks' if args.dims == 3 else 'tiles'} of the default tile edge (512, "
+              f"overlap 48) within the budget ({args.budget or 'default'} MB), "
               f"load average at start {os.getloadavg()[0]:.1f}", flush=True)
         print(f"{'run':28s}{'seconds':>9s}{'MPix/s':>8s}{'vs 1 worker':>13s}{'startup s':>11s}"
               f"{'workers used':>14s}{'bitwise':>9s}{'max diff':>10s}  all runs (s)")
@@ -125,6 +143,12 @@ def main() -> int:
                   f"{best['wall_seconds'] - secs:11.1f}{used!s:>14s}"
                   f"{all(r['equal'] for r in runs[name])!s:>9s}"
                   f"{max(r['diff'] for r in runs[name]):10.2g}  {every}", flush=True)
+            if args.dims == 3:
+                dask = best.get("dask", {})
+                print(f"    tile {best.get('predict_tile')}, units {dask.get('units', '-')}, "
+                      f"planes per unit {dask.get('planes_per_unit', '-')}, blocks predicted "
+                      f"{dask.get('blocks_predicted', '-')} of {dask.get('blocks', '-')}, "
+                      f"in flight {dask.get('in_flight', '-')}", flush=True)
         print(f"load average at the end {os.getloadavg()[0]:.1f} (1 min)")
     finally:
         if args.keep:

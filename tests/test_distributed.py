@@ -29,7 +29,7 @@ from napari_blind_denoise.core import (
 from napari_blind_denoise.core.checkpoint import model_bytes, model_from_bytes
 from napari_blind_denoise.core.config import Self2SelfConfig
 from napari_blind_denoise.core.pipeline import apply_pipeline
-from tests.conftest import make_noisy, tiny_config
+from tests.conftest import make_noisy, make_volume, tiny_config
 
 TILE = TileConfig(tile_size=32, overlap=8, memory_budget=256)  # 3 x 3 tiles per 64² plane
 
@@ -63,11 +63,11 @@ def _zarr(path, data: np.ndarray):
     return arr
 
 
-def _on_dask(client, model, data, axes: str, out, **kw):
+def _on_dask(client, model, data, axes: str, out, tile=TILE, **kw):
     from napari_blind_denoise.distributed import DaskPredictor
 
     predictor = DaskPredictor(client, "cpu")
-    run_to_completion(predictor(model, data, axes, tile=TILE, out=out, device="cpu", **kw))
+    run_to_completion(predictor(model, data, axes, tile=tile, out=out, device="cpu", **kw))
     return predictor.summary
 
 
@@ -162,19 +162,73 @@ def test_sequential_inference_stays_in_this_process(client, stack) -> None:
         assert ("note" in summary) == (mode == "ensemble")
 
 
-def test_a_3d_model_is_predicted_in_this_process(client) -> None:
-    """A 3-D network's blocks are not cut into units: the whole volume is predicted in the
-    command's process (identical to one process), with a note; no worker is used."""
-    volume = np.stack([make_noisy((64, 64), seed=s)[0] for s in range(8)]).astype(np.float32)
-    cfg = tiny_config(steps=2, patch_depth=8)
+TILE3 = TileConfig(tile_size=16, overlap=4, memory_budget=256)  # 16³ blocks
+
+
+@pytest.fixture(scope="module")
+def model3d() -> TrainedModel:
+    volume = make_volume((16, 64, 64), seed=3)[0]
+    cfg = tiny_config(steps=4, patch_depth=8)
     cfg = replace(cfg, model=replace(cfg.model, dims=3))
-    model3d = run_to_completion(train(volume, "ZYX", cfg, device="cpu"))
+    return run_to_completion(train(volume, "ZYX", cfg, device="cpu"))
+
+
+def test_a_3d_model_is_predicted_on_the_workers_bitwise_as_one_process(
+        client, model3d) -> None:
+    """A 3-D network's volume cut into units of Z rows of blocks (5 rows of 16³ blocks,
+    2 units, the second predicting again the row before it): both workers, bitwise the
+    one-process result."""
+    volume = make_volume((64, 32, 32), seed=5)[0]
     assert model3d.config.model.dims == 3
     out = np.zeros_like(volume)
-    summary = _on_dask(client, model3d, volume, "ZYX", out)
-    alone = run_to_completion(predict(model3d, volume, "ZYX", tile=TILE, device="cpu"))
-    assert np.array_equal(out, alone)
-    assert summary["workers_used"] == 0 and "3-D network" in summary["note"]
+    summary = _on_dask(client, model3d, volume, "ZYX", out, tile=TILE3)
+    alone = run_to_completion(predict(model3d, volume, "ZYX", tile=TILE3, device="cpu"))
+    assert np.array_equal(out, alone)  # bitwise
+    assert not np.array_equal(alone, volume)
+    assert "note" not in summary and summary["workers_used"] == 2
+    assert summary["units"] == summary["units_per_volume"] == 2
+    assert summary["planes_per_unit"] == 40  # Z starts 0, 12, 24, 36, 48: [0, 24) [24, 64)
+    assert summary["blocks"] == 5 * 9 and summary["blocks_predicted"] == 6 * 9
+
+
+def test_volumes_of_a_time_lapse_are_units_of_their_own(client, model3d, tmp_path) -> None:
+    """TZYX into a zarr store: one unit per volume when there are enough volumes (nothing
+    predicted twice), bitwise the one-process result."""
+    stack = np.stack([make_volume((24, 32, 32), seed=s)[0] for s in (6, 7, 8)])
+    out = zarr.open_array(store=str(tmp_path / "out.zarr"), mode="w", shape=stack.shape,
+                          dtype="float32", chunks=(1, 8, 32, 32))
+    summary = _on_dask(client, model3d, stack, "TZYX", out, tile=TILE3)
+    alone = run_to_completion(predict(model3d, stack, "TZYX", tile=TILE3, device="cpu"))
+    assert np.array_equal(out[...], alone)
+    assert summary["units"] == 3 and summary["units_per_volume"] == 1
+    assert summary["blocks_predicted"] == summary["blocks"] and summary["workers_used"] >= 1
+
+
+def test_3d_units_and_units_in_flight_shrink_to_fit_the_budget(model3d) -> None:
+    """Half the budget bounds the input and output planes of the units in flight: a small
+    budget cuts a volume into more units, then sends fewer at a time (at least one)."""
+    from napari_blind_denoise.core.data.validate import check_image
+    from napari_blind_denoise.core.memory import MemoryPlan
+    from napari_blind_denoise.distributed import _VolumeJob
+
+    volume = np.zeros((256, 32, 32), np.float32)  # a plane is 4 kB (in) + 4 kB (out)
+    layout = check_image(volume, "ZYX")
+
+    def job(budget_mb: float) -> _VolumeJob:
+        plan = MemoryPlan(budget_mb, 16, 4, 1.0, 1)
+        return _VolumeJob(model3d, volume, layout, (volume,), plan, TILE3, "unmasked", (),
+                          "cpu", None)
+
+    roomy = job(256)
+    assert len(roomy.units(2)) == 2 and roomy.in_flight == 4
+    # one-Z-row units: 28 planes in, up to 16 out; 4 of them in flight fill half the budget
+    tight = job(2 * 4 * (28 + 16) * 4096 / 2**20)
+    units = tight.units(2)
+    assert tight.in_flight == 4 and len(units) == len(tight.grid.starts[0]) == 21
+    assert max(tight._bytes(u) for u in units) * tight.in_flight <= tight.plan.budget_mb \
+        * 2**20 / 2
+    tiny = job(0.05)  # not even one unit fits half of it: one in flight
+    assert len(tiny.units(2)) == 21 and tiny.in_flight == 1
 
 
 def test_torch_threads_above_one_give_the_same_result(model, stack) -> None:

@@ -11,17 +11,24 @@ predicting again the tile row above it that reaches its rows (a halo). Every kep
 the same tiles, added in the same order and de-normalised alike as in one process, so the
 result is bitwise that of :func:`core.predict.predict` (``tests/test_distributed.py``).
 
+A 3-D network's unit is a slab of Z planes of one volume
+(:func:`core.volume_predict.plan_volume_units`): consecutive Z rows of blocks, one unit per
+volume when there are enough volumes, else each volume cut into one per thread, each unit
+predicting again the Z row of blocks before it that reaches its first planes (a halo).
+
 What travels, all of it in memory (workers need no shared filesystem and no model file):
 
 - the model, once per run: :func:`core.checkpoint.model_bytes` (safetensors weights with the
   configuration as JSON in its header, no pickle), scattered to every worker with
   ``Client.scatter(..., broadcast=True)``; a worker rebuilds it once and keeps it;
-- per unit: the raw input rows it reads (a numpy array, read here) and plain settings;
-- back: the unit's finished rows, which this process writes into the output.
+- per unit: the raw input rows (planes) it reads (a numpy array, read here) and plain
+  settings;
+- back: the unit's finished rows (planes), which this process writes into the output.
 
 At most ``2 x`` the cluster's threads units are in flight (submitted, not yet written), and
 units are cut smaller when needed so that their input and output rows in flight stay within
-half the memory budget.
+half the memory budget (for 3-D slabs, fewer units in flight too when even one-Z-row slabs
+would not fit, at least one).
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ import torch
 from .core.config import TileConfig
 from .core.data.axes import validate_axes
 from .core.data.validate import check_image
+from .core.data.volume import Volumes
 from .core.device import configure_threads, pick_device
 from .core.errors import InputError
 from .core.events import PredictEvent
@@ -57,6 +65,12 @@ from .core.predict import (
     predict_unit,
     resolve_tta,
     tile_grid,
+)
+from .core.volume_predict import (
+    plan_volume_units,
+    predict_volume_unit,
+    unit_blocks,
+    volume_grid,
 )
 
 logger = logging.getLogger("napari_blind_denoise")
@@ -141,9 +155,6 @@ class DaskPredictor:
         spec.check_mode(trained.config, mode)
         self.summary = self._cluster()
         reason = spec.sequential_inference(trained.config, mode)
-        if not reason and trained.config.model.dims == 3:
-            reason = ("a 3-D network predicts whole volumes block by block; its work units "
-                      "are not split across workers yet")
         blob = None
         if not reason:
             try:
@@ -157,12 +168,12 @@ class DaskPredictor:
         device = device if isinstance(device, torch.device) else pick_device(device)
         outs = (out, *extras)
         plan = plan_memory(trained, layout, outs, data, tile, device, inference)
-        job = _Job(trained, data, layout, outs, plan, tile, mode, joint, self.device,
+        kind = _VolumeJob if trained.config.model.dims == 3 else _Job
+        job = kind(trained, data, layout, outs, plan, tile, mode, joint, self.device,
                    self.torch_threads)
         units = job.units(self.summary["threads"])
-        self.summary.update(units=len(units), bands_per_plane=len(units) // layout.n_planes,
-                            model_bytes=len(blob), in_flight=job.in_flight,
-                            torch_threads=self.torch_threads,
+        self.summary.update(units=len(units), **job.describe(units), model_bytes=len(blob),
+                            in_flight=job.in_flight, torch_threads=self.torch_threads,
                             bitwise_as_one_process=job.bitwise())
         yield from _run(self.client, job, blob, units, stop)
         self.summary["workers_used"] = len(job.used)
@@ -218,6 +229,10 @@ class _Job:
         self.in_flight = 0
         self.used: set[str] = set()  # the workers that predicted units
 
+    def describe(self, units: list[Unit]) -> dict[str, Any]:
+        """How the image was cut, for the summary."""
+        return {"bands_per_plane": len(units) // self.layout.n_planes}
+
     def bitwise(self) -> bool:
         """Whether the workers' torch threads make the same kernel choice as this process
         (see :func:`_threads`)."""
@@ -246,6 +261,63 @@ class _Job:
         c, keep, cols = self.layout.channels, slice(*unit.keep), slice(0, self.layout.width)
         for i, out in enumerate(self.outs):
             self.layout.write(out, unit.plane, keep, cols, rows[i * c:(i + 1) * c])
+
+
+class _VolumeJob(_Job):
+    """A 3-D network's prediction cut into units of Z rows of blocks of one volume
+    (:func:`core.volume_predict.plan_volume_units`); each unit is sent its input planes and
+    sends back its finished planes."""
+
+    def __init__(self, trained, data, layout, outs, plan, tile, mode, joint, device,
+                 torch_threads: int | None = None) -> None:
+        super().__init__(trained, data, layout, outs, plan, tile, mode, joint, device,
+                         torch_threads)
+        self.vols = Volumes(layout)
+        self.grid = volume_grid(trained, layout, plan.tile_size, plan.overlap)
+        self.settings.update(dims=3, grid=self.grid)
+
+    def _bytes(self, unit: Unit) -> int:
+        """The input planes sent for ``unit`` and the output planes it sends back."""
+        plane = 4 * self.layout.channels * self.layout.height * self.layout.width
+        read, keep = unit.read[1] - unit.read[0], unit.keep[1] - unit.keep[0]
+        return plane * (read + len(self.outs) * keep)
+
+    def units(self, threads: int) -> list[Unit]:
+        """As many units per volume as there are threads (or units in flight, if fewer) for
+        one volume, one per volume when there are enough volumes; more when their planes in
+        flight would exceed half the budget. Units in flight: ``2 x`` the threads, fewer
+        when even one-Z-row units in flight would exceed half the budget (at least one)."""
+        half = self.plan.budget_mb * MB / 2
+        rows = len(self.grid.starts[0])
+        smallest = max(map(self._bytes, plan_volume_units(self.layout, self.grid, rows)))
+        self.in_flight = max(1, min(2 * threads, int(half // smallest)))
+        bands = min(rows, math.ceil(min(threads, self.in_flight) / self.vols.n_volumes))
+        while True:
+            units = plan_volume_units(self.layout, self.grid, bands)
+            if bands >= rows or max(map(self._bytes, units)) * self.in_flight <= half:
+                return units
+            bands += 1
+
+    def describe(self, units: list[Unit]) -> dict[str, Any]:
+        """Units per volume, output planes per unit, blocks predicted (with the halos)
+        against the blocks of one-process prediction."""
+        return {"units_per_volume": len(units) // self.vols.n_volumes,
+                "planes_per_unit": max(u.keep[1] - u.keep[0] for u in units),
+                "blocks": self.vols.n_volumes * self.grid.n_blocks,
+                "blocks_predicted": sum(unit_blocks(u, self.grid) for u in units)}
+
+    def read(self, unit: Unit) -> np.ndarray:
+        """The raw input planes ``unit`` needs, float32 ``(C, Z, Y, X)``."""
+        everything = slice(None)
+        return np.ascontiguousarray(self.vols.read(self.data, unit.plane, slice(*unit.read),
+                                                   everything, everything))
+
+    def write(self, unit: Unit, planes: np.ndarray) -> None:
+        """A unit's finished planes into the outputs."""
+        c, keep, everything = self.layout.channels, slice(*unit.keep), slice(None)
+        for i, out in enumerate(self.outs):
+            self.vols.write(out, unit.plane, keep, everything, everything,
+                            planes[i * c:(i + 1) * c])
 
 
 def _run(client, job: _Job, blob: bytes, units: list[Unit], stop) -> Iterator[PredictEvent]:
@@ -331,7 +403,8 @@ def _threads(want: int) -> None:
 
 def _predict_unit_on_worker(blob: bytes, digest: str, settings: dict, block: np.ndarray,
                             unit: Unit) -> tuple[str, np.ndarray]:
-    """The worker's address and one unit's finished rows (runs on a dask worker)."""
+    """The worker's address and one unit's finished rows (planes, for a 3-D network; runs
+    on a dask worker)."""
     from distributed import get_worker
 
     trained, net = _net(blob, digest, settings)
@@ -339,6 +412,10 @@ def _predict_unit_on_worker(blob: bytes, digest: str, settings: dict, block: np.
         torch.set_num_threads(settings["torch_threads"])
     elif net.device.type == "cpu":
         _threads(settings["threads"])
+    if settings.get("dims") == 3:
+        planes = predict_volume_unit(net, trained.norm, block, unit, block.shape[0],
+                                     settings["grid"], settings["blocks"])
+        return get_worker().address, planes
     layout = validate_axes("CYX", settings["plane"])
     rows = predict_unit(net, trained.norm, block, unit, layout, settings["grid"],
                         settings["overlap"], settings["blocks"])
