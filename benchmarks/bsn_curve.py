@@ -10,12 +10,13 @@ the CLI sets them (``default_config(method, "cpu")``: bsn with its Gaussian nois
 n2s with its calibrated-blur blend). The current weights are copied at the first step at or
 past each mark of training time (the copy's seconds are recorded in ``snapshot_s`` and are
 part of the session's clock, a few milliseconds each); every copy is evaluated after
-training ends, so evaluation is not counted. The training clock is the session's: from the
-first step, validation every 25 steps included, the setup before it (normalisation, the
-noise estimate) not. The learning rate follows one schedule over the whole budget (warm-up
-then cosine decay on elapsed / budget), so a copy at 30 s was trained at a higher rate
-than a 30-s run would end on: the early points are the curve of one 150-s run, not of
-shorter runs.
+training ends, so evaluation is not counted. ``bsnpg``: bsn with the Poisson-Gaussian noise
+model (estimated from the image and held, its default for that model). The training clock
+is the session's: from the first step, validation every 25 steps included, the setup before
+it (normalisation, the noise estimate) not. The learning rate follows one schedule over the
+whole budget (warm-up then cosine decay on elapsed / budget), so a copy at 30 s was trained
+at a higher rate than a 30-s run would end on: the early points are the curve of one 150-s
+run, not of shorter runs.
 
 Evaluated per copy: bsn ``posterior`` and ``prior``; n2s ``blend`` (the default output: the
 copy is blended with a calibrated filter by the method's post-training step, as the kept
@@ -49,7 +50,11 @@ def train_with_copies(noisy, method: str, budget: float, marks: list[float]):
     from napari_blind_denoise.core.train import TrainingSession
 
     torch.manual_seed(0)
-    cfg = default_config(method, "cpu", time_budget=budget, steps=10**9)
+    limits = {"time_budget": budget, "steps": 10**9}
+    if method == "bsnpg":  # bsn with the Poisson-Gaussian noise model (estimated, held)
+        cfg = default_config("bsn", "cpu", noise_model="poisson-gaussian", **limits)
+    else:
+        cfg = default_config(method, "cpu", **limits)
     session = TrainingSession(noisy, "YX", cfg, device="cpu")
     run = session.run()
     copies, todo = [], list(marks)
@@ -86,9 +91,13 @@ def evaluate(session, trained, noisy, clean, method: str) -> dict[str, float]:
         out = run_to_completion(predict(t, noisy, "YX", device="cpu", **kw))
         return round(metrics("w2s", out, clean)[0], 3)
 
-    if method == "bsn":
+    if method.startswith("bsn"):
+        from napari_blind_denoise.core.methods.bayesian import noise_parameters
+
+        noise = noise_parameters(trained)[0]
         return {"posterior": psnr_of(trained, inference="posterior"),
-                "prior": psnr_of(trained, inference="prior")}
+                "prior": psnr_of(trained, inference="prior"),
+                "noise": {k: round(v, 3) for k, v in noise.items() if isinstance(v, float)}}
     scores = {"net": psnr_of(trained)}  # before the post-training step: no blend yet
     finished = session.method.finish(trained, noisy, session.layout)
     scores["blend"] = psnr_of(finished)
@@ -106,7 +115,7 @@ def evaluate_kept(final, noisy, clean) -> dict[str, float | None]:
         out = run_to_completion(predict(t, noisy, "YX", device="cpu", **kw))
         return round(metrics("w2s", out, clean)[0], 3)
 
-    if final.config.method == "bsn":
+    if final.config.method == "bsn":  # bsn and bsnpg
         return {"posterior": psnr_of(final, inference="posterior"),
                 "prior": psnr_of(final, inference="prior")}
     blend = final.config.blend
@@ -115,18 +124,24 @@ def evaluate_kept(final, noisy, clean) -> dict[str, float | None]:
     return {"blend": psnr_of(final), "net": psnr_of(net), "blend_weight": blend.weight}
 
 
+OUTPUTS = {"bsn": ("posterior", "prior"), "bsnpg": ("posterior", "prior"),
+           "n2s": ("blend", "net")}
+
+
 def table(rows: list[dict]) -> str:
-    """Markdown table: one row per (pair, mark), bsn and n2s side by side."""
+    """Markdown table: one row per (pair, mark), the methods side by side."""
     by = {(r["image"], r["method"], r["mark"]): r for r in rows}
-    lines = ["| pair | mark (s) | bsn s / steps | bsn posterior | bsn prior | "
-             "n2s s / steps | n2s blend | n2s net |", "|---|---|---|---|---|---|---|---|"]
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    head = ["pair", "mark (s)"]
+    for m in methods:
+        head += [f"{m} s / steps", *(f"{m} {o}" for o in OUTPUTS[m])]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for image, mark in dict.fromkeys((r["image"], r["mark"]) for r in rows):
-        b, n = by.get((image, "bsn", mark)), by.get((image, "n2s", mark))
         cells = [image, str(mark)]
-        cells += ([f"{b['seconds']:.1f} / {b['step']}", str(b["posterior"]), str(b["prior"])]
-                  if b else ["", "", ""])
-        cells += ([f"{n['seconds']:.1f} / {n['step']}", str(n["blend"]), str(n["net"])]
-                  if n else ["", "", ""])
+        for m in methods:
+            r = by.get((image, m, mark))
+            cells += ([f"{r['seconds']:.1f} / {r['step']}", *(str(r[o]) for o in OUTPUTS[m])]
+                      if r else [""] * (1 + len(OUTPUTS[m])))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -158,7 +173,9 @@ def main() -> int:
                 rows.append(row)
             kept = {"image": name, "method": method, "mark": "kept",
                     "seconds": final.info["train_seconds"], "step": final.info["steps"],
-                    "best_step": final.info["best_step"], **evaluate_kept(final, noisy, clean)}
+                    "best_step": final.info["best_step"],
+                    "noisy": round(metrics("w2s", noisy, clean)[0], 3),
+                    **evaluate_kept(final, noisy, clean)}
             rows.append(kept)
             for row in rows[-len(copies) - 1:]:
                 print(json.dumps(row), flush=True)
