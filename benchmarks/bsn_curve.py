@@ -143,7 +143,23 @@ def table(rows: list[dict]) -> str:
             cells += ([f"{r['seconds']:.1f} / {r['step']}", *(str(r[o]) for o in OUTPUTS[m])]
                       if r else [""] * (1 + len(OUTPUTS[m])))
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + means(rows, methods))
+
+
+def means(rows: list[dict], methods: list[str]) -> list[str]:
+    """Table rows of the mean over pairs at each mark (seconds, steps and PSNR)."""
+    import numpy as np
+
+    out = []
+    for mark in dict.fromkeys(r["mark"] for r in rows):
+        cells = ["mean", str(mark)]
+        for m in methods:
+            rs = [r for r in rows if r["method"] == m and r["mark"] == mark]
+            cells += [f"{np.mean([r['seconds'] for r in rs]):.1f} / "
+                      f"{np.mean([r['step'] for r in rs]):.0f}",
+                      *(f"{np.mean([r[o] for r in rs]):.3f}" for o in OUTPUTS[m])]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
 
 
 def main() -> int:
