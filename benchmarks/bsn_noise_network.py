@@ -81,6 +81,38 @@ def per_plane_sigma(trained, noisy: np.ndarray) -> list[float]:
     return [round(float(v), 2) for v in b[:, 0].sqrt() * scale]
 
 
+def report(path: str) -> str:
+    """Per-plane table of a ``--jsonl`` file's three fits and the differences between them."""
+    rows = {r["fit"]: r for r in map(json.loads, Path(path).read_text().splitlines())}
+    fits = [f for f in ("learn", "estimate", "network") if f in rows]
+    first = rows[fits[0]]
+    lines = ["| plane (σ) | noisy | " + " | ".join(f"{f}: posterior / prior" for f in fits)
+             + (" | per-image σ |" if "network" in rows else " |"),
+             "|---|---|" + "---|" * (len(fits) + ("network" in rows))]
+    for i, (img, sigma) in enumerate(zip(first["images"], first["sigmas"], strict=True)):
+        cells = [f"{img} ({sigma})", str(first["noisy"][i])]
+        cells += [f"{rows[f]['posterior'][i]} / {rows[f]['prior'][i]}" for f in fits]
+        if "network" in rows:
+            cells.append(str(rows["network"]["sigma_per_plane"][i]))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("| mean | | " + " | ".join(
+        f"{rows[f]['mean_posterior']} / {rows[f]['mean_prior']}" for f in fits)
+        + (" | |" if "network" in rows else " |"))
+    for f in fits:
+        r = rows[f]
+        post = np.array(r["posterior"])
+        lines.append(f"{f}: sigma {r['sigma_mean']}, blind spot {r.get('blind_spot')}, "
+                     f"{r['steps']} steps, {r['train_s']} s; posterior - prior "
+                     + ", ".join(f"{d:+.3f}" for d in post - np.array(r["prior"]))
+                     + "; posterior - noisy "
+                     + ", ".join(f"{d:+.3f}" for d in post - np.array(r["noisy"])))
+        if f != "network" and "network" in rows:
+            d = np.array(rows["network"]["posterior"]) - post
+            lines.append(f"posterior network - {f}: mean {d.mean():+.3f}; "
+                         + ", ".join(f"{x:+.3f}" for x in d))
+    return "\n".join(lines)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--set", default="w2s", choices=("w2s", "bsd68"))
@@ -89,7 +121,11 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--noise", default="white", choices=("white", "scanline"))
     p.add_argument("--jsonl", help="append every row to this file")
+    p.add_argument("--report", help="only print the table of a saved --jsonl file")
     args = p.parse_args()
+    if args.report:
+        print(report(args.report))
+        return 0
     import torch
 
     from napari_blind_denoise.core import default_config, predict, psnr, run_to_completion, train
