@@ -13,6 +13,12 @@ bsn model per noise fit (Gaussian noise model, cpu preset, seed 0, fixed steps) 
 on the stack and predicts it with ``posterior`` and ``prior``; PSNR per plane against the
 clean crop (peak 255). With ``network`` the row also has each plane's noise std from the
 auxiliary network (whole plane). W2S parts: ``splits.py`` (fields 004 and 068 tune).
+
+``--noise scanline``: each plane's Gaussian noise is first filtered along X by the
+unit-energy 3-pixel box of ``core.noise.synthetic`` (the ``scanline`` kind: per-pixel std
+still the plane's sigma, lag-1 correlation along X 0.67), then rounded and clipped as
+above; bsn's blind spot is ``auto`` (widened to the measured correlation), recorded in
+the row.
 """
 
 from __future__ import annotations
@@ -34,8 +40,10 @@ W2S = {"tuning": ["004_0", "004_1", "004_2", "068_0", "068_1", "068_2"],
 SIGMAS = {"w2s": [3, 5, 8, 12, 18, 25], "bsd68": [10, 15, 20, 30, 40, 50]}
 
 
-def stack(name: str, part: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Clean and noisy ``(6, 256, 256)`` stacks and the image names."""
+def stack(name: str, part: str, noise: str = "white"
+          ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Clean and noisy ``(6, 256, 256)`` stacks and the image names; ``noise`` ``white`` or
+    ``scanline`` (correlated along X)."""
     from imageio.v3 import imread
 
     if name == "w2s":
@@ -47,8 +55,16 @@ def stack(name: str, part: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
         clean = [imread(DATA / "bsd68_gray" / f"{n}.png")[:256, :256] for n in names]
     clean = np.stack(clean).astype(np.float32)
     rng = np.random.default_rng(0)
-    noisy = np.stack([np.clip(np.round(c + rng.normal(0, s, c.shape)), 0, 255)
-                      for c, s in zip(clean, SIGMAS[name], strict=True)]).astype(np.float32)
+    draws = [rng.normal(0, s, c.shape) for c, s in zip(clean, SIGMAS[name], strict=True)]
+    if noise == "scanline":
+        from scipy.ndimage import correlate
+
+        from napari_blind_denoise.core.noise.synthetic import noise_kernel
+
+        box = noise_kernel("scanline", 3)
+        draws = [correlate(d, box, mode="wrap") for d in draws]
+    noisy = np.stack([np.clip(np.round(c + d), 0, 255)
+                      for c, d in zip(clean, draws, strict=True)]).astype(np.float32)
     return clean, noisy, names
 
 
@@ -65,27 +81,65 @@ def per_plane_sigma(trained, noisy: np.ndarray) -> list[float]:
     return [round(float(v), 2) for v in b[:, 0].sqrt() * scale]
 
 
+def report(path: str) -> str:
+    """Per-plane table of a ``--jsonl`` file's three fits and the differences between them."""
+    rows = {r["fit"]: r for r in map(json.loads, Path(path).read_text().splitlines())}
+    fits = [f for f in ("learn", "estimate", "network") if f in rows]
+    first = rows[fits[0]]
+    lines = ["| plane (σ) | noisy | " + " | ".join(f"{f}: posterior / prior" for f in fits)
+             + (" | per-image σ |" if "network" in rows else " |"),
+             "|---|---|" + "---|" * (len(fits) + ("network" in rows))]
+    for i, (img, sigma) in enumerate(zip(first["images"], first["sigmas"], strict=True)):
+        cells = [f"{img} ({sigma})", str(first["noisy"][i])]
+        cells += [f"{rows[f]['posterior'][i]} / {rows[f]['prior'][i]}" for f in fits]
+        if "network" in rows:
+            cells.append(str(rows["network"]["sigma_per_plane"][i]))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("| mean | | " + " | ".join(
+        f"{rows[f]['mean_posterior']} / {rows[f]['mean_prior']}" for f in fits)
+        + (" | |" if "network" in rows else " |"))
+    for f in fits:
+        r = rows[f]
+        post = np.array(r["posterior"])
+        lines.append(f"{f}: sigma {r['sigma_mean']}, blind spot {r.get('blind_spot')}, "
+                     f"{r['steps']} steps, {r['train_s']} s; posterior - prior "
+                     + ", ".join(f"{d:+.3f}" for d in post - np.array(r["prior"]))
+                     + "; posterior - noisy "
+                     + ", ".join(f"{d:+.3f}" for d in post - np.array(r["noisy"])))
+        if f != "network" and "network" in rows:
+            d = np.array(rows["network"]["posterior"]) - post
+            lines.append(f"posterior network - {f}: mean {d.mean():+.3f}; "
+                         + ", ".join(f"{x:+.3f}" for x in d))
+    return "\n".join(lines)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--set", default="w2s", choices=("w2s", "bsd68"))
     p.add_argument("--part", default="tuning", choices=("tuning", "report"))
     p.add_argument("--fits", default="learn,estimate,network")
     p.add_argument("--steps", type=int, default=500)
+    p.add_argument("--noise", default="white", choices=("white", "scanline"))
     p.add_argument("--jsonl", help="append every row to this file")
+    p.add_argument("--report", help="only print the table of a saved --jsonl file")
     args = p.parse_args()
+    if args.report:
+        print(report(args.report))
+        return 0
     import torch
 
     from napari_blind_denoise.core import default_config, predict, psnr, run_to_completion, train
     from napari_blind_denoise.core.methods.bayesian import noise_parameters
 
-    clean, noisy, names = stack(args.set, args.part)
+    clean, noisy, names = stack(args.set, args.part, args.noise)
     noisy_psnr = [round(psnr(n, c, data_range=255), 3) for n, c in zip(noisy, clean, strict=True)]
     for fit in args.fits.split(","):
         torch.manual_seed(0)
         cfg = default_config("bsn", "cpu", steps=args.steps, noise_fit=fit)
         start = time.perf_counter()
         trained = run_to_completion(train(noisy, "ZYX", cfg, device="cpu"))
-        row = {"set": args.set, "part": args.part, "images": names, "fit": fit,
+        row = {"set": args.set, "part": args.part, "noise": args.noise, "images": names,
+               "fit": fit, "blind_spot": trained.config.mask.blind_spot,
                "steps": trained.info["steps"],
                "train_s": round(time.perf_counter() - start, 1),
                "sigmas": SIGMAS[args.set], "noisy": noisy_psnr}

@@ -318,6 +318,32 @@ def report(paths: list[str], per_image: bool, pairs: str | None) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
+def run_all(args: argparse.Namespace) -> list[dict]:
+    """Every (set, image, method) cell of the command line, each in a fresh process."""
+    only = {m: sets.split(",") for m, _, sets in
+            (spec.partition("=") for spec in (args.only or "").split(";") if spec)}
+    rows = []
+    ctx = mp.get_context("spawn")
+    limits = {"w2s": args.w2s_limit, "bsd68": args.bsd68_limit}
+    limits.update(dict.fromkeys(("hela-scan", "hela-resampled"), args.hela_limit))
+    for kind in args.sets.split(","):
+        for name in image_names(kind, limits.get(kind), args.part):
+            if args.images and name not in args.images.split(","):
+                continue
+            for method in args.methods.split(","):
+                if kind not in only.get(method, [kind]):
+                    continue
+                with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+                    r = pool.submit(run_method, kind, name, method, args.budget,
+                                    args.tta, args.steps).result()
+                rows.append(r)
+                print(json.dumps(r), file=sys.stderr, flush=True)
+                if args.jsonl:
+                    with open(args.jsonl, "a") as f:
+                        f.write(json.dumps(r) + "\n")
+    return rows
+
+
 def main() -> int:
     """Command-line entry."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -341,6 +367,9 @@ def main() -> int:
     ap.add_argument("--tta", action="store_true",
                     help="learned methods: also score the same model with test-time "
                     "augmentation (psnr_tta, predict_tta_s)")
+    ap.add_argument("--only", metavar="METHOD=SET,...;...",
+                    help="run these methods on these sets only, e.g. "
+                    "\"bsn=hela-scan,nuclei-scan;bsnpg=hela-resampled,nuclei-resampled\"")
     ap.add_argument("--jsonl", help="append raw results to this file")
     ap.add_argument("--report", nargs="+", metavar="JSONL",
                     help="only print the table of saved results (later files override "
@@ -355,23 +384,7 @@ def main() -> int:
     if not DATA.is_dir():
         print(f"benchmark data not found at {DATA}", file=sys.stderr)
         return 2
-    rows = []
-    ctx = mp.get_context("spawn")
-    limits = {"w2s": args.w2s_limit, "bsd68": args.bsd68_limit}
-    limits.update(dict.fromkeys(("hela-scan", "hela-resampled"), args.hela_limit))
-    for kind in args.sets.split(","):
-        for name in image_names(kind, limits.get(kind), args.part):
-            if args.images and name not in args.images.split(","):
-                continue
-            for method in args.methods.split(","):
-                with ProcessPoolExecutor(1, mp_context=ctx) as pool:
-                    r = pool.submit(run_method, kind, name, method, args.budget,
-                                    args.tta, args.steps).result()
-                rows.append(r)
-                print(json.dumps(r), file=sys.stderr, flush=True)
-                if args.jsonl:
-                    with open(args.jsonl, "a") as f:
-                        f.write(json.dumps(r) + "\n")
+    rows = run_all(args)
     limit = f"{args.steps} steps" if args.steps else f"Budget {args.budget:g} s"
     print(f"\n{limit} per image and method, CPU "
           f"({mp.cpu_count()} cores).\n")
