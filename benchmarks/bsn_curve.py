@@ -6,12 +6,13 @@ Run from the repository root (needs ../shared/data), under the shared CPU lock:
         --marks 15,30,60,90,120,150 --jsonl docs/results/2026-12-03-bsn-curve.jsonl
 
 One training run per (pair, method) for ``--budget`` seconds with the method's defaults as
-the CLI sets them (``default_config(method, "cpu")``: bsn with its Gaussian noise learned,
-n2s with its calibrated-blur blend). The current weights are copied at the first step at or
+the CLI sets them (``default_config(method, "cpu")``; ``bsn`` here is bsn with the
+Gaussian noise model learned, its default until 2026-12-03; n2s with its calibrated-blur
+blend). The current weights are copied at the first step at or
 past each mark of training time (the copy's seconds are recorded in ``snapshot_s`` and are
 part of the session's clock, a few milliseconds each); every copy is evaluated after
 training ends, so evaluation is not counted. ``bsnpg``: bsn with the Poisson-Gaussian noise
-model (estimated from the image and held, its default for that model). The training clock
+model (estimated from the image and held: bsn's default since 2026-12-03). The training clock
 is the session's: from the first step, validation every 25 steps included, the setup before
 it (normalisation, the noise estimate) not. The learning rate follows one schedule over the
 whole budget (warm-up then cosine decay on elapsed / budget), so a copy at 30 s was trained
@@ -53,6 +54,8 @@ def train_with_copies(noisy, method: str, budget: float, marks: list[float]):
     limits = {"time_budget": budget, "steps": 10**9}
     if method == "bsnpg":  # bsn with the Poisson-Gaussian noise model (estimated, held)
         cfg = default_config("bsn", "cpu", noise_model="poisson-gaussian", **limits)
+    elif method == "bsn":  # the Gaussian noise model, learned (the default until 2026-12-03)
+        cfg = default_config("bsn", "cpu", noise_model="gaussian", **limits)
     else:
         cfg = default_config(method, "cpu", **limits)
     session = TrainingSession(noisy, "YX", cfg, device="cpu")

@@ -5,10 +5,11 @@ Run from the repository root (needs ../shared/data), under the shared CPU lock:
     flock /tmp/cpu.lock python benchmarks/bsn_preset.py --part tuning \
         --configs "16:64:16:3e-3:learn:0;8:64:16:3e-3:estimate:0" --jsonl rows.jsonl
 
-Each configuration is ``batch:patch:base_channels:learning_rate:noise_fit:steps``; steps 0
+Each configuration is ``batch:patch:base_channels:learning_rate:noise_fit:steps[:kind]``
+(``kind``: the noise model, ``poisson-gaussian`` when left out, or ``gaussian``); steps 0
 trains for ``--budget`` seconds instead (use fixed steps on a shared machine: the step
 counts a quiet machine reaches in the budget). One bsn model per pair and configuration
-(Poisson-Gaussian noise model, seed 0), predicted with ``posterior`` and ``prior``;
+(seed 0), predicted with ``posterior`` and ``prior``;
 scale-and-offset-fitted PSNR (``run.py``'s metrics). The 2026-12-02 tuning rows
 (docs/results/2026-12-02-bsn-cpu-tuning.jsonl) came from this script's first form, which
 held the noise by patching ``prepare`` before ``--noise-fit`` existed.
@@ -45,17 +46,18 @@ def main() -> int:
     for name in image_names("w2s", args.images, args.part):
         noisy, clean = load_pair("w2s", name)
         for spec in args.configs.split(";"):
-            bs, ps, base, lr, fit, steps = spec.split(":")
+            bs, ps, base, lr, fit, steps, *kind = spec.split(":")
+            kind = kind[0] if kind else "poisson-gaussian"
             limits = ({"steps": int(steps)} if int(steps) else
                       {"steps": 10**9, "time_budget": args.budget})
             torch.manual_seed(0)
-            cfg = default_config("bsn", "cpu", noise_model="poisson-gaussian", noise_fit=fit,
+            cfg = default_config("bsn", "cpu", noise_model=kind, noise_fit=fit,
                                  batch_size=int(bs), patch_size=int(ps),
                                  learning_rate=float(lr), **limits)
             cfg = replace(cfg, model=replace(cfg.model, base_channels=int(base)))
             trained = run_to_completion(train(noisy, "YX", cfg, device="cpu"))
             noise = noise_parameters(trained)[0]
-            row = {"part": args.part, "image": name, "config": spec,
+            row = {"part": args.part, "image": name, "config": spec, "noise_model": kind,
                    "steps": trained.info["steps"],
                    "train_s": round(trained.info["train_seconds"], 1),
                    "noise": {k: round(v, 3) if isinstance(v, float) else v

@@ -20,9 +20,10 @@ kernel along Y and X (lag-1 0.67 on both axes). HeLa: the three channels of
 ``fiji_hela_cells_clean``; nuclei: StarDist ``img2d``. Scored raw against the clean image
 (peak: its range). Methods ``n2s`` / ``n2v`` use the defaults (``blind_spot="auto"``);
 ``n2s-pixel`` / ``n2v-pixel`` force the one-pixel blind spot (the behaviour before it);
-``bsn`` is the Bayesian blind-spot network with its defaults (Gaussian noise model, the
-posterior; ``psnr_prior`` scores the same model's prior mean; ``bsnpg``: with the
-Poisson-Gaussian noise model, estimated from the image and held, its default);
+``bsn`` is the Bayesian blind-spot network with the Gaussian noise model, learned (its
+default until 2026-12-03), the posterior; ``psnr_prior`` scores the same model's prior mean;
+``bsnpg``: with the Poisson-Gaussian noise model, estimated from the image and held (bsn's
+default since 2026-12-03);
 ``tv-cal`` / ``wavelet-cal`` are scikit-image's denoisers calibrated by J-invariance
 (``calibrate_denoiser``). ``noisy`` scores the input itself (the reference every gain is
 measured from). ``classical`` is ``--method classical`` as the CLI runs it (our
@@ -124,6 +125,8 @@ def run_method(kind: str, name: str, method: str, budget: float, tta: bool = Fal
         limit = {"steps": steps} if steps else {"time_budget": budget, "steps": 10**9}
         if base == "bsnpg":  # bsn with the Poisson-Gaussian noise model
             cfg = default_config("bsn", "cpu", noise_model="poisson-gaussian", **limit)
+        elif base == "bsn":  # the Gaussian noise model, learned (bsn's default until 2026-12-03)
+            cfg = default_config("bsn", "cpu", noise_model="gaussian", **limit)
         else:
             cfg = default_config(base, "cpu", **limit)
         if spot:

@@ -125,9 +125,11 @@ def add_train_flags(p: argparse.ArgumentParser, method_required: bool = True) ->
                    help="skip comparing the trained network with a calibrated classical "
                    "filter by their self-supervised loss (a few seconds after training)")
     with_noise = [m.id for m in METHODS.values() if m.noise_model]
+    kinds = "; ".join(f"{m.id} {m.noise_model_kinds[0]}" for m in METHODS.values()
+                      if m.noise_model)
     p.add_argument("--noise-model", choices=_noise_model_kinds(), default=None,
                    help=f"{', '.join(with_noise)} only: the learned noise distribution "
-                   "(default gaussian)")
+                   f"(default: {kinds}; gaussian with --noise-sigma)")
     known = ", ".join(f"{m.id} with --noise-model {'|'.join(m.known_sigma_kinds)}"
                       for m in METHODS.values() if m.known_sigma_kinds)
     p.add_argument("--noise-sigma", type=float, metavar="S", default=None,

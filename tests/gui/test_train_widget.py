@@ -445,7 +445,11 @@ def test_noise_fit_choice_reaches_the_config(train_widget):
     w = train_widget
     w.method.setCurrentIndex(w.method.findData("bsn"))
     assert w.noise_fit.isVisibleTo(w) and w.noise_fit.isEnabled()
-    assert w.config().noise_model.fit == "learn"  # Gaussian's default
+    # the default kind, Poisson-Gaussian, is estimated and held; Gaussian's default: learn
+    assert w.config().noise_model.kind == "poisson-gaussian"
+    assert w.config().noise_model.fit == "estimate"
+    w.noise_kind.setCurrentIndex(w.noise_kind.findData("gaussian"))
+    assert w.config().noise_model.fit == "learn"
     w.noise_kind.setCurrentIndex(w.noise_kind.findData("poisson-gaussian"))
     assert w.config().noise_model.fit == "estimate"
     w.noise_fit.setCurrentIndex(w.noise_fit.findData("network"))
@@ -465,9 +469,9 @@ def test_bayesian_blind_spot_adds_noise_and_posterior_layers(viewer, train_widge
     layer = viewer.add_image(make_noisy((64, 64))[0], name="small")
     train_widget.method.setCurrentIndex(train_widget.method.findData("bsn"))
     kinds = [train_widget.noise_kind.itemData(i) for i in range(train_widget.noise_kind.count())]
-    assert kinds == ["gaussian", "poisson-gaussian", "impulse"]
+    assert kinds == ["poisson-gaussian", "gaussian", "impulse"]  # the first is the default
     assert train_widget.noise_plot.isVisibleTo(train_widget)
-    train_widget.noise_kind.setCurrentIndex(1)
+    train_widget.noise_kind.setCurrentIndex(0)
     assert train_widget.config().noise_model.kind == "poisson-gaussian"
     train_widget.time_limit.setValue(0)
     train_widget.steps.setValue(3)

@@ -45,8 +45,10 @@ def blobs(size: int, seed: int = 3) -> np.ndarray:
 
 
 def test_config_and_noise_kinds() -> None:
-    cfg = default_config("bsn")
-    assert cfg.noise_model == NoiseModelConfig(kind="gaussian")
+    cfg = default_config("bsn")  # fluorescence noise: Poisson-Gaussian, estimated and held
+    assert cfg.noise_model == NoiseModelConfig(kind="poisson-gaussian", fit="estimate")
+    assert default_config("nnet").noise_model == NoiseModelConfig(kind="gaussian")
+    assert default_config("bsn", noise_model="gaussian").noise_model == NoiseModelConfig()
     assert cfg.mask.blind_spot == "auto"
     assert default_config("bsn", noise_model="poisson-gaussian").noise_model.kind == (
         "poisson-gaussian")
@@ -357,7 +359,8 @@ def test_noise_fit_choices() -> None:
     """The defaults (Poisson-Gaussian estimated, the others learned), the round trip, and
     the refusals."""
     assert default_config("bsn", noise_model="poisson-gaussian").noise_model.fit == "estimate"
-    assert default_config("bsn").noise_model.fit == "learn"
+    assert default_config("bsn").noise_model.fit == "estimate"  # Poisson-Gaussian
+    assert default_config("bsn", noise_model="gaussian").noise_model.fit == "learn"
     assert default_config("bsn", noise_model="impulse").noise_model.fit == "learn"
     cfg = default_config("bsn", noise_model="poisson-gaussian", noise_fit="learn")
     assert cfg.noise_model.fit == "learn" and type(cfg).from_dict(cfg.to_dict()) == cfg

@@ -139,6 +139,8 @@ def default_config(method: str = "n2v", preset: str = "cpu", *,
             with_noise = [m for m, v in METHODS.items() if v.noise_model]
             raise ValueError(f"method {method!r} has no noise model; {name} applies to "
                              f"{with_noise}")
+    if noise_sigma is not None and noise_model is None and spec.known_sigma_kinds:
+        noise_model = spec.known_sigma_kinds[0]  # a known sigma is a Gaussian's
     noise = spec.noise_config(noise_model)
     if noise_sigma is not None:  # a known sigma is neither learned nor estimated
         noise = replace(noise, sigma=noise_sigma, fit="learn")

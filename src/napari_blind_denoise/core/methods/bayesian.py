@@ -199,7 +199,9 @@ class BayesianBlindSpotMethod(Method):
                    "Gaussian prior per pixel combined with the noisy pixel itself by a learned "
                    "noise model (Laine et al. 2019).")
     mask: ClassVar[MaskConfig] = MaskConfig(blind_spot="auto")
-    noise_model_kinds = ("gaussian", "poisson-gaussian", "impulse")
+    # the first is the default: fluorescence noise is Poisson-Gaussian, and one learned Gaussian
+    # level let the posterior fall below the prior on W2S pairs (docs/methods.md)
+    noise_model_kinds = ("poisson-gaussian", "gaussian", "impulse")
     known_sigma_kinds = ("gaussian",)
     estimated_kinds = ("gaussian", "poisson-gaussian")
     # a learned curve drifted below the noise at CPU budgets (docs/methods.md)
