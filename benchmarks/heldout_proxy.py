@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 from splits import w2s_part
 
+from napari_blind_denoise.core.metrics import fit_affine, psnr  # psnr: peak = clean's range
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "w2s_widefield_pairs"
 BLUR_SIGMAS = np.geomspace(0.3, 10.0, 31)
 
@@ -81,21 +83,13 @@ def make_pair(name: str, case: str, scale: float = 1.0) -> tuple[np.ndarray, np.
 
     noisy = iio.imread(DATA / "noisy" / f"{name}.png").astype(np.float64)
     gt = iio.imread(DATA / "gt" / f"{name}.png").astype(np.float64)
-    design = np.stack([gt.ravel(), np.ones(gt.size)], 1)
-    (a, b), *_ = np.linalg.lstsq(design, noisy.ravel(), rcond=None)
-    clean = a * gt + b
+    clean = fit_affine(gt, noisy)
     noise = noisy - clean
     noise = noise - noise.mean()
     corr = scale * correlate(noise, kernel(case), mode="reflect")
     facts = {"noise_std": float(noise.std()), "lag1_before": lag1(noise),
-             "lag1_after": lag1(corr), "fit": [float(a), float(b)]}
+             "lag1_after": lag1(corr)}
     return (clean + corr).astype(np.float32), clean.astype(np.float32), facts
-
-
-def psnr(x: np.ndarray, clean: np.ndarray) -> float:
-    peak = float(clean.max() - clean.min())
-    mse = float(np.mean((np.asarray(x, np.float64) - clean) ** 2))
-    return 10 * np.log10(peak * peak / mse)
 
 
 def best_blur(noisy: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
