@@ -16,6 +16,21 @@ network without masking, the filter on the image): the weight transfers when bot
 outputs are better than their J-invariant versions by similar amounts, which the benchmark
 checks against the weight chosen with the ground truth (docs/benchmarks.md, "Blending with
 a calibrated filter").
+
+The one-pass blur's σ. A J-invariant blur is not the one-pass blur at the same σ: with a
+blind-spot block, its hidden pixels take their ring's mean, so at a small σ it averages a
+ring of pixels two or three away, and with one hidden pixel on correlated noise it is
+rewarded for copying its neighbours' noise. Either way its loss prefers a smaller σ than the
+one-pass blur needs on correlated noise (1.03 against the ground truth's 1.47 px on a W2S
+tuning pair made correlated, −1.05 dB). So the one-pass σ is also estimated directly, by
+Stein's unbiased risk for a linear filter ``K`` on noise of autocovariance ``C``:
+``E|Ky - x|² = E|Ky - y|² - C(0) + 2 Σ_j K_j C(j)``, with the shape of ``C`` from the
+flat tiles' debiased autocorrelation (:func:`..noise.correlation.
+noise_autocorrelation_debiased`) and its level from the windows' second differences
+(:func:`noise_variance`). On the W2S tuning pairs each estimate misses in its own cases and
+always on the small side (the risk on the noisiest images, made most correlated; the
+J-invariant loss on the less noisy ones and on correlated noise): the larger of the two is
+used (docs/benchmarks.md, "The blend's blur on correlated noise").
 """
 
 from __future__ import annotations
@@ -29,8 +44,10 @@ import torch
 
 from ..config import ClassicalConfig, DenoiseConfig, TrainConfig
 from ..masking import GridMasker
+from ..noise.correlation import noise_autocorrelation_debiased
 from .classical import (
     CALIBRATION_BUDGET,
+    FAMILIES,
     Classical,
     _as_filter,
     apply_filter,
@@ -56,6 +73,48 @@ def blend_weight(net: np.ndarray, filtered: np.ndarray, noisy: np.ndarray) -> fl
     if denominator <= 0:
         return 1.0
     return float(np.clip(np.dot(y - b, d) / denominator, 0.0, 1.0))
+
+
+LAPLACIAN = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
+
+
+def noise_variance(windows: list[np.ndarray], acf: np.ndarray) -> float:
+    """Mean noise variance of ``(C, Y, X)`` windows whose noise has the normalised
+    autocorrelation ``acf`` (``(2L+1, 2L+1)``, ``L >= 2``): the mean square of the 3×3
+    second difference, whose response to noise of unit variance is ``k^T R k`` (less than
+    its 36 on independent noise when neighbours are correlated). Smooth signal adds little;
+    edges add some, which errs towards a larger σ."""
+    from scipy.ndimage import correlate
+
+    c = acf.shape[0] // 2
+    gain = sum(LAPLACIAN[a] * LAPLACIAN[b] * acf[c + b[0] - a[0], c + b[1] - a[1]]
+               for a in np.ndindex(3, 3) for b in np.ndindex(3, 3))
+    power = [float(np.mean(correlate(np.asarray(ch, np.float64), LAPLACIAN)[1:-1, 1:-1] ** 2))
+             for w in windows for ch in w]
+    return float(np.mean(power)) / max(float(gain), 1e-12)
+
+
+def blur_weights(sigma: float, max_lag: int) -> np.ndarray:
+    """The one-pass Gaussian blur's weights at lags up to ``max_lag`` (``(2L+1, 2L+1)``)."""
+    r = max_lag + int(np.ceil(4 * sigma)) + 1
+    impulse = np.zeros((1, 2 * r + 1, 2 * r + 1), np.float32)
+    impulse[0, r, r] = 1.0
+    k = apply_filter("gaussian", {"sigma": sigma}, impulse)[0]
+    return k[r - max_lag:r + max_lag + 1, r - max_lag:r + max_lag + 1].astype(np.float64)
+
+
+def risk_sigma(windows: list[np.ndarray], acf: np.ndarray, sigmas) -> float:
+    """The σ of ``sigmas`` whose one-pass Gaussian blur has the lowest unbiased risk estimate
+    on ``windows`` for noise of normalised autocorrelation ``acf`` (module docstring)."""
+    variance = noise_variance(windows, acf)
+    c = acf.shape[0] // 2
+    risks = []
+    for sigma in sigmas:
+        params = {"sigma": float(sigma)}
+        fit = np.mean([float(np.mean((apply_filter("gaussian", params, w).astype(np.float64)
+                                      - w) ** 2)) for w in windows])
+        risks.append(fit + 2.0 * variance * float((blur_weights(sigma, c) * acf).sum()))
+    return float(sigmas[int(np.argmin(risks))])
 
 
 def unavailable(config: DenoiseConfig) -> str:
@@ -103,10 +162,18 @@ def calibrate_blend(trained: TrainedModel, data, layout: Layout,
     w = round(blend_weight(a, b, y), 4)
     loss = {name: float(np.mean((v - y) ** 2))
             for name, v in (("network", a), ("filter", b), ("blend", w * a + (1 - w) * b))}
+    info: dict[str, Any] = {"weight": w}
+    if family == "gaussian":  # the one-pass σ (module docstring)
+        acf = noise_autocorrelation_debiased(data, layout, seed=cfg.train.seed)
+        sigmas = [p["sigma"] for p in FAMILIES["gaussian"].grid(0.0)]
+        risk = risk_sigma(windows, acf, sigmas)
+        info["invariant_filter"] = describe_filter(family, params)
+        info["risk_sigma"] = round(risk, 4)
+        params = {**params, "sigma": max(float(params["sigma"]), risk)}
     config = replace(cfg, blend=replace(blend, filter=family, params=params, weight=w))
-    info = {"weight": w, "filter": describe_filter(family, params),
-            "partition": cfg.mask.blind_spot, "points": int(y.size),
-            **{f"{name}_loss": round(v, 8) for name, v in loss.items()}}
+    info.update({"filter": describe_filter(family, params),
+                 "partition": cfg.mask.blind_spot, "points": int(y.size),
+                 **{f"{name}_loss": round(v, 8) for name, v in loss.items()}})
     return config, info
 
 
