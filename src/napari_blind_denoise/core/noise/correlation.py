@@ -276,16 +276,24 @@ def _detrend_bias(size: int, max_lag: int) -> tuple[np.ndarray, list[tuple[int, 
 def noise_autocorrelation_debiased(data, layout: Layout, *, max_lag: int = MAX_LAG,
                                    seed: int = 0) -> np.ndarray:
     """The noise's normalised autocorrelation ``(2L+1, 2L+1)`` measured on the same flat
-    tiles as :func:`estimate_noise_correlation`, with the bias of the detrending removed.
+    tiles as :func:`estimate_noise_correlation`, with the bias of the detrending and what is
+    left of the signal removed.
 
     Removing each tile's quadratic surface also removes part of the noise's low-frequency
-    power, so the pooled correlation of the residuals comes out too low (0.53 for a true
-    0.60, and negative at lags where it is 0). That bias is linear in the noise's
-    autocovariance and known for the tile size (:func:`_detrend_bias`): solving for the
-    autocovariance that the detrending turns into what was measured undoes it (0.58 and
-    0.00 then, on W2S noise made correlated). The extent keeps the plain estimate, on which
-    its threshold was tuned; this one serves what needs the correlation's values (the
-    blend's blur, :mod:`..methods.blend`). The identity map when nothing was measurable.
+    power, so the pooled correlation of the residuals comes out too low (negative at lags
+    where it is 0; the map sums to about 0 where the true one sums to 3-7). That bias is
+    linear in the noise's autocovariance and known for the tile size
+    (:func:`_detrend_bias`): solving for the autocovariance that the detrending turns into
+    what was measured undoes it (tests/core/noise/test_correlation.py).
+
+    What is left of the signal in the flattest tiles of a busy image adds a broad, slowly
+    decaying covariance (0.1 at lag 1 and still 0.06 at lag 3 on some W2S images whose noise
+    is independent), which the solve would count as noise. The noise's own correlation is
+    short: it is taken to end one pixel beyond the extent the plain estimate measured, and a
+    smooth surface (quadratic in the lag's length) fitted to the lags beyond is removed from
+    every lag. The extent keeps the plain estimate, on which its threshold was tuned; this
+    one serves what needs the correlation's values (the blend's blur,
+    :mod:`..methods.blend`). The identity map when nothing was measurable.
     """
     max_lag = max(2, min(max_lag, min(layout.height, layout.width, TILE) // 3))
     identity = np.zeros((2 * max_lag + 1,) * 2)
@@ -299,9 +307,17 @@ def noise_autocorrelation_debiased(data, layout: Layout, *, max_lag: int = MAX_L
     a, lags, half = _detrend_bias(residuals.shape[-1], max_lag)
     measured = np.array([cov[max_lag + dy, max_lag + dx] for dy, dx in lags])
     solved, *_ = np.linalg.lstsq(a, measured, rcond=None)
-    if not solved[0] > 0:
-        return identity
-    acf = np.zeros_like(cov)
+    fixed = np.zeros_like(cov)
     for value, (dy, dx) in zip(solved, half, strict=True):
-        acf[max_lag + dy, max_lag + dx] = acf[max_lag - dy, max_lag - dx] = value / solved[0]
-    return acf
+        fixed[max_lag + dy, max_lag + dx] = fixed[max_lag - dy, max_lag - dx] = value
+    extent = estimate_noise_correlation(data, layout, max_lag=max_lag, seed=seed).extent
+    dy, dx = np.mgrid[-max_lag:max_lag + 1, -max_lag:max_lag + 1]
+    inside = (np.abs(dy) <= extent[0] + 1) & (np.abs(dx) <= extent[1] + 1)
+    if (~inside).sum() >= 6:  # the signal's smooth covariance, fitted beyond the noise's
+        r = np.hypot(dy, dx)
+        basis = np.stack([np.ones_like(r), r, r * r], -1)
+        coef, *_ = np.linalg.lstsq(basis[~inside], fixed[~inside], rcond=None)
+        fixed = np.where(inside, fixed - basis @ coef, 0.0)
+    if not fixed[max_lag, max_lag] > 0:
+        return identity
+    return fixed / fixed[max_lag, max_lag]
