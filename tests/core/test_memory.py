@@ -212,6 +212,37 @@ def test_probe_leaves_the_callers_inferrer_alone(trained) -> None:
     assert all(shape[-2:] == (64, 64) for shape in calls)
 
 
+def test_probe_does_not_depend_on_the_allocators_state(trained) -> None:
+    """The probe counts every layer output of a pass: the same figure whatever was
+    allocated and freed before it (it used to miss outputs whose memory a freed one had
+    left at the same address, so two processes planned different tiles for one model)."""
+    import torch
+
+    from napari_blind_denoise.core.memory import activation_bytes_per_pixel
+    from napari_blind_denoise.core.predict import _Net
+
+    net = _Net(trained, torch.device("cpu"), "unmasked")
+    rng = np.random.default_rng(0)
+    figures, junk = set(), []
+    for i in range(8):
+        figures.add(activation_bytes_per_pixel(net, 1, 16))
+        junk.append(torch.empty(int(rng.integers(1_000, 400_000))))
+        if i % 2:
+            junk.pop(0)
+    assert len(figures) == 1, figures
+    # at least every leaf layer's output once: a lower bound computed independently
+    sizes = []
+    hooks = [m.register_forward_hook(lambda _m, _i, o: sizes.append(o.numel() * o.element_size()))
+             for m in net.model.modules() if not any(True for _ in m.children())]
+    try:
+        with torch.no_grad():
+            net.model(torch.zeros(1, 1, 64, 64))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert figures.pop() >= max(sizes) / (64 * 64)
+
+
 # -- accelerators: the tile from the device's free memory ------------------------------------
 
 def test_device_tile_fits_the_free_memory() -> None:

@@ -127,16 +127,23 @@ def activation_bytes_per_pixel(net, channels: int, divisor: int,
         m._forward_hooks.clear()
         m._forward_pre_hooks.clear()
     seen: set[int] = set()
+    held: list[torch.Tensor] = []  # the pass's outputs, alive until it ends (see count)
     passes = [0]
 
     def count(_module, _inputs, output) -> None:
+        # Outputs are held until the pass ends: a freed output's memory would otherwise be
+        # reused by a later one at the same address, which then went uncounted, and how
+        # much was reused depended on the allocator's state (a process's history), so two
+        # processes planned different tiles for the same model and budget.
         for t in output if isinstance(output, tuple | list) else (output,):
             if isinstance(t, torch.Tensor) and t.data_ptr() not in seen:
                 seen.add(t.data_ptr())
+                held.append(t)
                 passes[-1] += t.numel() * t.element_size()
 
     def start(_module, _inputs) -> None:
         seen.clear()
+        held.clear()
         passes.append(0)
 
     leaves = [m for m in net.model.modules() if not any(True for _ in m.children())]
@@ -149,6 +156,7 @@ def activation_bytes_per_pixel(net, channels: int, divisor: int,
     finally:
         for h in hooks:
             h.remove()
+        held.clear()
     return max(passes) / math.prod(shape[1:])
 
 
