@@ -50,6 +50,7 @@ from ..noise.correlation import noise_autocorrelation_debiased
 from .classical import (
     CALIBRATION_BUDGET,
     FAMILIES,
+    SECOND_DIFFERENCE,
     Classical,
     _as_filter,
     apply_filter,
@@ -77,21 +78,20 @@ def blend_weight(net: np.ndarray, filtered: np.ndarray, noisy: np.ndarray) -> fl
     return float(np.clip(np.dot(y - b, d) / denominator, 0.0, 1.0))
 
 
-LAPLACIAN = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
-
-
 def noise_variance(windows: list[np.ndarray], acf: np.ndarray) -> float:
     """Mean noise variance of ``(C, Y, X)`` windows whose noise has the normalised
     autocorrelation ``acf`` (``(2L+1, 2L+1)``, ``L >= 2``): the mean square of the 3×3
-    second difference, whose response to noise of unit variance is ``k^T R k`` (less than
-    its 36 on independent noise when neighbours are correlated). Smooth signal adds little;
-    edges add some, which errs towards a larger σ."""
+    second difference (:data:`.classical.SECOND_DIFFERENCE`), whose response to noise of
+    unit variance is ``k^T R k`` (less than its 36 on independent noise when neighbours are
+    correlated). Smooth signal adds little; edges add some, which errs towards a larger
+    σ."""
     from scipy.ndimage import correlate
 
     c = acf.shape[0] // 2
-    gain = sum(LAPLACIAN[a] * LAPLACIAN[b] * acf[c + b[0] - a[0], c + b[1] - a[1]]
+    k = SECOND_DIFFERENCE
+    gain = sum(k[a] * k[b] * acf[c + b[0] - a[0], c + b[1] - a[1]]
                for a in np.ndindex(3, 3) for b in np.ndindex(3, 3))
-    power = [float(np.mean(correlate(np.asarray(ch, np.float64), LAPLACIAN)[1:-1, 1:-1] ** 2))
+    power = [float(np.mean(correlate(np.asarray(ch, np.float64), k)[1:-1, 1:-1] ** 2))
              for w in windows for ch in w]
     return float(np.mean(power)) / max(float(gain), 1e-12)
 

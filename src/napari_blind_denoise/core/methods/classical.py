@@ -182,13 +182,16 @@ class ClassicalFilter(nn.Module):
 
 # -- the self-supervised loss -------------------------------------------------------------
 
+#: The 3x3 second-difference kernel (Immerkær 1996): blind to planes, ``|k|² = 36``.
+SECOND_DIFFERENCE = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
+
+
 def noise_level(windows: list[np.ndarray]) -> float:
     """Noise standard deviation of ``(C, Y, X)`` windows: the median absolute response to
-    the 3x3 second-difference kernel (Immerkær 1996), made robust to edges by the median."""
+    :data:`SECOND_DIFFERENCE`, made robust to edges by the median."""
     from scipy.ndimage import convolve
 
-    kernel = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
-    values = [np.abs(convolve(np.asarray(c, np.float64), kernel)[1:-1, 1:-1]).ravel()
+    values = [np.abs(convolve(np.asarray(c, np.float64), SECOND_DIFFERENCE)[1:-1, 1:-1]).ravel()
               for w in windows for c in w]
     return max(float(np.median(np.concatenate(values))) / 0.6745 / 6.0, 1e-6)
 

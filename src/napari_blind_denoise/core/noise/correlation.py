@@ -203,24 +203,35 @@ def estimate_noise_correlation(data, layout: Layout, *, max_lag: int = MAX_LAG,
     -------
     NoiseCorrelation
     """
-    max_lag = max(2, min(max_lag, min(layout.height, layout.width, TILE) // 3))
+    return _measure(data, layout, max_lag, threshold, seed)[0]
+
+
+def _lags(layout: Layout, max_lag: int) -> int:
+    """``max_lag`` reduced to what the image's tiles can measure (at least 2)."""
+    return max(2, min(max_lag, min(layout.height, layout.width, TILE) // 3))
+
+
+def _measure(data, layout: Layout, max_lag: int, threshold: float, seed: int
+             ) -> tuple[NoiseCorrelation, np.ndarray | None, int]:
+    """The plain estimate (:func:`estimate_noise_correlation`), the flat tiles' pooled
+    autocovariance it came from (``None`` when nothing was measurable) and their edge: one
+    read of the tiles for both estimates."""
+    max_lag = _lags(layout, max_lag)
+    identity = np.zeros((2 * max_lag + 1,) * 2)
+    identity[max_lag, max_lag] = 1.0
     tiles, residuals = _flattest(data, layout, seed)
     if residuals is None:  # every tile holds unknown pixels: nothing to measure
-        acf = np.zeros((2 * max_lag + 1,) * 2)
-        acf[max_lag, max_lag] = 1.0
-        return NoiseCorrelation(acf, (0, 0), 0)
+        return NoiseCorrelation(identity, (0, 0), 0), None, 0
     cov = _pooled_acf(residuals, max_lag)
     c = max_lag
     if _constant(data, layout, tiles, cov[c, c]):  # nothing to measure
-        acf = np.zeros_like(cov)
-        acf[c, c] = 1.0
-        return NoiseCorrelation(acf, (0, 0), len(tiles))
+        return NoiseCorrelation(identity, (0, 0), len(tiles)), None, 0
     acf = cov / cov[c, c]
     ring = np.concatenate([acf[0], acf[-1], acf[1:-1, 0], acf[1:-1, -1]])
     offset = max(0.0, float(np.median(ring)))
     acf = (acf - offset) / (1.0 - offset)
     extent = (_extent(acf[c + 1:, c], threshold), _extent(acf[c, c + 1:], threshold))
-    return NoiseCorrelation(acf, extent, len(tiles))
+    return NoiseCorrelation(acf, extent, len(tiles)), cov, residuals.shape[-1]
 
 
 def removed_noise_fraction(noisy, denoised, layout: Layout, *, seed: int = 0) -> float:
@@ -287,37 +298,35 @@ def noise_autocorrelation_debiased(data, layout: Layout, *, max_lag: int = MAX_L
     what was measured undoes it (tests/core/noise/test_correlation.py).
 
     What is left of the signal in the flattest tiles of a busy image adds a broad, slowly
-    decaying covariance (0.1 at lag 1 and still 0.06 at lag 3 on some W2S images whose noise
-    is independent), which the solve would count as noise. The noise's own correlation is
+    decaying covariance, which the solve would count as noise (it chose too wide a blur on
+    two W2S images whose noise is independent: docs/benchmarks.md, "The blend's blur on
+    correlated noise"). The noise's own correlation is
     short: it is taken to end one pixel beyond the extent the plain estimate measured, and a
     smooth surface (quadratic in the lag's length) fitted to the lags beyond is removed from
     every lag. The extent keeps the plain estimate, on which its threshold was tuned; this
     one serves what needs the correlation's values (the blend's blur,
     :mod:`..methods.blend`). The identity map when nothing was measurable.
     """
-    max_lag = max(2, min(max_lag, min(layout.height, layout.width, TILE) // 3))
-    identity = np.zeros((2 * max_lag + 1,) * 2)
-    identity[max_lag, max_lag] = 1.0
-    tiles, residuals = _flattest(data, layout, seed)
-    if residuals is None:
-        return identity
-    cov = _pooled_acf(residuals, max_lag)
-    if _constant(data, layout, tiles, cov[max_lag, max_lag]):
-        return identity
-    a, lags, half = _detrend_bias(residuals.shape[-1], max_lag)
+    plain, cov, size = _measure(data, layout, max_lag, THRESHOLD, seed)
+    max_lag = _lags(layout, max_lag)
+    if cov is None:
+        return plain.acf
+    a, lags, half = _detrend_bias(size, max_lag)
     measured = np.array([cov[max_lag + dy, max_lag + dx] for dy, dx in lags])
     solved, *_ = np.linalg.lstsq(a, measured, rcond=None)
     fixed = np.zeros_like(cov)
     for value, (dy, dx) in zip(solved, half, strict=True):
         fixed[max_lag + dy, max_lag + dx] = fixed[max_lag - dy, max_lag - dx] = value
-    extent = estimate_noise_correlation(data, layout, max_lag=max_lag, seed=seed).extent
+    (ey, ex) = plain.extent
     dy, dx = np.mgrid[-max_lag:max_lag + 1, -max_lag:max_lag + 1]
-    inside = (np.abs(dy) <= extent[0] + 1) & (np.abs(dx) <= extent[1] + 1)
+    inside = (np.abs(dy) <= ey + 1) & (np.abs(dx) <= ex + 1)
     if (~inside).sum() >= 6:  # the signal's smooth covariance, fitted beyond the noise's
         r = np.hypot(dy, dx)
         basis = np.stack([np.ones_like(r), r, r * r], -1)
         coef, *_ = np.linalg.lstsq(basis[~inside], fixed[~inside], rcond=None)
         fixed = np.where(inside, fixed - basis @ coef, 0.0)
     if not fixed[max_lag, max_lag] > 0:
+        identity = np.zeros_like(fixed)
+        identity[max_lag, max_lag] = 1.0
         return identity
     return fixed / fixed[max_lag, max_lag]
